@@ -1,0 +1,53 @@
+# leadscore: `make` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+UV := $(shell command -v uv 2>/dev/null)
+ifeq ($(UV),)
+UV := $(HOME)/.local/bin/uv
+endif
+RUN := $(UV) run --frozen
+DEMO_DIR ?= demo_data
+DEMO_LEADS ?= 50000
+HOST ?= 127.0.0.1
+PORT ?= 3000
+
+.DEFAULT_GOAL := help
+.PHONY: help setup run demo-data validate-demo test lint format bench mlflow-ui clean
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
+
+$(UV):
+	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m pip install --user --quiet uv || python3 -m pip install --user --quiet uv
+
+.venv/.synced: $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen --python $(PYTHON)
+	@touch $@
+
+setup: .venv/.synced ## Install uv (via pip) and the locked environment
+
+demo-data: setup ## Make the demo CRM export with its ground truth (DEMO_DIR, DEMO_LEADS)
+	$(RUN) leadscore demo-data --out $(DEMO_DIR) --leads $(DEMO_LEADS)
+
+validate-demo: demo-data ## Validate the demo export against the data contract
+	$(RUN) leadscore validate --data $(DEMO_DIR)
+
+run: validate-demo ## Set up, make demo data, validate it (later: train and serve)
+
+test: setup ## Set up and run the test suite
+	$(RUN) pytest -n 2 -q
+
+lint: setup ## ruff format check, ruff lint, mypy
+	$(RUN) ruff format --check .
+	$(RUN) ruff check .
+	$(RUN) mypy
+
+format: setup ## Apply ruff formatting and safe fixes
+	$(RUN) ruff format .
+	$(RUN) ruff check --fix .
+
+bench: setup ## Run the benchmarks under bench/ (figures go in docs/benchmarks.md)
+	$(RUN) python bench/run.py
+
+clean: ## Remove generated data, MLflow stores and the venv
+	rm -rf $(DEMO_DIR) mlruns mlartifacts mlflow.db .venv .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,77 @@
+"""The CRM export data contract: table and column names, and the normalised `Export`.
+
+Normalised frames (what every reader and the validator hand on) follow these rules:
+- timestamps are ``datetime64[ns]`` and tz-naive UTC (offsets converted, no offset means UTC);
+- ``lead_id``, ``opportunity_id``, ``activity_type`` are strings;
+- every standard optional column exists (all-missing when the export did not have it);
+- any other column of ``leads`` is an extra attribute and is kept as it is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+LEADS = "leads"
+ACTIVITIES = "activities"
+OPPORTUNITIES = "opportunities"
+TABLES = (LEADS, ACTIVITIES, OPPORTUNITIES)
+
+LEAD_REQUIRED = ("lead_id", "created_at")
+LEAD_OPTIONAL = (
+    "source",
+    "campaign",
+    "country",
+    "industry",
+    "company_size",
+    "job_title",
+    "email_domain",
+)
+ACTIVITY_REQUIRED = ("lead_id", "occurred_at", "activity_type")
+ACTIVITY_OPTIONAL = ("detail",)
+OPPORTUNITY_REQUIRED = ("opportunity_id", "lead_id", "created_at", "status")
+OPPORTUNITY_OPTIONAL = ("closed_at", "amount")
+OPPORTUNITY_STATUSES = ("open", "won", "lost")
+
+REQUIRED_COLUMNS = {
+    LEADS: LEAD_REQUIRED,
+    ACTIVITIES: ACTIVITY_REQUIRED,
+    OPPORTUNITIES: OPPORTUNITY_REQUIRED,
+}
+OPTIONAL_COLUMNS = {
+    LEADS: LEAD_OPTIONAL,
+    ACTIVITIES: ACTIVITY_OPTIONAL,
+    OPPORTUNITIES: OPPORTUNITY_OPTIONAL,
+}
+TIMESTAMP_COLUMNS = {
+    LEADS: ("created_at",),
+    ACTIVITIES: ("occurred_at",),
+    OPPORTUNITIES: ("created_at", "closed_at"),
+}
+
+
+@dataclass(frozen=True)
+class Export:
+    """A validated, normalised CRM export: the three tables of the data contract."""
+
+    leads: pd.DataFrame
+    activities: pd.DataFrame
+    opportunities: pd.DataFrame
+
+    @property
+    def extra_lead_columns(self) -> list[str]:
+        """Lead columns beyond the contract: a company's custom CRM fields."""
+        known = set(LEAD_REQUIRED) | set(LEAD_OPTIONAL)
+        return [c for c in self.leads.columns if c not in known]
+
+    @property
+    def cutoff(self) -> pd.Timestamp:
+        """The export's last timestamp: the default `as_of` of training and scoring."""
+        stamps = [
+            self.leads["created_at"].max(),
+            self.activities["occurred_at"].max() if len(self.activities) else pd.NaT,
+            self.opportunities["created_at"].max() if len(self.opportunities) else pd.NaT,
+            self.opportunities["closed_at"].max() if len(self.opportunities) else pd.NaT,
+        ]
+        return max(s for s in stamps if not pd.isna(s))
