@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
+
+import pandas as pd
 
 import typer
 from rich.console import Console
@@ -86,6 +88,97 @@ def demo_data(
     )
     for path in paths:
         console.print(f"  {path}")
+
+
+def _read_or_exit(data: Path) -> Any:
+    from training.export import ExportError, read_export
+
+    try:
+        return read_export(data)
+    except ExportError as exc:
+        exc.print(err_console)
+        raise typer.Exit(code=1) from None
+
+
+def _as_utc(value: datetime | None) -> pd.Timestamp | None:
+    if value is None:
+        return None
+    stamp = pd.Timestamp(value)
+    return stamp.tz_convert("UTC").tz_localize(None) if stamp.tzinfo else stamp
+
+
+AsOfOption = Annotated[
+    datetime | None,
+    typer.Option("--as-of", help="Cut-off (UTC); default: the export's last timestamp."),
+]
+
+
+@app.command()
+def train(
+    data: DataOption,
+    as_of: AsOfOption = None,
+    horizon_days: Annotated[
+        int, typer.Option("--horizon-days", min=1, help="Label: won within this many days.")
+    ] = 90,
+    holdout_days: Annotated[
+        int, typer.Option("--holdout-days", min=7, help="Latest lead cohort held out.")
+    ] = 120,
+    validation_days: Annotated[
+        int, typer.Option("--validation-days", min=7, help="Cohort before it, for calibration.")
+    ] = 60,
+    every_days: Annotated[
+        int, typer.Option("--snapshot-every-days", min=1, help="Days between snapshots.")
+    ] = 14,
+    max_snapshots: Annotated[
+        int, typer.Option("--max-snapshots", min=1, help="Snapshots per lead at most.")
+    ] = 8,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+) -> None:
+    """Train the calibrated conversion model and baselines; log and register in MLflow."""
+    from rich.table import Table
+
+    from training.labels import SnapshotScheme, SplitConfig
+    from training.pipeline import TrainConfig
+    from training.pipeline import train as run_pipeline
+    from training.run import log_run
+    from training.tracking import TrackingConfig
+
+    read = _read_or_exit(data)
+    config = TrainConfig(
+        horizon_days=horizon_days,
+        as_of=_as_utc(as_of),
+        scheme=SnapshotScheme(every_days=every_days, max_snapshots=max_snapshots, seed=seed),
+        split=SplitConfig(holdout_days=holdout_days, validation_days=validation_days),
+        seed=seed,
+    )
+    with console.status("Building snapshots and features, fitting models..."):
+        try:
+            result = run_pipeline(read.export, config)
+        except ValueError as exc:
+            err_console.print(f"[red]Cannot train:[/red] {exc}")
+            raise typer.Exit(code=1) from None
+    tracking = TrackingConfig.from_env()
+    with console.status("Logging to MLflow and registering the model..."):
+        summary = log_run(result, read.export, data, tracking)
+    table = Table(title="Holdout: models side by side (95% bootstrap intervals)")
+    table.add_column("model")
+    for column in summary.comparison.columns:
+        table.add_column(str(column), justify="right")
+    for name, row in summary.comparison.iterrows():
+        table.add_row(str(name), *[str(v) for v in row])
+    console.print(table)
+    console.print(
+        f"Snapshots: {summary.counts}. Trees: {result.best_iteration}, "
+        f"calibration: {result.calibration['method']}."
+    )
+    console.print(
+        f"Registered [bold]{summary.model_name}[/bold] version {summary.version} as "
+        f"@challenger; gate: {'promoted to @champion' if summary.gate.promoted else 'not promoted'}"
+        f" ({summary.gate.reason})."
+    )
+    for key, value in summary.gate.metrics.items():
+        console.print(f"  {key}: {value:.4f}")
+    console.print(f"MLflow run {summary.run_id} at {tracking.tracking_uri}")
 
 
 if __name__ == "__main__":

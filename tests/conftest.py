@@ -1,0 +1,30 @@
+"""Shared fixtures: tiny hand-made exports."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from features.contract import LEAD_OPTIONAL, Export
+
+
+def make_export(
+    leads: list[dict], activities: list[dict] | None = None, opportunities: list[dict] | None = None
+) -> Export:
+    """A normalised Export from plain dicts (timestamps as strings, tz-naive UTC)."""
+    lead_frame = pd.DataFrame(leads)
+    lead_frame["created_at"] = pd.to_datetime(lead_frame["created_at"]).astype("datetime64[ns]")
+    for column in LEAD_OPTIONAL:
+        if column not in lead_frame:
+            lead_frame[column] = np.nan if column == "company_size" else None
+    acts = pd.DataFrame(activities or [], columns=["lead_id", "occurred_at", "activity_type"])
+    acts["occurred_at"] = pd.to_datetime(acts["occurred_at"]).astype("datetime64[ns]")
+    acts["detail"] = None
+    opps = pd.DataFrame(
+        opportunities or [],
+        columns=["opportunity_id", "lead_id", "created_at", "closed_at", "status", "amount"],
+    )
+    for column in ("created_at", "closed_at"):
+        opps[column] = pd.to_datetime(opps[column]).astype("datetime64[ns]")
+    opps["amount"] = opps["amount"].astype(float)
+    return Export(leads=lead_frame, activities=acts, opportunities=opps)
