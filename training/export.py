@@ -3,11 +3,246 @@
 from __future__ import annotations
 
 import logging
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from features.contract import TABLES, Export
+import pandas as pd
+
+from features.contract import ACTIVITIES, LEADS, OPPORTUNITIES, TABLES, Export
+from features.validation import Issue, ValidationReport, validate_tables
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 log = logging.getLogger(__name__)
+
+EXPORT_FORMATS = ("csv", "parquet")
+# Enough rows to see what is wrong; the counts always cover every issue.
+MAX_ISSUES_SHOWN_PER_TABLE = 50
+EXPORT_TABLE = "export"  # the `table` of issues about the folder itself
+
+
+class ExportError(Exception):
+    """An export that cannot be read or breaks the data contract; `report` lists every problem."""
+
+    def __init__(self, message: str, path: Path, report: ValidationReport) -> None:
+        super().__init__(message)
+        self.message = message
+        self.path = path
+        self.report = report
+
+    def print(self, console: Console) -> None:
+        """Print the message and a table of every issue (capped per table, all counted)."""
+        errors, warnings = self.report.errors, self.report.warnings
+        console.print(f"[bold red]Error:[/bold red] {self.message}")
+        _print_issues(
+            console, errors, _plural(len(errors), "error") + _per_table_counts(errors), "bold red"
+        )
+        title = _plural(len(warnings), "warning") + " (not failing)" + _per_table_counts(warnings)
+        _print_issues(console, warnings, title, "bold yellow")
+
+
+@dataclass(frozen=True)
+class ExportRead:
+    """A validated export, with the warnings found while validating it."""
+
+    export: Export
+    report: ValidationReport
+    path: Path
+
+    def print_summary(self, console: Console) -> None:
+        """Print row counts, time spans, and the warnings."""
+        from rich.table import Table
+
+        export = self.export
+        table = Table(title=f"Export {self.path}", title_justify="left")
+        table.add_column("table", no_wrap=True)
+        table.add_column("rows", justify="right", no_wrap=True)
+        table.add_column("from", no_wrap=True)
+        table.add_column("to", no_wrap=True)
+        table.add_column("notes", ratio=1, overflow="fold")
+        leads, activities, opportunities = export.leads, export.activities, export.opportunities
+        extras = export.extra_lead_columns
+        status = Counter(opportunities["status"].tolist())
+        for name, frame, stamps, notes in (
+            (
+                LEADS,
+                leads,
+                leads["created_at"],
+                f"extra: {', '.join(extras)}" if extras else "",
+            ),
+            (
+                ACTIVITIES,
+                activities,
+                activities["occurred_at"],
+                f"{activities['activity_type'].nunique():,} types",
+            ),
+            (
+                OPPORTUNITIES,
+                opportunities,
+                opportunities["created_at"],
+                ", ".join(f"{status.get(s, 0):,} {s}" for s in ("open", "won", "lost")),
+            ),
+        ):
+            table.add_row(name, f"{len(frame):,}", _day(stamps.min()), _day(stamps.max()), notes)
+        console.print(table)
+        warnings = self.report.warnings
+        title = _plural(len(warnings), "warning") + " (not failing)" + _per_table_counts(warnings)
+        _print_issues(console, warnings, title, "bold yellow")
+        cutoff = _day(export.cutoff)
+        console.print(f"[green]OK[/green]: the export meets the data contract (cut-off {cutoff}).")
+
+
+def read_export(path: Path) -> ExportRead:
+    """Read and validate the export in folder `path`; raise ExportError on any error."""
+    path = Path(path)
+    files = _find_tables(path)
+    frames = _read_tables(path, files)
+    export, report = validate_tables(frames[LEADS], frames[ACTIVITIES], frames[OPPORTUNITIES])
+    if export is None:
+        raise ExportError(f"export {path} does not meet the data contract", path, report)
+    if report.warnings:
+        kinds = Counter(f"{i.table}: {i.message}" for i in report.warnings)
+        log.warning(
+            "export %s has %s: %s",
+            path,
+            _plural(len(report.warnings), "warning"),
+            "; ".join(f"{kind} x{count:,}" for kind, count in kinds.most_common()),
+        )
+    log.info(
+        "read export %s: %d leads, %d activities, %d opportunities",
+        path,
+        len(export.leads),
+        len(export.activities),
+        len(export.opportunities),
+    )
+    return ExportRead(export=export, report=report, path=path)
+
+
+def _find_tables(path: Path) -> dict[str, Path]:
+    if not path.exists():
+        raise _folder_error(path, "folder does not exist")
+    if not path.is_dir():
+        raise _folder_error(path, "is not a folder")
+    problems, files = [], {}
+    for table in TABLES:
+        found = [
+            path / f"{table}.{fmt}" for fmt in EXPORT_FORMATS if (path / f"{table}.{fmt}").is_file()
+        ]
+        if len(found) == 1:
+            files[table] = found[0]
+            continue
+        message = (
+            f"no {table}.csv or {table}.parquet in the folder"
+            if not found
+            else f"both {table}.csv and {table}.parquet: keep only one"
+        )
+        problems.append(Issue("error", table, None, None, None, message))
+    if problems:
+        raise ExportError(
+            f"export {path} is missing tables or has ambiguous ones",
+            path,
+            ValidationReport(tuple(problems)),
+        )
+    return files
+
+
+def _folder_error(path: Path, message: str) -> ExportError:
+    issue = Issue("error", EXPORT_TABLE, None, None, str(path), message)
+    return ExportError(f"export {path}: {message}", path, ValidationReport((issue,)))
+
+
+def _read_tables(path: Path, files: dict[str, Path]) -> dict[str, pd.DataFrame]:
+    frames, problems = {}, []
+    for table, file in files.items():
+        try:
+            frames[table] = _read_table(file)
+        # Any reader failure is the file's problem, shown as an issue rather than a traceback.
+        except Exception as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            problems.append(
+                Issue("error", table, None, None, file.name, f"cannot read file: {reason}")
+            )
+    if problems:
+        raise ExportError(
+            f"export {path} has unreadable files", path, ValidationReport(tuple(problems))
+        )
+    return frames
+
+
+def _read_table(file: Path) -> pd.DataFrame:
+    """Read one table: csv cells as strings (only empty cells missing), parquet as stored."""
+    if file.suffix == ".parquet":
+        return pd.read_parquet(file)
+    # Only empty cells are missing: "NA" is Namibia's country code, "None" a job title.
+    options = {"dtype": str, "keep_default_na": False, "na_values": [""]}
+    try:
+        return pd.read_csv(file, engine="pyarrow", **options)  # type: ignore[call-overload]
+    except Exception:
+        # The C engine reads what pyarrow refuses (e.g. line breaks inside quoted cells) and
+        # names the line when the file is malformed.
+        frame = pd.read_csv(file, encoding="utf-8-sig", **options)  # type: ignore[call-overload]
+    if not isinstance(frame.index, pd.RangeIndex):
+        # pandas turns the first column into the index when rows are longer than the header.
+        raise ValueError("rows have more values than the header has column names")
+    return frame
+
+
+def _per_table_counts(issues: tuple[Issue, ...]) -> str:
+    counts = Counter(i.table for i in issues)
+    if not counts:
+        return ""
+    return " (" + ", ".join(f"{table} {n:,}" for table, n in counts.items()) + ")"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'s' * (n != 1)}"
+
+
+def _print_issues(console: Console, issues: tuple[Issue, ...], title: str, style: str) -> None:
+    """Print one table of issues, at most MAX_ISSUES_SHOWN_PER_TABLE rows per export table."""
+    from rich.table import Table
+
+    if not issues:
+        return
+    grid = Table(title=title, title_style=style, title_justify="left", show_edge=False)
+    grid.add_column("table", no_wrap=True)
+    grid.add_column("row", justify="right", no_wrap=True)
+    grid.add_column("column", overflow="fold")
+    grid.add_column("value", max_width=28, overflow="fold")
+    grid.add_column("problem", ratio=1, overflow="fold")
+    by_table: dict[str, list[Issue]] = {}
+    for issue in issues:
+        by_table.setdefault(issue.table, []).append(issue)
+    for table, found in by_table.items():
+        for issue in found[:MAX_ISSUES_SHOWN_PER_TABLE]:
+            grid.add_row(
+                table,
+                "" if issue.row is None else f"{issue.row:,}",
+                issue.column or "",
+                _shown_value(issue.value),
+                issue.message,
+            )
+        hidden = len(found) - MAX_ISSUES_SHOWN_PER_TABLE
+        if hidden > 0:
+            grid.add_row(table, "", "", "", f"[dim]... and {hidden:,} more in {table}[/dim]")
+    console.print(grid)
+
+
+def _shown_value(value: str | None) -> str:
+    from rich.markup import escape
+
+    if value is None:
+        return "[dim](empty)[/dim]"
+    shown = value if len(value) <= 60 else value[:57] + "..."
+    # Quotes make blank or padded values visible.
+    return escape(repr(shown) if shown != shown.strip() or not shown else shown)
+
+
+def _day(stamp: pd.Timestamp) -> str:
+    return "" if pd.isna(stamp) else f"{stamp:%Y-%m-%d}"
 
 
 def write_export(export: Export, out: Path, fmt: str = "csv") -> list[Path]:

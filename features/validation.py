@@ -1,0 +1,617 @@
+"""Validation of the three CRM export tables against the data contract.
+
+`validate_tables` takes the tables as read (csv: every cell a string or missing; parquet: native
+dtypes) and reports every problem at once, each with table, column, row number and value.
+Row numbers are 1-based data rows in the table as read, header excluded: row 1 is the first
+data row, which is line 2 of a csv file. Per-column checks run as one lazy pandera schema per
+table; checks across rows and tables are vectorised by hand.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+import pyarrow as pa_arrow
+import pyarrow.compute as pc
+from pandera.errors import SchemaErrors
+
+from features.contract import (
+    ACTIVITIES,
+    LEAD_OPTIONAL,
+    LEAD_REQUIRED,
+    LEADS,
+    OPPORTUNITIES,
+    OPPORTUNITY_STATUSES,
+    OPTIONAL_COLUMNS,
+    REQUIRED_COLUMNS,
+    TABLES,
+    TIMESTAMP_COLUMNS,
+    Export,
+)
+
+Severity = Literal["error", "warning"]
+
+# Earlier stamps are placeholders (1900-01-01) or typos, never real CRM events; the upper
+# bound is what datetime64[ns] can hold.
+EARLIEST_TIMESTAMP = pd.Timestamp("1970-01-01")
+LATEST_TIMESTAMP = pd.Timestamp("2262-04-11")
+
+NUMERIC_COLUMNS = {LEADS: ("company_size",), ACTIVITIES: (), OPPORTUNITIES: ("amount",)}
+ID_COLUMNS = {
+    LEADS: ("lead_id",),
+    ACTIVITIES: ("lead_id",),
+    OPPORTUNITIES: ("opportunity_id", "lead_id"),
+}
+TEXT_COLUMNS = {LEADS: (), ACTIVITIES: ("activity_type",), OPPORTUNITIES: ("status",)}
+UNIQUE_COLUMNS = {LEADS: "lead_id", OPPORTUNITIES: "opportunity_id"}
+
+MSG_MISSING_COLUMN = "required column is missing"
+MSG_EMPTY_TABLE = "table has no rows: an export needs at least one lead"
+MSG_MISSING_VALUE = "required value is empty"
+MSG_UNPARSABLE = "not an ISO-8601 timestamp"
+MSG_IMPOSSIBLE = "impossible timestamp (no such date/time, or outside 1970-2262)"
+MSG_NOT_NUMBER = "not a number"
+MSG_NEGATIVE = "negative number"
+MSG_UNKNOWN_STATUS = "unknown status (expected open, won or lost)"
+MSG_UNKNOWN_LEAD = "lead_id not found in leads"
+MSG_CLOSED_BEFORE_CREATED = "closed_at is before created_at"
+MSG_CLOSED_WITHOUT_DATE = "won/lost opportunity without closed_at"
+MSG_OPEN_WITH_DATE = "open opportunity with closed_at: kept open, closed_at ignored"
+MSG_ACTIVITY_BEFORE_LEAD = "activity before its lead's created_at"
+MSG_OPPORTUNITY_BEFORE_LEAD = "opportunity created before its lead's created_at"
+MSG_EMPTY_COLUMN = "column is entirely empty"
+MSG_NO_ROWS = "table has no rows"
+
+# Timestamps of this shape that fail to parse name no real date/time (2024-02-30, 25:00).
+_ISO_SHAPE = (
+    r"\d{4}-\d{1,2}-\d{1,2}"  # date
+    r"([Tt ]\d{1,2}(:\d{1,2}(:\d{1,2}([.,]\d+)?)?)?)?"  # time
+    r"\s*([Zz]|[+-]\d{2}(:?\d{2})?)?"  # offset
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Issue:
+    """One problem in an export.
+
+    `row` is the 1-based data row in the table as read (header excluded, so csv line = row + 1);
+    None for problems of a whole table or column.
+    """
+
+    severity: Severity
+    table: str
+    column: str | None
+    row: int | None
+    value: str | None
+    message: str
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    """Every issue found in an export, errors and warnings."""
+
+    issues: tuple[Issue, ...] = ()
+
+    @property
+    def errors(self) -> tuple[Issue, ...]:
+        return tuple(i for i in self.issues if i.severity == "error")
+
+    @property
+    def warnings(self) -> tuple[Issue, ...]:
+        return tuple(i for i in self.issues if i.severity == "warning")
+
+    @property
+    def ok(self) -> bool:
+        """True when there is no error (warnings do not fail an export)."""
+        return all(i.severity != "error" for i in self.issues)
+
+
+@dataclass(frozen=True)
+class _Timestamps:
+    """A parsed timestamp column: tz-naive UTC values (NaT where missing or bad), bad-row masks."""
+
+    values: pd.Series
+    unparsable: pd.Series
+    impossible: pd.Series
+
+
+@dataclass(frozen=True)
+class _Numbers:
+    values: pd.Series
+    not_number: pd.Series
+    negative: pd.Series
+
+
+@dataclass
+class _Stage:
+    """One table on its way through validation: raw cells, normalised ids/text, parsed columns."""
+
+    table: str
+    raw: pd.DataFrame
+    frame: pd.DataFrame
+    times: dict[str, _Timestamps] = field(default_factory=dict)
+    numbers: dict[str, _Numbers] = field(default_factory=dict)
+
+    def has(self, column: str) -> bool:
+        return column in self.frame.columns
+
+
+class _IssueLog:
+    """Collects issues in vectorised batches; Issue objects are made once, at the end."""
+
+    def __init__(self) -> None:
+        self._batches: list[pd.DataFrame] = []
+
+    def add_table(
+        self,
+        severity: Severity,
+        table: str,
+        column: str | None,
+        message: str,
+        value: str | None = None,
+    ) -> None:
+        self._batches.append(
+            pd.DataFrame(
+                {
+                    "severity": [severity],
+                    "table": [table],
+                    "column": [column],
+                    "position": [-1],
+                    "value": [value],
+                    "message": [message],
+                }
+            )
+        )
+
+    def add_rows(
+        self,
+        severity: Severity,
+        stage: _Stage,
+        column: str,
+        positions: np.ndarray,
+        message: str | list[str],
+    ) -> None:
+        """Add row issues at 0-based `positions`, each with its raw cell (if the column exists)."""
+        positions = np.asarray(positions, dtype=np.int64)
+        if len(positions) == 0:
+            return
+        self._batches.append(
+            pd.DataFrame(
+                {
+                    "severity": severity,
+                    "table": stage.table,
+                    "column": column,
+                    "position": positions,
+                    "value": (
+                        _cell_text(stage.raw[column], positions)
+                        if column in stage.raw.columns
+                        else None
+                    ),
+                    "message": message,
+                }
+            )
+        )
+
+    def add_mask(
+        self,
+        severity: Severity,
+        stage: _Stage,
+        column: str,
+        mask: pd.Series | np.ndarray,
+        message: str,
+    ) -> None:
+        positions = np.flatnonzero(np.asarray(mask, dtype=bool))
+        self.add_rows(severity, stage, column, positions, message)
+
+    def report(self) -> ValidationReport:
+        if not self._batches:
+            return ValidationReport()
+        found = pd.concat(self._batches, ignore_index=True)
+        order = {t: i for i, t in enumerate(TABLES)}
+        found["table_order"] = found["table"].map(order).fillna(len(order))
+        found["severity_order"] = (found["severity"] != "error").astype(int)
+        found = found.sort_values(
+            ["table_order", "severity_order", "position"], kind="stable", ignore_index=True
+        )
+        positions = found["position"].to_numpy()
+        rows = [None if p < 0 else p + 1 for p in positions.tolist()]
+        issues = tuple(
+            map(
+                Issue,
+                found["severity"].tolist(),
+                found["table"].tolist(),
+                _objects_or_none(found["column"]),
+                rows,
+                _objects_or_none(found["value"]),
+                found["message"].tolist(),
+            )
+        )
+        return ValidationReport(issues)
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic GC: a report of millions of issues (small acyclic objects) would
+    otherwise trigger it over and over, costing more than the validation itself."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _objects_or_none(values: pd.Series) -> list:
+    return values.astype(object).where(values.notna(), None).tolist()
+
+
+def _cell_text(raw: pd.Series, positions: np.ndarray) -> pd.Series:
+    cells = raw.iloc[positions].reset_index(drop=True)
+    if pd.api.types.is_string_dtype(cells) and not isinstance(cells.dtype, pd.CategoricalDtype):
+        return cells
+    return cells.astype(object).map(str, na_action="ignore")
+
+
+def validate_tables(
+    leads: pd.DataFrame, activities: pd.DataFrame, opportunities: pd.DataFrame
+) -> tuple[Export | None, ValidationReport]:
+    """Check the three raw tables; return the normalised Export (None on errors) and the report."""
+    with _gc_paused():
+        return _validate_tables(leads, activities, opportunities)
+
+
+def _validate_tables(
+    leads: pd.DataFrame, activities: pd.DataFrame, opportunities: pd.DataFrame
+) -> tuple[Export | None, ValidationReport]:
+    log = _IssueLog()
+    stages = {
+        LEADS: _stage(LEADS, leads),
+        ACTIVITIES: _stage(ACTIVITIES, activities),
+        OPPORTUNITIES: _stage(OPPORTUNITIES, opportunities),
+    }
+    for stage in stages.values():
+        _check_schema(stage, log)
+        _check_empty(stage, log)
+    _check_opportunity_dates(stages[OPPORTUNITIES], log)
+    _check_against_leads(stages[LEADS], stages[ACTIVITIES], stages[OPPORTUNITIES], log)
+    report = log.report()
+    if not report.ok:
+        return None, report
+    export = Export(
+        leads=_normalised_leads(stages[LEADS]),
+        activities=_normalised_activities(stages[ACTIVITIES]),
+        opportunities=_normalised_opportunities(stages[OPPORTUNITIES]),
+    )
+    return export, report
+
+
+# --- parsing -------------------------------------------------------------------------------
+
+
+def _stage(table: str, frame: pd.DataFrame) -> _Stage:
+    raw = frame.reset_index(drop=True)
+    normalised = raw.copy()
+    for column in ID_COLUMNS[table]:
+        if column in raw.columns:
+            normalised[column] = _as_ids(raw[column])
+    for column in TEXT_COLUMNS[table]:
+        if column in raw.columns:
+            normalised[column] = _as_stripped_text(raw[column])
+    if table == OPPORTUNITIES and "status" in normalised.columns:
+        normalised["status"] = normalised["status"].str.lower()
+    for column in (*TIMESTAMP_COLUMNS[table], *NUMERIC_COLUMNS[table]):
+        if column in raw.columns and not _is_native(raw[column]):
+            normalised[column] = _as_stripped_text(raw[column])
+    stage = _Stage(table, raw, normalised)
+    for column in TIMESTAMP_COLUMNS[table]:
+        if column in raw.columns:
+            stage.times[column] = _parse_timestamps(normalised[column])
+    for column in NUMERIC_COLUMNS[table]:
+        if column in raw.columns:
+            stage.numbers[column] = _parse_numbers(normalised[column])
+    return stage
+
+
+def _is_native(values: pd.Series) -> bool:
+    """Datetimes and numbers as parquet stores them, as opposed to text to be parsed."""
+    return pd.api.types.is_datetime64_any_dtype(values) or (
+        pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+    )
+
+
+def _as_stripped_text(values: pd.Series) -> pd.Series:
+    """Strings with surrounding whitespace removed; empty strings become missing."""
+    text = values.astype("str").str.strip()
+    return text.mask(text == "")
+
+
+def _as_ids(values: pd.Series) -> pd.Series:
+    """Ids as strings; integral floats (ints that met a missing value) lose their `.0`."""
+    if pd.api.types.is_float_dtype(values) and bool(
+        (values.dropna() == np.round(values.dropna())).all()
+    ):
+        values = values.astype("Int64")
+    if pd.api.types.is_integer_dtype(values):
+        return values.astype("str").mask(values.isna())
+    return _as_stripped_text(values)
+
+
+def _parse_timestamps(raw: pd.Series) -> _Timestamps:
+    """Parse stripped ISO-8601 text or native datetimes into tz-naive UTC (no offset = UTC)."""
+    present = raw.notna()
+    unparsable = pd.Series(False, index=raw.index)
+    if isinstance(raw.dtype, pd.DatetimeTZDtype):
+        parsed = raw.dt.tz_convert("UTC").dt.tz_localize(None)
+    elif pd.api.types.is_datetime64_dtype(raw):
+        parsed = raw
+    else:
+        text = raw.astype("str")
+        parsed = pd.to_datetime(text, format="ISO8601", utc=True, errors="coerce")
+        parsed = parsed.dt.tz_localize(None)
+        failed = present & parsed.isna()
+        if failed.any():
+            iso_shaped = text[failed].str.fullmatch(_ISO_SHAPE)
+            unparsable[failed] = ~iso_shaped.astype(bool)
+    out_of_range = (parsed < EARLIEST_TIMESTAMP) | (parsed >= LATEST_TIMESTAMP)
+    impossible = (present & parsed.isna() & ~unparsable) | out_of_range
+    values = parsed.mask(impossible).astype("datetime64[ns]")
+    return _Timestamps(values=values, unparsable=unparsable, impossible=impossible)
+
+
+def _parse_numbers(raw: pd.Series) -> _Numbers:
+    """Parse stripped text or native numbers into floats."""
+    present = raw.notna()
+    if _is_native(raw):
+        values = raw.astype("float64")
+    else:
+        values = pd.to_numeric(raw.astype("str"), errors="coerce").astype("float64")
+    not_number = present & ~pd.Series(np.isfinite(values.to_numpy()), index=raw.index)
+    values = values.mask(not_number)
+    return _Numbers(values=values, not_number=not_number, negative=values < 0)
+
+
+# --- per-column schema (pandera) ----------------------------------------------------------
+
+
+def _mask_check(bad: pd.Series, message: str) -> pa.Check:
+    """A pandera check failing exactly the rows of precomputed mask `bad`."""
+
+    def passes(column: pd.Series) -> pd.Series:
+        return ~bad.reindex(column.index, fill_value=False)
+
+    return pa.Check(passes, error=message)
+
+
+def _schema(stage: _Stage) -> pa.DataFrameSchema:
+    table = stage.table
+    required, optional = REQUIRED_COLUMNS[table], OPTIONAL_COLUMNS[table]
+    columns: dict[str, pa.Column] = {}
+    for name in (*required, *optional):
+        checks: list[pa.Check] = []
+        if name in stage.times:
+            parsed = stage.times[name]
+            checks += [
+                _mask_check(parsed.unparsable, MSG_UNPARSABLE),
+                _mask_check(parsed.impossible, MSG_IMPOSSIBLE),
+            ]
+        if name in stage.numbers:
+            number = stage.numbers[name]
+            checks += [
+                _mask_check(number.not_number, MSG_NOT_NUMBER),
+                _mask_check(number.negative, MSG_NEGATIVE),
+            ]
+        if table == OPPORTUNITIES and name == "status":
+            checks.append(pa.Check.isin(OPPORTUNITY_STATUSES, error=MSG_UNKNOWN_STATUS))
+        columns[name] = pa.Column(
+            required=name in required,
+            nullable=name not in required,
+            unique=UNIQUE_COLUMNS.get(table) == name,
+            report_duplicates="exclude_first",
+            checks=checks,
+        )
+    return pa.DataFrameSchema(columns, name=table)
+
+
+def _check_schema(stage: _Stage, log: _IssueLog) -> None:
+    try:
+        _schema(stage).validate(stage.frame, lazy=True)
+    except SchemaErrors as exc:
+        _log_failure_cases(stage, exc.failure_cases, log)
+
+
+def _log_failure_cases(stage: _Stage, cases: pd.DataFrame, log: _IssueLog) -> None:
+    for (column, check), group in cases.groupby(["column", "check"], dropna=False, sort=False):
+        if check == "column_in_dataframe":
+            for missing in group["failure_case"]:
+                log.add_table("error", stage.table, str(missing), MSG_MISSING_COLUMN)
+            continue
+        name = column if isinstance(column, str) else None
+        if name is None or group["index"].isna().any():
+            # A table-level failure no check here produces today; reported rather than lost.
+            log.add_table("error", stage.table, name, str(check))
+            continue
+        positions = group["index"].astype("int64").to_numpy()
+        if check == "not_nullable":
+            log.add_rows("error", stage, name, positions, MSG_MISSING_VALUE)
+        elif check == "field_uniqueness":
+            log.add_rows(
+                "error", stage, name, positions, _duplicate_messages(stage, name, positions)
+            )
+        else:
+            log.add_rows("error", stage, name, positions, str(check))
+
+
+def _duplicate_messages(stage: _Stage, column: str, positions: np.ndarray) -> list[str]:
+    ids = stage.frame[column]
+    first_seen = ids[ids.notna() & ~ids.duplicated()]
+    first_row = pd.Series(first_seen.index + 1, index=first_seen.to_numpy())
+    rows = first_row.reindex(ids.iloc[positions].to_numpy()).to_numpy()
+    return [f"duplicate {column} (first at row {row})" for row in rows]
+
+
+# --- checks across rows and tables ---------------------------------------------------------
+
+
+def _check_empty(stage: _Stage, log: _IssueLog) -> None:
+    if len(stage.raw) == 0:
+        if stage.table == LEADS:
+            log.add_table("error", stage.table, None, MSG_EMPTY_TABLE)
+        else:
+            log.add_table("warning", stage.table, None, MSG_NO_ROWS)
+        return
+    # Extra lead columns are attributes worth a warning; other tables' extras are ignored.
+    if stage.table == LEADS:
+        watched = [c for c in stage.raw.columns if c not in LEAD_REQUIRED]
+    else:
+        watched = [c for c in OPTIONAL_COLUMNS[stage.table] if c in stage.raw.columns]
+    for column in watched:
+        if _is_blank(stage.raw[column]).all():
+            log.add_table("warning", stage.table, str(column), MSG_EMPTY_COLUMN)
+
+
+def _is_blank(values: pd.Series) -> pd.Series:
+    if pd.api.types.is_string_dtype(values) and not isinstance(values.dtype, pd.CategoricalDtype):
+        return values.isna() | (values.astype("str").str.strip() == "")
+    return values.isna()
+
+
+def _check_opportunity_dates(stage: _Stage, log: _IssueLog) -> None:
+    if not stage.has("status"):
+        return
+    status = stage.frame["status"]
+    decided = status.isin(("won", "lost"))
+    if not stage.has("closed_at"):
+        log.add_mask("error", stage, "closed_at", decided, MSG_CLOSED_WITHOUT_DATE)
+        return
+    closed_given = stage.frame["closed_at"].notna()
+    log.add_mask("error", stage, "closed_at", decided & ~closed_given, MSG_CLOSED_WITHOUT_DATE)
+    if "created_at" in stage.times:
+        closed = stage.times["closed_at"].values
+        early = closed < stage.times["created_at"].values
+        log.add_mask("error", stage, "closed_at", early, MSG_CLOSED_BEFORE_CREATED)
+    log.add_mask(
+        "warning", stage, "closed_at", (status == "open") & closed_given, MSG_OPEN_WITH_DATE
+    )
+
+
+def _check_against_leads(
+    leads: _Stage, activities: _Stage, opportunities: _Stage, log: _IssueLog
+) -> None:
+    if not leads.has("lead_id"):
+        return
+    lead_ids = leads.frame["lead_id"]
+    first = lead_ids.notna() & ~lead_ids.duplicated()
+    known = pa_arrow.array(lead_ids[first], type=pa_arrow.large_string())
+    created = (
+        leads.times["created_at"].values[first].to_numpy() if "created_at" in leads.times else None
+    )
+    for stage, stamp, message in (
+        (activities, "occurred_at", MSG_ACTIVITY_BEFORE_LEAD),
+        (opportunities, "created_at", MSG_OPPORTUNITY_BEFORE_LEAD),
+    ):
+        if not stage.has("lead_id"):
+            continue
+        ids = stage.frame["lead_id"]
+        position = _positions_in(known, ids)
+        unknown = (position < 0) & ids.notna().to_numpy()
+        log.add_mask("error", stage, "lead_id", unknown, MSG_UNKNOWN_LEAD)
+        if created is None or stamp not in stage.times:
+            continue
+        found = position >= 0
+        lead_created = np.full(len(ids), np.datetime64("NaT"), dtype="datetime64[ns]")
+        lead_created[found] = created[position[found]]
+        happened = stage.times[stamp].values.to_numpy()
+        early = found & ~np.isnat(happened) & ~np.isnat(lead_created) & (happened < lead_created)
+        log.add_rows("warning", stage, stamp, np.flatnonzero(early), message)
+
+
+def _positions_in(known: pa_arrow.Array, ids: pd.Series) -> np.ndarray:
+    """Position of each id in `known` (unique), -1 when absent; arrow hashing keeps 2M ids fast."""
+    found = pc.index_in(pa_arrow.array(ids, type=pa_arrow.large_string()), value_set=known)
+    return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+# --- normalised tables ------------------------------------------------------------------------
+
+
+def _normalised_leads(stage: _Stage) -> pd.DataFrame:
+    out = pd.DataFrame(
+        {"lead_id": stage.frame["lead_id"], "created_at": stage.times["created_at"].values}
+    )
+    for column in LEAD_OPTIONAL:
+        if column == "company_size":
+            out[column] = (
+                stage.numbers[column].values
+                if column in stage.numbers
+                else pd.Series(np.nan, index=out.index, dtype="float64")
+            )
+        elif column in stage.raw.columns:
+            out[column] = stage.raw[column].astype("str").mask(stage.raw[column].isna())
+        else:
+            out[column] = pd.Series(np.nan, index=out.index, dtype="str")
+    for column in stage.raw.columns:
+        if column not in out.columns:
+            out[column] = _extra_attribute(stage.raw[column])
+    return out
+
+
+def _extra_attribute(values: pd.Series) -> pd.Series:
+    """A custom CRM field: numeric when every present value is a number, else kept as it is."""
+    if not pd.api.types.is_string_dtype(values) or isinstance(values.dtype, pd.CategoricalDtype):
+        return values
+    present = values.notna()
+    if not present.any():
+        return values
+    numbers = pd.to_numeric(values.astype("str").str.strip(), errors="coerce")
+    if numbers[present].notna().all():
+        return numbers
+    return values
+
+
+def _normalised_activities(stage: _Stage) -> pd.DataFrame:
+    detail = (
+        stage.raw["detail"].astype("str").mask(stage.raw["detail"].isna())
+        if stage.has("detail")
+        else pd.Series(np.nan, index=stage.raw.index, dtype="str")
+    )
+    return pd.DataFrame(
+        {
+            "lead_id": stage.frame["lead_id"],
+            "occurred_at": stage.times["occurred_at"].values,
+            "activity_type": stage.frame["activity_type"],
+            "detail": detail,
+        }
+    )
+
+
+def _normalised_opportunities(stage: _Stage) -> pd.DataFrame:
+    index = stage.raw.index
+    status = stage.frame["status"]
+    closed = (
+        stage.times["closed_at"].values
+        if "closed_at" in stage.times
+        else pd.Series(pd.NaT, index=index, dtype="datetime64[ns]")
+    )
+    amount = (
+        stage.numbers["amount"].values
+        if "amount" in stage.numbers
+        else pd.Series(np.nan, index=index, dtype="float64")
+    )
+    return pd.DataFrame(
+        {
+            "opportunity_id": stage.frame["opportunity_id"],
+            "lead_id": stage.frame["lead_id"],
+            "created_at": stage.times["created_at"].values,
+            "closed_at": closed.mask(status == "open"),
+            "status": status,
+            "amount": amount,
+        }
+    )
