@@ -7,6 +7,16 @@ from typing import Any
 
 import pandas as pd
 
+from features.build import MISSING_LEVEL, OTHER_LEVEL
+from features.info import (
+    ACTIVE_DAYS,
+    COUNT,
+    DAYS_SINCE_LAST,
+    DECAYED_COUNT,
+    OTHER_ACTIVITY,
+    VELOCITY,
+)
+
 ACTIVITY_PHRASES = {
     "demo_request": "Requested a demo",
     "contact_sales": "Contacted sales",
@@ -38,7 +48,7 @@ def activity_phrase(activity_type: str) -> str:
     """How a salesperson would say that the lead did this."""
     if activity_type in ACTIVITY_PHRASES:
         return ACTIVITY_PHRASES[activity_type]
-    if activity_type == "other":
+    if activity_type == OTHER_ACTIVITY:
         return "Had other activity"
     return f"Had '{activity_type.replace('_', ' ')}' activity"
 
@@ -77,7 +87,14 @@ def describe_company_size(employees: float) -> str:
 
 def describe_attribute(column: str, value: Any) -> str:
     """A lead attribute as a phrase: "Free-mail address", "Source: paid search"."""
-    missing = value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA
+    missing = (
+        value is None
+        or (isinstance(value, float) and math.isnan(value))
+        or value is pd.NA
+        or value == MISSING_LEVEL
+    )
+    if value == OTHER_LEVEL:
+        value = "other"
     label = column.replace("_", " ")
     if column == "company_size":
         return describe_company_size(float("nan") if missing else float(value))
@@ -96,3 +113,22 @@ def describe_attribute(column: str, value: Any) -> str:
     if isinstance(value, float):
         return f"{label.capitalize()}: {value:,.4g}"
     return f"{label.capitalize()}: {str(value).replace('_', ' ')}"
+
+
+def describe_engagement(kind: str, window_days: float | None, value: float) -> str:
+    """Behaviour over all activity types: "Active on 4 days in the last 30 days"."""
+    within = f" in the last {window_days:g} days" if window_days else ""
+    if kind == DAYS_SINCE_LAST:
+        return "No activity yet" if math.isnan(value) else f"Last active {_days(value)}"
+    if kind == VELOCITY:
+        if math.isnan(value) or abs(value) < 0.05:
+            return "Steady activity"
+        return "Activity picking up lately" if value > 0 else "Activity slowing down lately"
+    n = 0 if math.isnan(value) else value
+    if kind == ACTIVE_DAYS:
+        return f"Active on {int(n)} day{'s' if int(n) != 1 else ''}{within}"
+    if kind == COUNT:
+        return f"{int(n)} activit{'ies' if int(n) != 1 else 'y'}{within}"
+    if kind == DECAYED_COUNT:
+        return f"Recent activity level {n:.1f}"
+    return f"{kind.replace('_', ' ').capitalize()}: {n:,.4g}"

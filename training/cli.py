@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -32,6 +33,11 @@ def main(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if not verbose:
+        # MLflow's hints about schemas and pickling are for library authors, not for people
+        # training a model; --verbose shows them.
+        logging.getLogger("mlflow").setLevel(logging.ERROR)
+        warnings.filterwarnings("ignore", module=r"mlflow\..*")
 
 
 DataOption = Annotated[
@@ -161,10 +167,11 @@ def train(
     with console.status("Logging to MLflow and registering the model..."):
         summary = log_run(result, read.export, data, tracking)
     table = Table(title="Holdout: models side by side (95% bootstrap intervals)")
-    table.add_column("model")
-    for column in summary.comparison.columns:
+    table.add_column("metric")
+    comparison = summary.comparison.T
+    for column in comparison.columns:
         table.add_column(str(column), justify="right")
-    for name, row in summary.comparison.iterrows():
+    for name, row in comparison.iterrows():
         table.add_row(str(name), *[str(v) for v in row])
     console.print(table)
     console.print(
@@ -179,6 +186,99 @@ def train(
     for key, value in summary.gate.metrics.items():
         console.print(f"  {key}: {value:.4f}")
     console.print(f"MLflow run {summary.run_id} at {tracking.tracking_uri}")
+
+
+ModelOption = Annotated[
+    str,
+    typer.Option("--model", help="MLflow model URI.", envvar="LEADSCORE_MODEL_URI"),
+]
+
+
+@app.command()
+def score(
+    data: DataOption,
+    out: Annotated[Path, typer.Option("--out", help="Scores file: .csv or .parquet.")],
+    as_of: AsOfOption = None,
+    model: ModelOption = "models:/lead-conversion@champion",
+    no_reasons: Annotated[
+        bool, typer.Option("--no-reasons", help="Skip SHAP reasons and sub-scores (faster).")
+    ] = False,
+) -> None:
+    """Score every lead with no opportunity as of the date."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from training.batch import open_leads, score_export, write_scores
+    from training.tracking import TrackingConfig, load_scorer_from_uri
+
+    if out.suffix not in (".csv", ".parquet"):
+        err_console.print(f"[red]--out must end in .csv or .parquet:[/red] {out}")
+        raise typer.Exit(code=2)
+    read = _read_or_exit(data)
+    when = _as_utc(as_of) or read.export.cutoff
+    TrackingConfig.from_env().activate()
+    try:
+        with console.status(f"Loading {model}..."):
+            scorer = load_scorer_from_uri(model)
+    except Exception as exc:  # MLflow raises many kinds; the person needs the message
+        err_console.print(f"[red]Cannot load model {model}:[/red] {exc}")
+        raise typer.Exit(code=1) from None
+    total = len(open_leads(read.export, when))
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("Scoring leads", total=total)
+        scores = score_export(
+            read.export,
+            scorer,
+            when,
+            explain=not no_reasons,
+            on_progress=lambda n: progress.advance(task, n),
+        )
+    write_scores(scores, out)
+    tiers = scores["tier"].value_counts().to_dict()
+    console.print(
+        f"Scored {len(scores):,} open leads as of {when:%Y-%m-%d %H:%M} with {model}: "
+        + ", ".join(f"{k} {v:,}" for k, v in tiers.items())
+        + f". Wrote {out}."
+    )
+
+
+@app.command()
+def promote(
+    version: Annotated[
+        str, typer.Argument(help="Model version to make @champion (e.g. a rollback).")
+    ],
+    name: Annotated[str, typer.Option("--name", help="Registered model name.")] = "",
+) -> None:
+    """Force a model version to @champion: promote a challenger or roll back."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    from training.tracking import CHAMPION, TrackingConfig, set_alias
+
+    tracking = TrackingConfig.from_env()
+    tracking.activate()
+    model_name = name or tracking.model_name
+    client = MlflowClient()
+    try:
+        client.get_model_version(model_name, version)
+        try:
+            previous = client.get_model_version_by_alias(model_name, CHAMPION).version
+        except MlflowException:
+            previous = None
+        set_alias(client, model_name, CHAMPION, version)
+    except MlflowException as exc:
+        err_console.print(f"[red]Cannot promote {model_name} version {version}:[/red] {exc}")
+        raise typer.Exit(code=1) from None
+    console.print(
+        f"{model_name}@champion -> version {version}"
+        + (f" (was version {previous})" if previous else " (there was no champion)")
+    )
 
 
 if __name__ == "__main__":

@@ -48,6 +48,8 @@ def test_describe_company_size(employees: float, text: str) -> None:
         ("seniority", "vp", "Seniority: vp"),
         ("source", "paid_search", "Source: paid search"),
         ("industry", None, "No industry given"),
+        ("source", "__missing__", "No source given"),
+        ("country", "__other__", "Country: other"),
         ("lead_age_days", 3.5, "Lead created 3 days ago"),
     ],
 )

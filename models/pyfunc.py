@@ -1,0 +1,58 @@
+"""The MLflow model: one self-contained pyfunc holding features, model, calibrator, policy."""
+
+from __future__ import annotations
+
+import json
+import logging
+import pickle
+from pathlib import Path
+from typing import Any
+
+import mlflow.pyfunc
+import pandas as pd
+
+from models.records import records_to_history
+from models.scorer import LeadScorer
+from models.tiers import TierPolicy
+
+log = logging.getLogger(__name__)
+
+SCORER_ARTIFACT = "scorer"
+POLICY_ARTIFACT = "tier_policy"
+PACKAGES = ("features", "models")
+
+
+def save_scorer(scorer: LeadScorer, folder: Path) -> dict[str, str]:
+    """Write the scorer and its tier policy as files; returns the pyfunc artifacts mapping."""
+    folder.mkdir(parents=True, exist_ok=True)
+    scorer_path = folder / "scorer.pkl"
+    policy_path = folder / "tier_policy.json"
+    scorer_path.write_bytes(pickle.dumps(scorer, protocol=pickle.HIGHEST_PROTOCOL))
+    policy_path.write_text(json.dumps(scorer.policy.to_dict(), indent=2))
+    return {SCORER_ARTIFACT: str(scorer_path), POLICY_ARTIFACT: str(policy_path)}
+
+
+def load_scorer(artifacts: dict[str, str]) -> LeadScorer:
+    """The scorer with the tier policy file that sits beside it (which may be newer)."""
+    scorer: LeadScorer = pickle.loads(Path(artifacts[SCORER_ARTIFACT]).read_bytes())
+    policy = TierPolicy.from_dict(json.loads(Path(artifacts[POLICY_ARTIFACT]).read_text()))
+    return scorer.with_policy(policy)
+
+
+class LeadScoringModel(mlflow.pyfunc.PythonModel):
+    """Takes lead records with nested `activities`; returns the service's scores."""
+
+    def load_context(self, context: Any) -> None:
+        self.scorer = load_scorer(context.artifacts)
+
+    def predict(
+        self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+    ) -> pd.DataFrame:
+        params = params or {}
+        records = model_input.to_dict(orient="records")
+        as_of = params.get("as_of") or pd.Timestamp.now(tz="UTC")
+        history, _ = records_to_history(records, as_of)
+        scores = self.scorer.score(history, explain=bool(params.get("explain", True)))
+        scores["as_of"] = scores["as_of"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+        scores["policy_version"] = self.scorer.policy.version
+        return scores

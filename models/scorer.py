@@ -1,0 +1,196 @@
+"""`LeadScorer`: features + calibrated model + tier policy + reasons, the one thing that scores.
+
+Batch scoring, the MLflow pyfunc and the service all call `LeadScorer.score`, so they cannot
+skew.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from features.build import LeadFeaturizer, LeadHistory
+from models.conversion import ConversionModel
+from features.info import DEPARTMENT, FREE_MAIL, LEAD_AGE, LOG1P, SENIORITY
+from models.reasons import describe_activity, describe_attribute, describe_engagement
+from models.tiers import TierPolicy, assign_tier
+
+log = logging.getLogger(__name__)
+
+FIT = "fit"
+ENGAGEMENT = "engagement"
+_ATTRIBUTE_NAMES = {
+    SENIORITY: "seniority",
+    DEPARTMENT: "department",
+    FREE_MAIL: "free_mail",
+    LEAD_AGE: "lead_age_days",
+}
+SCORE_COLUMNS = (
+    "lead_id",
+    "as_of",
+    "probability",
+    "percentile",
+    "tier",
+    "fit_score",
+    "engagement_score",
+    "reasons_positive",
+    "reasons_negative",
+)
+
+
+@dataclass(frozen=True)
+class ReferenceScores:
+    """Sorted reference distributions that turn raw numbers into 0-100 percentiles."""
+
+    probability: np.ndarray
+    fit: np.ndarray
+    engagement: np.ndarray
+
+    @staticmethod
+    def percentile(reference: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """Share of the reference below each value (ties count half), on a 0-100 scale."""
+        below = np.searchsorted(reference, values, side="left")
+        at_or_below = np.searchsorted(reference, values, side="right")
+        return np.round(100.0 * (below + at_or_below) / (2.0 * max(reference.size, 1)), 1)
+
+
+@dataclass(frozen=True)
+class ReasonPlan:
+    """For each feature, the reason it speaks for, and how to phrase each reason."""
+
+    feature_keys: tuple[str, ...]
+    groups: tuple[str, ...]
+    activity_count_feature: dict[str, str] = field(default_factory=dict)
+    activity_last_feature: dict[str, str] = field(default_factory=dict)
+
+
+def plan_reasons(featurizer: LeadFeaturizer) -> ReasonPlan:
+    """Group the featurizer's features into reasons (one per activity type or attribute)."""
+    keys: list[str] = []
+    groups: list[str] = []
+    counts: dict[str, str] = {}
+    lasts: dict[str, str] = {}
+    for name in featurizer.feature_names_out_:
+        info = featurizer.feature_info_[name]
+        groups.append(info.group)
+        if info.activity_type is not None:
+            keys.append(f"activity:{info.activity_type}")
+            if info.kind == "count" and info.window_days is None:
+                counts[info.activity_type] = name
+            elif info.kind == "days_since_last":
+                lasts[info.activity_type] = name
+        else:
+            keys.append(f"feature:{name}")
+    return ReasonPlan(tuple(keys), tuple(groups), counts, lasts)
+
+
+class LeadScorer:
+    """Scores open leads: probability, percentile, tier, sub-scores and reasons."""
+
+    def __init__(
+        self,
+        featurizer: LeadFeaturizer,
+        model: ConversionModel,
+        policy: TierPolicy,
+        reference: ReferenceScores,
+        top_reasons: int = 3,
+    ) -> None:
+        self.featurizer = featurizer
+        self.model = model
+        self.policy = policy
+        self.reference = reference
+        self.top_reasons = top_reasons
+        self.plan = plan_reasons(featurizer)
+
+    def with_policy(self, policy: TierPolicy) -> LeadScorer:
+        scorer = LeadScorer(self.featurizer, self.model, policy, self.reference, self.top_reasons)
+        return scorer
+
+    def features(self, history: LeadHistory) -> pd.DataFrame:
+        return self.featurizer.transform(history)
+
+    def group_contributions(self, contrib: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per row, the log-odds contributed by fit features and by engagement features."""
+        groups = np.asarray(self.plan.groups)
+        return contrib[:, groups == FIT].sum(axis=1), contrib[:, groups == ENGAGEMENT].sum(axis=1)
+
+    def score(
+        self, history: LeadHistory, explain: bool = True, batch_size: int = 20_000
+    ) -> pd.DataFrame:
+        """One row of scores per snapshot of `history` (in its order)."""
+        parts = [
+            self._score_chunk(chunk, explain) for chunk in _chunks(history, batch_size)
+        ] or [self._score_chunk(history, explain)]
+        return pd.concat(parts, ignore_index=True)
+
+    def _score_chunk(self, history: LeadHistory, explain: bool) -> pd.DataFrame:
+        X = self.features(history)
+        probability = self.model.predict_proba(X)[:, 1]
+        out: dict[str, Any] = {
+            "lead_id": history.snapshots["lead_id"].to_numpy(),
+            "as_of": history.snapshots["as_of"].to_numpy(),
+            "probability": probability,
+            "percentile": ReferenceScores.percentile(self.reference.probability, probability),
+            "tier": assign_tier(probability, self.policy),
+        }
+        if explain and len(X):
+            contrib = self.model.contributions(X).to_numpy()[:, :-1]
+            fit, engagement = self.group_contributions(contrib)
+            out["fit_score"] = ReferenceScores.percentile(self.reference.fit, fit)
+            out["engagement_score"] = ReferenceScores.percentile(
+                self.reference.engagement, engagement
+            )
+            out["reasons_positive"], out["reasons_negative"] = self._reasons(X, contrib)
+        else:
+            out["fit_score"] = np.full(len(X), np.nan)
+            out["engagement_score"] = np.full(len(X), np.nan)
+            out["reasons_positive"] = [[] for _ in range(len(X))]
+            out["reasons_negative"] = [[] for _ in range(len(X))]
+        return pd.DataFrame(out, columns=list(SCORE_COLUMNS))
+
+    def _reasons(self, X: pd.DataFrame, contrib: np.ndarray) -> tuple[list[Any], list[Any]]:
+        keys, inverse = np.unique(np.asarray(self.plan.feature_keys), return_inverse=True)
+        grouped = np.zeros((contrib.shape[0], keys.size))
+        np.add.at(grouped.T, inverse, contrib.T)
+        order = np.argsort(-grouped, axis=1, kind="stable")
+        positives, negatives = [], []
+        for i in range(grouped.shape[0]):
+            row = grouped[i]
+            pos = [self._phrase(X, i, keys[j]) for j in order[i, : self.top_reasons] if row[j] > 1e-9]
+            neg = [
+                self._phrase(X, i, keys[j])
+                for j in order[i, ::-1][: self.top_reasons]
+                if row[j] < -1e-9
+            ]
+            positives.append(pos)
+            negatives.append(neg)
+        return positives, negatives
+
+    def _phrase(self, X: pd.DataFrame, i: int, key: str) -> str:
+        kind, _, name = key.partition(":")
+        if kind == "activity":
+            count_col = self.plan.activity_count_feature.get(name)
+            last_col = self.plan.activity_last_feature.get(name)
+            count = float(X[count_col].iat[i]) if count_col else math.nan
+            last = float(X[last_col].iat[i]) if last_col else math.nan
+            return describe_activity(name, count, last)
+        info = self.featurizer.feature_info_[name]
+        value = X[name].iat[i]
+        if info.group == ENGAGEMENT and info.kind != LEAD_AGE:
+            return describe_engagement(info.kind, info.window_days, float(value))
+        if info.kind == LOG1P and not pd.isna(value):
+            value = math.expm1(float(value))
+        column = _ATTRIBUTE_NAMES.get(info.kind) or info.source_column or name
+        return describe_attribute(column, value)
+
+
+def _chunks(history: LeadHistory, size: int) -> Iterator[LeadHistory]:
+    n = len(history.snapshots)
+    for start in range(0, n, size):
+        yield replace(history, snapshots=history.snapshots.iloc[start : start + size])

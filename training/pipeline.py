@@ -1,0 +1,180 @@
+"""One training run: examples, features, model and baselines, holdout evaluation, scorer."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from features.build import LeadFeaturizer, LeadHistory
+from features.contract import Export
+from models.baselines import PointsLeadScore, logistic_baseline, to_object_categoricals
+from models.conversion import ConversionModel
+from models.scorer import LeadScorer, ReferenceScores
+from models.tiers import TierPolicy
+from training.evaluate import (
+    ModelEvaluation,
+    decile_table,
+    evaluate_predictions,
+    evaluate_segments,
+)
+from training.labels import SnapshotScheme, SplitConfig, TrainingExamples, build_training_examples
+
+log = logging.getLogger(__name__)
+
+LIGHTGBM = "lightgbm"
+POINTS = "points_score"
+LOGISTIC = "logistic_regression"
+SEGMENT_COLUMNS = ("source", "country")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides what a training run does."""
+
+    horizon_days: int = 90
+    as_of: pd.Timestamp | None = None
+    scheme: SnapshotScheme = field(default_factory=SnapshotScheme)
+    split: SplitConfig = field(default_factory=SplitConfig)
+    model: dict[str, Any] = field(default_factory=dict)
+    sql_share: float = 0.05
+    mql_share: float = 0.15
+    n_bootstrap: int = 200
+    reference_size: int = 5_000
+    seed: int = 0
+
+
+@dataclass
+class TrainingResult:
+    """What a run produced: the scorer, the evaluations and the holdout predictions."""
+
+    config: TrainConfig
+    examples: TrainingExamples
+    scorer: LeadScorer
+    evaluations: dict[str, ModelEvaluation]
+    holdout: pd.DataFrame  # lead_id, as_of, label, one probability column per model, segments
+    importance: pd.Series
+    timings: dict[str, float]
+    best_iteration: int
+    calibration: dict[str, Any]
+
+
+def train(export: Export, config: TrainConfig | None = None) -> TrainingResult:
+    """Fit the conversion model and baselines, evaluate all on the same later holdout."""
+    config = config or TrainConfig()
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+    examples = build_training_examples(
+        export, config.horizon_days, config.as_of, config.scheme, config.split
+    )
+    snapshots = examples.snapshots
+    timings["snapshots_s"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    cohort = snapshots["cohort"].to_numpy()
+    train_mask = cohort == "train"
+    history = LeadHistory(export.leads, export.activities, snapshots[["lead_id", "as_of"]])
+    train_history = LeadHistory(
+        export.leads, export.activities, snapshots.loc[train_mask, ["lead_id", "as_of"]]
+    )
+    featurizer = LeadFeaturizer().fit(train_history)
+    X = featurizer.transform(history)
+    timings["features_s"] = time.perf_counter() - clock
+    y = snapshots["label"].to_numpy()
+    val_mask = cohort == "validation"
+    hold_mask = cohort == "holdout"
+
+    clock = time.perf_counter()
+    model = ConversionModel(random_state=config.seed, **config.model).fit(
+        X[train_mask],
+        y[train_mask],
+        X[val_mask],
+        y[val_mask],
+        groups_val=snapshots.loc[val_mask, "lead_id"].to_numpy(),
+    )
+    timings["lightgbm_s"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    categorical = list(featurizer.categorical_features_)
+    numeric = [c for c in X.columns if c not in categorical]
+    points = PointsLeadScore(feature_info=featurizer.feature_info_).fit(
+        X[train_mask], y[train_mask]
+    )
+    X_obj = to_object_categoricals(X, categorical)
+    logistic = logistic_baseline(categorical, numeric).fit(X_obj[train_mask], y[train_mask])
+    timings["baselines_s"] = time.perf_counter() - clock
+
+    X_hold = X[hold_mask]
+    holdout = snapshots.loc[hold_mask, ["lead_id", "as_of", "age_days", "label"]].reset_index(
+        drop=True
+    )
+    holdout[LIGHTGBM] = model.predict_proba(X_hold)[:, 1]
+    holdout[POINTS] = points.predict_proba(X_hold)[:, 1]
+    holdout[LOGISTIC] = logistic.predict_proba(X_obj[hold_mask])[:, 1]
+    lead_segments = export.leads.set_index("lead_id")
+    for column in SEGMENT_COLUMNS:
+        holdout[column] = holdout["lead_id"].map(lead_segments[column]).astype(object)
+
+    clock = time.perf_counter()
+    evaluations = {
+        name: ModelEvaluation(
+            name=name,
+            metrics=evaluate_predictions(
+                holdout["label"], holdout[name], n_bootstrap=config.n_bootstrap, seed=config.seed
+            ),
+            deciles=decile_table(holdout["label"].to_numpy(), holdout[name].to_numpy()),
+            segments={
+                column: evaluate_segments(
+                    holdout["label"], holdout[name], holdout[column].fillna("(missing)")
+                )
+                for column in SEGMENT_COLUMNS
+            },
+        )
+        for name in (LIGHTGBM, POINTS, LOGISTIC)
+    }
+    timings["evaluation_s"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    policy = TierPolicy.from_shares(
+        holdout[LIGHTGBM].to_numpy(), config.sql_share, config.mql_share
+    )
+    rng = np.random.default_rng(config.seed)
+    sample = rng.choice(len(X), size=min(config.reference_size, len(X)), replace=False)
+    all_probabilities = model.predict_proba(X)[:, 1]
+    provisional = LeadScorer(
+        featurizer,
+        model,
+        policy,
+        ReferenceScores(np.sort(all_probabilities), np.zeros(1), np.zeros(1)),
+    )
+    contrib = model.contributions(X.iloc[np.sort(sample)]).to_numpy()[:, :-1]
+    fit, engagement = provisional.group_contributions(contrib)
+    importance = pd.Series(np.abs(contrib).mean(axis=0), index=X.columns).sort_values(
+        ascending=False
+    )
+    scorer = LeadScorer(
+        featurizer,
+        model,
+        policy,
+        ReferenceScores(np.sort(all_probabilities), np.sort(fit), np.sort(engagement)),
+    )
+    timings["scorer_s"] = time.perf_counter() - clock
+    return TrainingResult(
+        config=config,
+        examples=examples,
+        scorer=scorer,
+        evaluations=evaluations,
+        holdout=holdout,
+        importance=importance,
+        timings=timings,
+        best_iteration=model.best_iteration_,
+        calibration={
+            "method": model.calibrator_.method_,
+            **{f"cv_log_loss_{k}": v for k, v in model.calibrator_.cv_log_loss_.items()},
+        },
+    )
+

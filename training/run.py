@@ -1,0 +1,225 @@
+"""`leadscore train`: read and validate the export, train, log everything to MLflow, register."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import pandas as pd
+from mlflow import MlflowClient
+
+from features.build import LeadHistory
+from features.contract import Export
+from training.evaluate import compare_table, flatten_metrics
+from training.pipeline import LIGHTGBM, LOGISTIC, POINTS, TrainConfig, TrainingResult, train
+from training.plots import (
+    plot_calibration,
+    plot_cumulative_gains,
+    plot_feature_importance,
+    plot_lift_by_decile,
+    plot_score_distribution,
+)
+from training.report import ReportSection, render_report, save_figures
+from training.tracking import (
+    CHALLENGER,
+    CHAMPION,
+    GateDecision,
+    TrackingConfig,
+    champion_gate,
+    export_files,
+    fingerprint_files,
+    git_commit,
+    lead_records,
+    log_scorer_model,
+    set_alias,
+)
+
+log = logging.getLogger(__name__)
+
+MODELS = (LIGHTGBM, POINTS, LOGISTIC)
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What the CLI tells a person after training."""
+
+    run_id: str
+    model_uri: str
+    model_name: str
+    version: str
+    gate: GateDecision
+    comparison: pd.DataFrame
+    counts: dict[str, int]
+    result: TrainingResult
+
+
+def _metrics_for_mlflow(result: TrainingResult, name: str) -> dict[str, float]:
+    flat = flatten_metrics(result.evaluations[name].metrics, prefix="holdout_")
+    return {k: v for k, v in flat.items() if v == v}  # NaN metrics are left out
+
+
+def build_report(result: TrainingResult) -> list[ReportSection]:
+    """The training report: comparison, calibration, gains, lift, distributions, importance."""
+    holdout = result.holdout
+    curves = {name: (holdout["label"].to_numpy(), holdout[name].to_numpy()) for name in MODELS}
+    config = result.config
+    examples = result.examples
+    counts = examples.snapshots.groupby("cohort")["label"].agg(["size", "sum"])
+    sections = [
+        ReportSection(
+            heading="Training run",
+            text=(
+                f"Cut-off {examples.cutoff:%Y-%m-%d}, horizon {config.horizon_days} days. "
+                f"Snapshots every {config.scheme.every_days} days (at most "
+                f"{config.scheme.max_snapshots} per lead) while a lead has no opportunity. "
+                "Leads are split by creation time into train, validation (early stopping and "
+                "calibration) and the holdout reported here. Calibration: "
+                f"{result.calibration['method']}; LightGBM trees: {result.best_iteration}."
+            ),
+            tables=[
+                ("Examples per cohort (size, conversions)", counts.reset_index()),
+                ("Holdout metrics (95% bootstrap intervals)", compare_table(
+                    [result.evaluations[m] for m in MODELS]
+                ).reset_index()),
+            ],
+            figures=[],
+        ),
+        ReportSection(
+            heading="Calibration and ranking",
+            text="Probabilities should sit on the diagonal; gains show conversions captured.",
+            tables=[("LightGBM by decile", result.evaluations[LIGHTGBM].deciles)],
+            figures=[
+                ("Calibration", plot_calibration(curves)),
+                ("Cumulative gains", plot_cumulative_gains(curves)),
+                ("Lift by decile", plot_lift_by_decile(curves)),
+                (
+                    "LightGBM score distribution by outcome",
+                    plot_score_distribution(holdout["label"].to_numpy(), holdout[LIGHTGBM].to_numpy()),
+                ),
+            ],
+        ),
+        ReportSection(
+            heading="Segments",
+            text="LightGBM on the holdout per segment, where counts allow.",
+            tables=[
+                (f"By {column}", table)
+                for column, table in result.evaluations[LIGHTGBM].segments.items()
+            ],
+            figures=[],
+        ),
+        ReportSection(
+            heading="What drives the score",
+            text="Mean absolute SHAP contribution (log-odds) per feature.",
+            tables=[],
+            figures=[("Feature importance", plot_feature_importance(result.importance))],
+        ),
+    ]
+    return sections
+
+
+def log_run(
+    result: TrainingResult,
+    export: Export,
+    data_path: Path,
+    tracking: TrackingConfig,
+    extra_params: dict[str, Any] | None = None,
+) -> RunSummary:
+    """One MLflow run: params, metrics (baselines nested), report, predictions, model, registry."""
+    experiment_id = tracking.activate()
+    client = MlflowClient()
+    files = export_files(data_path)
+    config = result.config
+    examples = result.examples
+    cohorts = examples.snapshots["cohort"].value_counts().to_dict()
+    counts = {f"snapshots_{k}": int(v) for k, v in cohorts.items()}
+    with mlflow.start_run(experiment_id=experiment_id, run_name="train") as run:
+        mlflow.set_tags(
+            {
+                "git_commit": git_commit(),
+                "data_fingerprint": fingerprint_files(files),
+                "data_path": str(data_path.resolve()),
+            }
+        )
+        params: dict[str, Any] = {
+            "cutoff": f"{examples.cutoff:%Y-%m-%dT%H:%M:%S}",
+            "horizon_days": config.horizon_days,
+            "snapshot_every_days": config.scheme.every_days,
+            "snapshot_max_per_lead": config.scheme.max_snapshots,
+            "holdout_days": config.split.holdout_days,
+            "validation_days": config.split.validation_days,
+            "sql_share": config.sql_share,
+            "mql_share": config.mql_share,
+            "calibration": result.calibration["method"],
+            "best_iteration": result.best_iteration,
+            **{f"boundary_{k}": f"{v:%Y-%m-%d}" for k, v in examples.boundaries.items()},
+            **{f"lgb_{k}": v for k, v in result.scorer.model.get_params().items()},
+            **(extra_params or {}),
+        }
+        mlflow.log_params(params)
+        mlflow.log_metrics({**_metrics_for_mlflow(result, LIGHTGBM), **counts, **result.timings})
+        mlflow.log_metrics({k: v for k, v in result.calibration.items() if k != "method"})
+        for name in (POINTS, LOGISTIC):
+            with mlflow.start_run(experiment_id=experiment_id, run_name=name, nested=True):
+                mlflow.log_param("model", name)
+                mlflow.log_metrics(_metrics_for_mlflow(result, name))
+
+        snapshots = examples.snapshots
+        for cohort in ("train", "holdout"):
+            frame = snapshots[snapshots["cohort"] == cohort].drop(columns="cohort")
+            dataset = mlflow.data.from_pandas(
+                frame, source=str(data_path.resolve()), targets="label", name=f"{cohort}_snapshots"
+            )
+            mlflow.log_input(dataset, context=cohort)
+
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp)
+            sections = build_report(result)
+            markdown, html = render_report("leadscore training report", sections)
+            (folder / "report.md").write_text(markdown)
+            (folder / "report.html").write_text(html)
+            save_figures(sections, folder)
+            result.holdout.to_parquet(folder / "holdout_predictions.parquet", index=False)
+            compare_table([result.evaluations[m] for m in MODELS]).to_csv(
+                folder / "comparison.csv"
+            )
+            mlflow.log_artifacts(str(folder), artifact_path="report")
+
+        holdout_leads = result.holdout["lead_id"].drop_duplicates().head(3).tolist()
+        example = lead_records(export, holdout_leads, examples.cutoff)
+        model_uri = log_scorer_model(result.scorer, example, examples.cutoff)
+        version = mlflow.register_model(model_uri, tracking.model_name)
+        set_alias(client, tracking.model_name, CHALLENGER, str(version.version))
+        holdout_rows = snapshots["cohort"] == "holdout"
+        holdout_history = LeadHistory(
+            export.leads, export.activities, snapshots.loc[holdout_rows, ["lead_id", "as_of"]]
+        )
+        gate = champion_gate(
+            client,
+            tracking.model_name,
+            str(version.version),
+            result.holdout[LIGHTGBM].to_numpy(),
+            holdout_history,
+            result.holdout["label"].to_numpy(),
+        )
+        mlflow.log_metrics({f"gate_{k}": v for k, v in gate.metrics.items()})
+        mlflow.set_tags({"gate_promoted": str(gate.promoted), "gate_reason": gate.reason})
+        if gate.promoted:
+            set_alias(client, tracking.model_name, CHAMPION, str(version.version))
+        client.set_model_version_tag(
+            tracking.model_name, str(version.version), "tier_policy_version",
+            result.scorer.policy.version,
+        )
+        return RunSummary(
+            run_id=run.info.run_id,
+            model_uri=model_uri,
+            model_name=tracking.model_name,
+            version=str(version.version),
+            gate=gate,
+            comparison=compare_table([result.evaluations[m] for m in MODELS]),
+            counts=counts,
+            result=result,
+        )

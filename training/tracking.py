@@ -1,0 +1,225 @@
+"""MLflow: where runs go, what a training run logs, the registry and its promotion gate."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import numpy as np
+import pandas as pd
+from mlflow import MlflowClient
+from mlflow.models import Model, infer_signature
+from mlflow.types import ColSpec, Schema
+from sklearn.metrics import log_loss, roc_auc_score
+
+from features.build import LeadHistory
+from features.contract import TABLES, Export
+from models.pyfunc import PACKAGES, LeadScoringModel, load_scorer, save_scorer
+from models.records import ACTIVITIES_FIELD
+from models.scorer import LeadScorer
+
+log = logging.getLogger(__name__)
+
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+DEFAULT_MODEL_NAME = "lead-conversion"
+DEFAULT_EXPERIMENT = "leadscore"
+REQUIREMENTS = ("pandas", "numpy", "pyarrow", "scikit-learn", "lightgbm", "mlflow")
+
+
+@dataclass(frozen=True)
+class TrackingConfig:
+    """Where MLflow writes: a local SQLite store and artifact folder unless told otherwise."""
+
+    tracking_uri: str
+    artifact_location: str | None
+    experiment: str
+    model_name: str
+
+    @classmethod
+    def from_env(cls, workdir: Path | None = None) -> TrackingConfig:
+        workdir = (workdir or Path.cwd()).resolve()
+        uri = os.environ.get("MLFLOW_TRACKING_URI")
+        return cls(
+            tracking_uri=uri or f"sqlite:///{workdir / 'mlflow.db'}",
+            artifact_location=None if uri else (workdir / "mlartifacts").as_uri(),
+            experiment=os.environ.get("LEADSCORE_EXPERIMENT", DEFAULT_EXPERIMENT),
+            model_name=os.environ.get("LEADSCORE_MODEL_NAME", DEFAULT_MODEL_NAME),
+        )
+
+    def activate(self) -> str:
+        """Point MLflow at this store; returns the experiment id."""
+        mlflow.set_tracking_uri(self.tracking_uri)
+        mlflow.set_registry_uri(self.tracking_uri)
+        client = MlflowClient()
+        experiment = client.get_experiment_by_name(self.experiment)
+        if experiment is not None:
+            return str(experiment.experiment_id)
+        return str(client.create_experiment(self.experiment, self.artifact_location))
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=True
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return out.stdout.strip()
+
+
+def fingerprint_files(paths: list[Path]) -> str:
+    """A digest of the export's table files, so a run says exactly which data it saw."""
+    digest = hashlib.sha256()
+    for path in sorted(paths):
+        digest.update(path.name.encode())
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+def export_files(folder: Path) -> list[Path]:
+    return [p for p in folder.iterdir() if p.stem in TABLES and p.suffix in (".csv", ".parquet")]
+
+
+def lead_records(export: Export, lead_ids: list[str], as_of: pd.Timestamp) -> pd.DataFrame:
+    """Leads as the MLflow model takes them: one row per lead, activities nested."""
+    leads = export.leads[export.leads["lead_id"].isin(lead_ids)].copy()
+    acts = export.activities[
+        export.activities["lead_id"].isin(lead_ids) & (export.activities["occurred_at"] < as_of)
+    ]
+    nested = {
+        lead: [
+            {"activity_type": t, "occurred_at": f"{o:%Y-%m-%dT%H:%M:%SZ}"}
+            for t, o in zip(group["activity_type"], group["occurred_at"], strict=True)
+        ]
+        for lead, group in acts.groupby("lead_id")
+    }
+    leads["created_at"] = leads["created_at"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    leads[ACTIVITIES_FIELD] = [nested.get(lead, []) for lead in leads["lead_id"]]
+    return leads.astype({c: object for c in leads.columns if c != "company_size"}).where(
+        leads.notna(), None
+    )
+
+
+def pip_requirements() -> list[str]:
+    return [f"{name}=={metadata.version(name)}" for name in REQUIREMENTS]
+
+
+def log_scorer_model(scorer: LeadScorer, example: pd.DataFrame, as_of: pd.Timestamp) -> str:
+    """Log the scorer as a self-contained pyfunc in the active run; returns its model URI."""
+    with tempfile.TemporaryDirectory() as tmp:
+        artifacts = save_scorer(scorer, Path(tmp))
+        model = LeadScoringModel()
+        model.scorer = scorer
+        output = model.predict(None, example, {"as_of": as_of.isoformat(), "explain": True})
+        signature = infer_signature(
+            example, output, params={"as_of": f"{as_of:%Y-%m-%dT%H:%M:%SZ}", "explain": True}
+        )
+        # Any lead field but the id and creation time may be missing in a CRM record.
+        signature.inputs = Schema(
+            [
+                ColSpec(c.type, c.name, required=c.name in ("lead_id", "created_at"))
+                for c in signature.inputs.inputs
+            ]
+        )
+        root = Path(__file__).resolve().parent.parent
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=LeadScoringModel(),
+            artifacts=artifacts,
+            code_paths=[str(root / package) for package in PACKAGES],
+            signature=signature,
+            input_example=example,
+            pip_requirements=pip_requirements(),
+        )
+    return str(info.model_uri)
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    """Whether the challenger replaces the champion, with the numbers it was decided on."""
+
+    promoted: bool
+    reason: str
+    challenger_version: str
+    champion_version: str | None
+    metrics: dict[str, float]
+
+
+def champion_gate(
+    client: MlflowClient,
+    name: str,
+    challenger_version: str,
+    challenger_probability: np.ndarray,
+    holdout_history: LeadHistory,
+    labels: np.ndarray,
+) -> GateDecision:
+    """Promote when there is no champion, or the challenger is no worse on the same holdout."""
+    try:
+        champion = client.get_model_version_by_alias(name, CHAMPION)
+    except mlflow.exceptions.MlflowException:
+        champion = None
+    if champion is None:
+        return GateDecision(True, "no champion yet", challenger_version, None, {})
+    champion_scorer = load_scorer_from_version(client, name, str(champion.version))
+    champion_probability = champion_scorer.score(holdout_history, explain=False)[
+        "probability"
+    ].to_numpy()
+    metrics = {
+        "challenger_log_loss": float(log_loss(labels, challenger_probability, labels=[0, 1])),
+        "champion_log_loss": float(log_loss(labels, champion_probability, labels=[0, 1])),
+        "challenger_roc_auc": float(roc_auc_score(labels, challenger_probability)),
+        "champion_roc_auc": float(roc_auc_score(labels, champion_probability)),
+    }
+    better_loss = metrics["challenger_log_loss"] <= metrics["champion_log_loss"]
+    better_auc = metrics["challenger_roc_auc"] >= metrics["champion_roc_auc"]
+    promoted = better_loss and better_auc
+    reason = (
+        "challenger is not worse by log loss and ROC AUC"
+        if promoted
+        else "challenger is worse by "
+        + " and ".join(
+            m for m, ok in (("log loss", better_loss), ("ROC AUC", better_auc)) if not ok
+        )
+    )
+    return GateDecision(promoted, reason, challenger_version, str(champion.version), metrics)
+
+
+def load_scorer_from_version(client: MlflowClient, name: str, version: str) -> LeadScorer:
+    return load_scorer_from_uri(f"models:/{name}/{version}")
+
+
+def load_scorer_from_uri(uri: str) -> LeadScorer:
+    """The `LeadScorer` inside a logged leadscore model (`models:/name@alias`, runs:/, a path)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=tmp))
+        flavor = Model.load(str(local)).flavors["python_function"]
+        return load_scorer(
+            {key: str(local / spec["path"]) for key, spec in flavor["artifacts"].items()}
+        )
+
+
+def model_version_for(uri: str) -> tuple[str, str] | None:
+    """(name, version) that a `models:/name@alias` or `models:/name/version` URI points at."""
+    if not uri.startswith("models:/"):
+        return None
+    name, _, rest = uri.removeprefix("models:/").partition("@")
+    if rest:
+        return name, str(MlflowClient().get_model_version_by_alias(name, rest).version)
+    name, _, version = name.partition("/")
+    return name, version
+
+
+def set_alias(client: MlflowClient, name: str, alias: str, version: str) -> None:
+    client.set_registered_model_alias(name, alias, version)
+    log.info("%s@%s -> version %s", name, alias, version)
