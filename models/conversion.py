@@ -21,9 +21,9 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
 
     def __init__(
         self,
-        learning_rate: float = 0.05,
-        num_leaves: int = 15,
-        min_child_samples: int = 100,
+        learning_rate: float = 0.03,
+        num_leaves: int = 7,
+        min_child_samples: int = 200,
         feature_fraction: float = 0.8,
         bagging_fraction: float = 0.8,
         lambda_l2: float = 1.0,

@@ -1,0 +1,217 @@
+"""MLflow: one run per training, a self-contained pyfunc, registry aliases and the gate."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+from typer.testing import CliRunner
+
+from features.build import LeadHistory
+from training.cli import app
+from training.demo_world import DemoWorld, write_demo_world
+from training.pipeline import LIGHTGBM, TrainingResult
+from training.run import RunSummary, log_run
+from training.tracking import CHALLENGER, CHAMPION, TrackingConfig, lead_records
+
+
+def _tracking(folder: Path, uri: str | None = None) -> TrackingConfig:
+    return TrackingConfig(
+        tracking_uri=uri or f"sqlite:///{folder / 'mlflow.db'}",
+        artifact_location=None if uri else (folder / "mlartifacts").as_uri(),
+        experiment="leadscore-test",
+        model_name="lead-conversion-test",
+    )
+
+
+@pytest.fixture(scope="module")
+def export_dir(tmp_path_factory: pytest.TempPathFactory, small_world: DemoWorld) -> Path:
+    folder = tmp_path_factory.mktemp("export")
+    write_demo_world(small_world, folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def logged(
+    tmp_path_factory: pytest.TempPathFactory,
+    trained: TrainingResult,
+    small_world: DemoWorld,
+    export_dir: Path,
+) -> tuple[TrackingConfig, RunSummary]:
+    tracking = _tracking(tmp_path_factory.mktemp("mlflow"))
+    return tracking, log_run(trained, small_world.export, export_dir, tracking)
+
+
+def test_run_records_params_metrics_baselines_artifacts_and_tags(
+    logged: tuple[TrackingConfig, RunSummary],
+) -> None:
+    tracking, summary = logged
+    tracking.activate()
+    client = MlflowClient()
+    run = client.get_run(summary.run_id)
+    assert run.data.params["horizon_days"] == "90"
+    assert "boundary_holdout_start" in run.data.params
+    assert 0.5 < run.data.metrics["holdout_roc_auc"] <= 1
+    assert "holdout_roc_auc_ci_low" in run.data.metrics
+    assert run.data.tags["data_fingerprint"]
+    assert run.data.tags["git_commit"]
+    nested = client.search_runs(
+        [run.info.experiment_id], f"tags.mlflow.parentRunId = '{summary.run_id}'"
+    )
+    assert {r.data.params["model"] for r in nested} == {"points_score", "logistic_regression"}
+    files = {f.path for f in client.list_artifacts(summary.run_id, "report")}
+    assert {"report/report.html", "report/report.md", "report/holdout_predictions.parquet"} <= files
+    assert any(path.endswith(".png") for path in files)
+    inputs = {d.dataset.name for d in run.inputs.dataset_inputs}
+    assert {"train_snapshots", "holdout_snapshots"} <= inputs
+
+
+def test_first_model_becomes_champion_and_challenger(
+    logged: tuple[TrackingConfig, RunSummary],
+) -> None:
+    tracking, summary = logged
+    tracking.activate()
+    client = MlflowClient()
+    assert summary.gate.promoted
+    for alias in (CHAMPION, CHALLENGER):
+        assert client.get_model_version_by_alias(tracking.model_name, alias).version == 1
+
+
+def test_pyfunc_returns_the_scorers_scores(
+    logged: tuple[TrackingConfig, RunSummary],
+    trained: TrainingResult,
+    small_world: DemoWorld,
+) -> None:
+    tracking, summary = logged
+    tracking.activate()
+    model = mlflow.pyfunc.load_model(f"models:/{tracking.model_name}@{CHAMPION}")
+    export = small_world.export
+    leads = small_world.truth["lead_id"].head(25).tolist()
+    records = lead_records(export, leads, export.cutoff)
+    as_of = export.cutoff
+    served = model.predict(records, params={"as_of": as_of.isoformat(), "explain": True})
+    direct = trained.scorer.score(
+        LeadHistory(export.leads, export.activities, pd.DataFrame({"lead_id": records["lead_id"], "as_of": as_of}))
+    )
+    np.testing.assert_allclose(served["probability"], direct["probability"], rtol=1e-9)
+    assert served["tier"].tolist() == direct["tier"].tolist()
+    assert [list(r) for r in served["reasons_positive"]] == direct["reasons_positive"].tolist()
+    assert (served["policy_version"] == trained.scorer.policy.version).all()
+
+
+def test_worse_challenger_is_not_promoted_and_promote_rolls_back(
+    tmp_path: Path,
+    trained: TrainingResult,
+    small_world: DemoWorld,
+    export_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tracking = _tracking(tmp_path)
+    first = log_run(trained, small_world.export, export_dir, tracking)
+    assert first.gate.promoted
+    # A challenger whose probabilities are reversed: worse on the same holdout by both metrics.
+    broken_model = replace_model_with_reversed(trained)
+    second = log_run(broken_model, small_world.export, export_dir, tracking)
+    assert not second.gate.promoted
+    assert second.gate.metrics["challenger_roc_auc"] < second.gate.metrics["champion_roc_auc"]
+    client = MlflowClient()
+    assert client.get_model_version_by_alias(tracking.model_name, CHAMPION).version == 1
+    assert client.get_model_version_by_alias(tracking.model_name, CHALLENGER).version == 2
+    run = client.get_run(second.run_id)
+    assert run.data.tags["gate_promoted"] == "False"
+    assert "gate_champion_log_loss" in run.data.metrics
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking.tracking_uri)
+    monkeypatch.setenv("LEADSCORE_MODEL_NAME", tracking.model_name)
+    monkeypatch.setenv("LEADSCORE_EXPERIMENT", tracking.experiment)
+    runner = CliRunner()
+    forced = runner.invoke(app, ["promote", "2"])
+    assert forced.exit_code == 0, forced.output
+    assert client.get_model_version_by_alias(tracking.model_name, CHAMPION).version == 2
+    back = runner.invoke(app, ["promote", "1"])
+    assert back.exit_code == 0
+    assert "was version 2" in back.output
+    assert client.get_model_version_by_alias(tracking.model_name, CHAMPION).version == 1
+    missing = runner.invoke(app, ["promote", "99"])
+    assert missing.exit_code == 1
+    assert "Cannot promote" in missing.output
+
+
+class _Reversed:
+    """Wraps a calibrator so the challenger ranks leads backwards."""
+
+    def __init__(self, inner: object) -> None:
+        self.inner = inner
+
+    def predict(self, raw: np.ndarray) -> np.ndarray:
+        return 1 - self.inner.predict(raw)  # type: ignore[attr-defined]
+
+
+def replace_model_with_reversed(trained: TrainingResult) -> TrainingResult:
+    import copy
+
+    scorer = copy.deepcopy(trained.scorer)
+    scorer.model.calibrator_ = _Reversed(scorer.model.calibrator_)
+    holdout = trained.holdout.copy()
+    holdout[LIGHTGBM] = 1 - holdout[LIGHTGBM]
+    return replace(trained, scorer=scorer, holdout=holdout)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_logs_to_a_real_mlflow_server(
+    tmp_path: Path, trained: TrainingResult, small_world: DemoWorld, export_dir: Path
+) -> None:
+    port = _free_port()
+    server = subprocess.Popen(
+        [
+            sys.executable, "-m", "mlflow", "server",
+            "--host", "127.0.0.1", "--port", str(port),
+            "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
+            "--artifacts-destination", str(tmp_path / "server-artifacts"),
+            "--workers", "1",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "MLFLOW_HOST": "127.0.0.1"},
+    )
+    uri = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    pytest.fail("mlflow server did not start within 60 s")
+                time.sleep(0.5)
+        tracking = _tracking(tmp_path, uri)
+        summary = log_run(trained, small_world.export, export_dir, tracking)
+        assert summary.gate.promoted
+        client = MlflowClient(uri)
+        assert client.get_run(summary.run_id).data.metrics["holdout_roc_auc"] > 0.5
+        model = mlflow.pyfunc.load_model(f"models:/{tracking.model_name}@{CHAMPION}")
+        export = small_world.export
+        records = lead_records(export, small_world.truth["lead_id"].head(3).tolist(), export.cutoff)
+        assert len(model.predict(records, params={"as_of": export.cutoff.isoformat()})) == 3
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
