@@ -103,7 +103,7 @@ class PointsLeadScore(ClassifierMixin, BaseEstimator):
 def logistic_baseline(
     categorical: list[str], numeric: list[str], C: float = 0.1, max_iter: int = 500
 ) -> Pipeline:
-    """Logistic regression on the same features: one-hot categoricals, imputed log-scaled numbers."""
+    """Logistic regression on the same features: one-hot categoricals, log-scaled numbers."""
     numeric_steps = make_pipeline(
         SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
         FunctionTransformer(_signed_log1p),
@@ -116,9 +116,7 @@ def logistic_baseline(
     columns = ColumnTransformer(
         [("numeric", numeric_steps, numeric), ("categorical", categorical_steps, categorical)]
     )
-    return Pipeline(
-        [("columns", columns), ("model", LogisticRegression(C=C, max_iter=max_iter))]
-    )
+    return Pipeline([("columns", columns), ("model", LogisticRegression(C=C, max_iter=max_iter))])
 
 
 def to_object_categoricals(X: pd.DataFrame, categorical: list[str]) -> pd.DataFrame:

@@ -23,7 +23,9 @@ def _logit(p: np.ndarray) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
-def _fit_one(method: str, raw: np.ndarray, y: np.ndarray) -> LogisticRegression | IsotonicRegression:
+def _fit_one(
+    method: str, raw: np.ndarray, y: np.ndarray
+) -> LogisticRegression | IsotonicRegression:
     if method == "platt":
         return LogisticRegression(C=1e6).fit(_logit(raw)[:, None], y)
     return IsotonicRegression(y_min=EPS, y_max=1 - EPS, out_of_bounds="clip").fit(raw, y)

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import logging
 import pickle
+import tempfile
 from pathlib import Path
 from typing import Any
 
-import mlflow.pyfunc
+import mlflow.artifacts
 import pandas as pd
+from mlflow.models import Model
+from mlflow.pyfunc import PythonModel
 
 from models.records import records_to_history
 from models.scorer import LeadScorer
@@ -39,7 +42,26 @@ def load_scorer(artifacts: dict[str, str]) -> LeadScorer:
     return scorer.with_policy(policy)
 
 
-class LeadScoringModel(mlflow.pyfunc.PythonModel):
+def download_model(uri: str, dst: Path) -> Path:
+    """Copy a logged model (`models:/name@alias`, `models:/name/1`, runs:/, a path) into `dst`."""
+    return Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(dst)))
+
+
+def load_scorer_from_path(local: Path) -> LeadScorer:
+    """The `LeadScorer` inside a leadscore MLflow model folder on disk."""
+    flavor = Model.load(str(local)).flavors["python_function"]
+    return load_scorer(
+        {key: str(local / spec["path"]) for key, spec in flavor["artifacts"].items()}
+    )
+
+
+def load_scorer_from_uri(uri: str) -> LeadScorer:
+    """The `LeadScorer` inside a logged leadscore model (`models:/name@alias`, runs:/, a path)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        return load_scorer_from_path(download_model(uri, Path(tmp)))
+
+
+class LeadScoringModel(PythonModel):
     """Takes lead records with nested `activities`; returns the service's scores."""
 
     def load_context(self, context: Any) -> None:
@@ -49,7 +71,9 @@ class LeadScoringModel(mlflow.pyfunc.PythonModel):
         self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
     ) -> pd.DataFrame:
         params = params or {}
-        records = model_input.to_dict(orient="records")
+        records: list[dict[str, Any]] = [
+            {str(k): v for k, v in row.items()} for row in model_input.to_dict(orient="records")
+        ]
         as_of = params.get("as_of") or pd.Timestamp.now(tz="UTC")
         history, _ = records_to_history(records, as_of)
         scores = self.scorer.score(history, explain=bool(params.get("explain", True)))

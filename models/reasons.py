@@ -54,19 +54,19 @@ def activity_phrase(activity_type: str) -> str:
 
 
 def _days(value: float) -> str:
-    days = int(math.floor(value))
+    days = math.floor(value)
     if days <= 0:
         return "today"
     return "1 day ago" if days == 1 else f"{days} days ago"
 
 
 def _times(count: float) -> str:
-    n = int(round(count))
+    n = round(count)
     return "once" if n == 1 else f"{n} times"
 
 
 def describe_activity(activity_type: str, count: float, days_since_last: float) -> str:
-    """"Requested a demo 2 days ago", "Viewed the pricing page 4 times, last 3 days ago"."""
+    """ "Requested a demo 2 days ago", "Viewed the pricing page 4 times, last 3 days ago"."""
     phrase = activity_phrase(activity_type)
     if not count or (isinstance(count, float) and math.isnan(count)):
         lowered = phrase[0].lower() + phrase[1:]

@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 
 from features.build import LeadFeaturizer, LeadHistory
-from models.conversion import ConversionModel
 from features.info import DEPARTMENT, FREE_MAIL, LEAD_AGE, LOG1P, SENIORITY
+from models.conversion import ConversionModel
 from models.reasons import describe_activity, describe_attribute, describe_engagement
 from models.tiers import TierPolicy, assign_tier
 
@@ -124,9 +124,9 @@ class LeadScorer:
         self, history: LeadHistory, explain: bool = True, batch_size: int = 20_000
     ) -> pd.DataFrame:
         """One row of scores per snapshot of `history` (in its order)."""
-        parts = [
-            self._score_chunk(chunk, explain) for chunk in _chunks(history, batch_size)
-        ] or [self._score_chunk(history, explain)]
+        parts = [self._score_chunk(chunk, explain) for chunk in _chunks(history, batch_size)] or [
+            self._score_chunk(history, explain)
+        ]
         return pd.concat(parts, ignore_index=True)
 
     def _score_chunk(self, history: LeadHistory, explain: bool) -> pd.DataFrame:
@@ -162,7 +162,9 @@ class LeadScorer:
         positives, negatives = [], []
         for i in range(grouped.shape[0]):
             row = grouped[i]
-            pos = [self._phrase(X, i, keys[j]) for j in order[i, : self.top_reasons] if row[j] > 1e-9]
+            pos = [
+                self._phrase(X, i, keys[j]) for j in order[i, : self.top_reasons] if row[j] > 1e-9
+            ]
             neg = [
                 self._phrase(X, i, keys[j])
                 for j in order[i, ::-1][: self.top_reasons]
@@ -177,17 +179,22 @@ class LeadScorer:
         if kind == "activity":
             count_col = self.plan.activity_count_feature.get(name)
             last_col = self.plan.activity_last_feature.get(name)
-            count = float(X[count_col].iat[i]) if count_col else math.nan
-            last = float(X[last_col].iat[i]) if last_col else math.nan
+            count = _cell(X, count_col, i) if count_col else math.nan
+            last = _cell(X, last_col, i) if last_col else math.nan
             return describe_activity(name, count, last)
         info = self.featurizer.feature_info_[name]
-        value = X[name].iat[i]
+        value: Any = X[name].iat[i]
         if info.group == ENGAGEMENT and info.kind != LEAD_AGE:
-            return describe_engagement(info.kind, info.window_days, float(value))
+            return describe_engagement(info.kind, info.window_days, _cell(X, name, i))
         if info.kind == LOG1P and not pd.isna(value):
-            value = math.expm1(float(value))
+            value = math.expm1(_cell(X, name, i))
         column = _ATTRIBUTE_NAMES.get(info.kind) or info.source_column or name
         return describe_attribute(column, value)
+
+
+def _cell(X: pd.DataFrame, column: str, i: int) -> float:
+    value: Any = X[column].iat[i]
+    return float(value)
 
 
 def _chunks(history: LeadHistory, size: int) -> Iterator[LeadHistory]:

@@ -38,7 +38,7 @@ class TierPolicy:
         version: str = "1",
     ) -> TierPolicy:
         """SQL = top `sql_share` of `probabilities`, MQL = the next `mql_share`."""
-        if not (0 < sql_share and 0 <= mql_share and sql_share + mql_share <= 1):
+        if not (sql_share > 0 and mql_share >= 0 and sql_share + mql_share <= 1):
             raise ValueError("shares must be positive and add up to at most 1")
         p = np.asarray(probabilities, dtype=float)
         sql = float(np.quantile(p, 1 - sql_share))

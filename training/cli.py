@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import pandas as pd
-
 import typer
 from rich.console import Console
 

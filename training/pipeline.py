@@ -30,6 +30,7 @@ LIGHTGBM = "lightgbm"
 POINTS = "points_score"
 LOGISTIC = "logistic_regression"
 SEGMENT_COLUMNS = ("source", "country")
+BASELINE_CATEGORICALS = "categorical"
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,9 @@ class TrainingResult:
     timings: dict[str, float]
     best_iteration: int
     calibration: dict[str, Any]
+    # The fitted baselines by name, plus BASELINE_CATEGORICALS: the categorical feature names
+    # that `to_object_categoricals` needs before the logistic model can predict.
+    baselines: dict[str, object] = field(default_factory=dict)
 
 
 def train(export: Export, config: TrainConfig | None = None) -> TrainingResult:
@@ -176,5 +180,5 @@ def train(export: Export, config: TrainConfig | None = None) -> TrainingResult:
             "method": model.calibrator_.method_,
             **{f"cv_log_loss_{k}": v for k, v in model.calibrator_.cv_log_loss_.items()},
         },
+        baselines={POINTS: points, LOGISTIC: logistic, BASELINE_CATEGORICALS: categorical},
     )
-

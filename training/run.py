@@ -11,11 +11,12 @@ from typing import Any
 import mlflow
 import pandas as pd
 from mlflow import MlflowClient
+from mlflow.data.pandas_dataset import from_pandas
 
 from features.build import LeadHistory
 from features.contract import Export
 from training.evaluate import compare_table, flatten_metrics
-from training.pipeline import LIGHTGBM, LOGISTIC, POINTS, TrainConfig, TrainingResult, train
+from training.pipeline import LIGHTGBM, LOGISTIC, POINTS, TrainingResult
 from training.plots import (
     plot_calibration,
     plot_cumulative_gains,
@@ -82,9 +83,10 @@ def build_report(result: TrainingResult) -> list[ReportSection]:
             ),
             tables=[
                 ("Examples per cohort (size, conversions)", counts.reset_index()),
-                ("Holdout metrics (95% bootstrap intervals)", compare_table(
-                    [result.evaluations[m] for m in MODELS]
-                ).reset_index()),
+                (
+                    "Holdout metrics (95% bootstrap intervals)",
+                    compare_table([result.evaluations[m] for m in MODELS]).reset_index(),
+                ),
             ],
             figures=[],
         ),
@@ -98,7 +100,9 @@ def build_report(result: TrainingResult) -> list[ReportSection]:
                 ("Lift by decile", plot_lift_by_decile(curves)),
                 (
                     "LightGBM score distribution by outcome",
-                    plot_score_distribution(holdout["label"].to_numpy(), holdout[LIGHTGBM].to_numpy()),
+                    plot_score_distribution(
+                        holdout["label"].to_numpy(), holdout[LIGHTGBM].to_numpy()
+                    ),
                 ),
             ],
         ),
@@ -170,7 +174,7 @@ def log_run(
         snapshots = examples.snapshots
         for cohort in ("train", "holdout"):
             frame = snapshots[snapshots["cohort"] == cohort].drop(columns="cohort")
-            dataset = mlflow.data.from_pandas(
+            dataset = from_pandas(
                 frame, source=str(data_path.resolve()), targets="label", name=f"{cohort}_snapshots"
             )
             mlflow.log_input(dataset, context=cohort)
@@ -183,9 +187,7 @@ def log_run(
             (folder / "report.html").write_text(html)
             save_figures(sections, folder)
             result.holdout.to_parquet(folder / "holdout_predictions.parquet", index=False)
-            compare_table([result.evaluations[m] for m in MODELS]).to_csv(
-                folder / "comparison.csv"
-            )
+            compare_table([result.evaluations[m] for m in MODELS]).to_csv(folder / "comparison.csv")
             mlflow.log_artifacts(str(folder), artifact_path="report")
 
         holdout_leads = result.holdout["lead_id"].drop_duplicates().head(3).tolist()
@@ -210,7 +212,9 @@ def log_run(
         if gate.promoted:
             set_alias(client, tracking.model_name, CHAMPION, str(version.version))
         client.set_model_version_tag(
-            tracking.model_name, str(version.version), "tier_policy_version",
+            tracking.model_name,
+            str(version.version),
+            "tier_policy_version",
             result.scorer.policy.version,
         )
         return RunSummary(

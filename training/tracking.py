@@ -10,19 +10,23 @@ import tempfile
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any
 
 import mlflow
 import numpy as np
 import pandas as pd
 from mlflow import MlflowClient
-from mlflow.models import Model, infer_signature
+from mlflow.models import infer_signature
 from mlflow.types import ColSpec, Schema
 from sklearn.metrics import log_loss, roc_auc_score
 
 from features.build import LeadHistory
 from features.contract import TABLES, Export
-from models.pyfunc import PACKAGES, LeadScoringModel, load_scorer, save_scorer
+from models.pyfunc import (
+    PACKAGES,
+    LeadScoringModel,
+    load_scorer_from_uri,
+    save_scorer,
+)
 from models.records import ACTIVITIES_FIELD
 from models.scorer import LeadScorer
 
@@ -105,7 +109,9 @@ def lead_records(export: Export, lead_ids: list[str], as_of: pd.Timestamp) -> pd
         for lead, group in acts.groupby("lead_id")
     }
     leads["created_at"] = leads["created_at"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
-    leads[ACTIVITIES_FIELD] = [nested.get(lead, []) for lead in leads["lead_id"]]
+    leads[ACTIVITIES_FIELD] = pd.Series(
+        [nested.get(lead, []) for lead in leads["lead_id"]], index=leads.index, dtype=object
+    )
     return leads.astype({c: object for c in leads.columns if c != "company_size"}).where(
         leads.notna(), None
     )
@@ -197,16 +203,6 @@ def champion_gate(
 
 def load_scorer_from_version(client: MlflowClient, name: str, version: str) -> LeadScorer:
     return load_scorer_from_uri(f"models:/{name}/{version}")
-
-
-def load_scorer_from_uri(uri: str) -> LeadScorer:
-    """The `LeadScorer` inside a logged leadscore model (`models:/name@alias`, runs:/, a path)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=tmp))
-        flavor = Model.load(str(local)).flavors["python_function"]
-        return load_scorer(
-            {key: str(local / spec["path"]) for key, spec in flavor["artifacts"].items()}
-        )
 
 
 def model_version_for(uri: str) -> tuple[str, str] | None:

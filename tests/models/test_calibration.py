@@ -13,7 +13,7 @@ def _miscalibrated(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.nd
     rng = np.random.default_rng(seed)
     p_true = rng.beta(1, 12, size=n)
     y = (rng.random(n) < p_true).astype(int)
-    raw = p_true ** 0.5  # overconfident raw scores
+    raw = p_true**0.5  # overconfident raw scores
     return raw, y, p_true
 
 

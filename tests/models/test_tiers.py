@@ -20,7 +20,10 @@ def test_from_shares_puts_top_5_and_next_15_percent() -> None:
 def test_assign_tier_at_thresholds() -> None:
     policy = TierPolicy(sql_threshold=0.3, mql_threshold=0.1)
     assert assign_tier(np.array([0.3, 0.29, 0.1, 0.09]), policy).tolist() == [
-        SQL, MQL, MQL, NURTURE,
+        SQL,
+        MQL,
+        MQL,
+        NURTURE,
     ]
 
 

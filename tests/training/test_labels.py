@@ -56,17 +56,41 @@ def test_snapshots_respect_last_as_of() -> None:
 def test_label_is_won_within_horizon_after_as_of_only() -> None:
     opps = [
         # won 20 days after the snapshot: positive for a 30-day horizon
-        {"opportunity_id": "o1", "lead_id": "a", "created_at": _day(10), "closed_at": _day(20),
-         "status": "won", "amount": 1.0},
+        {
+            "opportunity_id": "o1",
+            "lead_id": "a",
+            "created_at": _day(10),
+            "closed_at": _day(20),
+            "status": "won",
+            "amount": 1.0,
+        },
         # won, but 60 days after the snapshot: negative for a 30-day horizon
-        {"opportunity_id": "o2", "lead_id": "b", "created_at": _day(40), "closed_at": _day(60),
-         "status": "won", "amount": 1.0},
+        {
+            "opportunity_id": "o2",
+            "lead_id": "b",
+            "created_at": _day(40),
+            "closed_at": _day(60),
+            "status": "won",
+            "amount": 1.0,
+        },
         # lost within the horizon: negative
-        {"opportunity_id": "o3", "lead_id": "c", "created_at": _day(5), "closed_at": _day(10),
-         "status": "lost", "amount": 1.0},
+        {
+            "opportunity_id": "o3",
+            "lead_id": "c",
+            "created_at": _day(5),
+            "closed_at": _day(10),
+            "status": "lost",
+            "amount": 1.0,
+        },
         # still open: negative
-        {"opportunity_id": "o4", "lead_id": "d", "created_at": _day(5), "closed_at": None,
-         "status": "open", "amount": 1.0},
+        {
+            "opportunity_id": "o4",
+            "lead_id": "d",
+            "created_at": _day(5),
+            "closed_at": None,
+            "status": "open",
+            "amount": 1.0,
+        },
     ]
     export = make_export(
         [{"lead_id": x, "created_at": _day(-1)} for x in "abcd"], opportunities=opps
@@ -80,8 +104,14 @@ def test_a_won_deal_before_as_of_is_not_a_label() -> None:
     export = make_export(
         [{"lead_id": "a", "created_at": _day(-100)}],
         opportunities=[
-            {"opportunity_id": "o", "lead_id": "a", "created_at": _day(-50),
-             "closed_at": _day(-40), "status": "won", "amount": 1.0}
+            {
+                "opportunity_id": "o",
+                "lead_id": "a",
+                "created_at": _day(-50),
+                "closed_at": _day(-40),
+                "status": "won",
+                "amount": 1.0,
+            }
         ],
     )
     snaps = pd.DataFrame({"lead_id": ["a"], "as_of": [T0]})
@@ -94,8 +124,16 @@ def _world(n_days: int = 400) -> object:
         lead = f"l{i}"
         leads.append({"lead_id": lead, "created_at": _day(i)})
         if i % 5 == 0:
-            opps.append({"opportunity_id": f"o{i}", "lead_id": lead, "created_at": _day(i + 20),
-                         "closed_at": _day(i + 40), "status": "won", "amount": 1.0})
+            opps.append(
+                {
+                    "opportunity_id": f"o{i}",
+                    "lead_id": lead,
+                    "created_at": _day(i + 20),
+                    "closed_at": _day(i + 40),
+                    "status": "won",
+                    "amount": 1.0,
+                }
+            )
     return make_export(leads, opportunities=opps)
 
 

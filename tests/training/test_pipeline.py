@@ -46,9 +46,7 @@ def test_a_feature_that_would_leak_the_label_cannot(small_world: DemoWorld) -> N
     assert "contract_signed" not in refit.activity_types_
     # while the same type logged before as_of would be seen
     early = leak.assign(occurred_at=leak["occurred_at"] - pd.Timedelta(days=400))
-    seen = LeadHistory(
-        leaky.leads, pd.concat([export.activities, early], ignore_index=True), snaps
-    )
+    seen = LeadHistory(leaky.leads, pd.concat([export.activities, early], ignore_index=True), snaps)
     assert "contract_signed" in LeadFeaturizer(min_activity_count=5).fit(seen).activity_types_
 
 
@@ -117,13 +115,26 @@ def test_scorer_outputs_every_field_with_reasons(
 def test_hand_raisers_hear_about_it(trained: TrainingResult) -> None:
     export = make_export(
         [
-            {"lead_id": "hot", "created_at": "2026-06-01", "job_title": "VP Marketing",
-             "email_domain": "acme-corp.com", "company_size": 2500, "source": "organic_search"},
+            {
+                "lead_id": "hot",
+                "created_at": "2026-06-01",
+                "job_title": "VP Marketing",
+                "email_domain": "acme-corp.com",
+                "company_size": 2500,
+                "source": "organic_search",
+            },
         ],
         activities=[
-            {"lead_id": "hot", "occurred_at": "2026-06-27T10:00:00", "activity_type": "demo_request"},
-            {"lead_id": "hot", "occurred_at": "2026-06-26T10:00:00",
-             "activity_type": "pricing_page_view"},
+            {
+                "lead_id": "hot",
+                "occurred_at": "2026-06-27T10:00:00",
+                "activity_type": "demo_request",
+            },
+            {
+                "lead_id": "hot",
+                "occurred_at": "2026-06-26T10:00:00",
+                "activity_type": "pricing_page_view",
+            },
         ],
     )
     history = LeadHistory.at(export.leads, export.activities, pd.Timestamp("2026-06-29T10:00:00"))

@@ -92,7 +92,7 @@ def test_pyfunc_returns_the_scorers_scores(
     trained: TrainingResult,
     small_world: DemoWorld,
 ) -> None:
-    tracking, summary = logged
+    tracking, _ = logged
     tracking.activate()
     model = mlflow.pyfunc.load_model(f"models:/{tracking.model_name}@{CHAMPION}")
     export = small_world.export
@@ -101,7 +101,11 @@ def test_pyfunc_returns_the_scorers_scores(
     as_of = export.cutoff
     served = model.predict(records, params={"as_of": as_of.isoformat(), "explain": True})
     direct = trained.scorer.score(
-        LeadHistory(export.leads, export.activities, pd.DataFrame({"lead_id": records["lead_id"], "as_of": as_of}))
+        LeadHistory(
+            export.leads,
+            export.activities,
+            pd.DataFrame({"lead_id": records["lead_id"], "as_of": as_of}),
+        )
     )
     np.testing.assert_allclose(served["probability"], direct["probability"], rtol=1e-9)
     assert served["tier"].tolist() == direct["tier"].tolist()
@@ -179,11 +183,20 @@ def test_logs_to_a_real_mlflow_server(
     port = _free_port()
     server = subprocess.Popen(
         [
-            sys.executable, "-m", "mlflow", "server",
-            "--host", "127.0.0.1", "--port", str(port),
-            "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
-            "--artifacts-destination", str(tmp_path / "server-artifacts"),
-            "--workers", "1",
+            sys.executable,
+            "-m",
+            "mlflow",
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--backend-store-uri",
+            f"sqlite:///{tmp_path / 'server.db'}",
+            "--artifacts-destination",
+            str(tmp_path / "server-artifacts"),
+            "--workers",
+            "1",
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
