@@ -41,7 +41,10 @@ def main(
 
 DataOption = Annotated[
     Path,
-    typer.Option("--data", help="Export folder with leads, activities, opportunities tables."),
+    typer.Option(
+        "--data",
+        help="Export folder (leads, activities, opportunities) or, for train, a single table.",
+    ),
 ]
 
 
@@ -118,6 +121,81 @@ AsOfOption = Annotated[
 ]
 
 
+def _split_list(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+def _train_table(
+    path: Path,
+    label_column: str | None,
+    drop: str,
+    time_column: str | None,
+    row_order_is_time: bool,
+    missing_values: str,
+    seed: int,
+) -> None:
+    """`leadscore train --data TABLE --label-column COL`: one row per lead with its outcome."""
+    from rich.table import Table
+
+    from training.single_table import (
+        DROPPED,
+        LABEL,
+        TableConfig,
+        log_single_table_run,
+        train_single_table,
+    )
+    from training.tracking import TrackingConfig
+
+    if label_column is None:
+        err_console.print(
+            f"[red]{path} is a single table: give its outcome with --label-column.[/red]"
+        )
+        raise typer.Exit(code=2)
+    try:
+        config = TableConfig(
+            label_column=label_column,
+            drop=_split_list(drop),
+            time_column=time_column,
+            row_order_is_time=row_order_is_time,
+            missing_values=_split_list(missing_values),
+            seed=seed,
+        )
+        with console.status(f"Reading {path.name}, fitting models..."):
+            result = train_single_table(path, config)
+    except ValueError as exc:  # TableError is a ValueError with a message for people
+        err_console.print(f"[red]Cannot train:[/red] {exc}")
+        raise typer.Exit(code=1) from None
+    tracking = TrackingConfig.from_env()
+    with console.status("Logging to MLflow..."):
+        summary = log_single_table_run(result, tracking)
+    table = Table(title="Holdout: models side by side (95% bootstrap intervals)")
+    table.add_column("metric")
+    comparison = summary.comparison.T
+    for column in comparison.columns:
+        table.add_column(str(column), justify="right")
+    for name, row in comparison.iterrows():
+        table.add_row(str(name), *[str(v) for v in row])
+    console.print(table)
+    console.print(
+        f"Split: {config.split}; rows: {summary.counts}. Trees: {result.best_iteration}, "
+        f"calibration: {result.calibration['method']}."
+    )
+    automatic = {c: r for c, r in summary.excluded.items() if r not in (LABEL, DROPPED)}
+    if automatic:
+        console.print(
+            "Not used as features: " + "; ".join(f"{c} ({r})" for c, r in automatic.items())
+        )
+    for column, auc in summary.suspected_leaks.items():
+        console.print(
+            f"[yellow]Suspected leak:[/yellow] {column!r} alone reaches validation ROC AUC "
+            f"{auc:.3f}; if it is filled in after contact, --drop it."
+        )
+    console.print(
+        f"MLflow run {summary.run_id} at {tracking.tracking_uri} "
+        "(single-table runs register no model, so they never replace the champion)."
+    )
+
+
 @app.command()
 def train(
     data: DataOption,
@@ -138,8 +216,42 @@ def train(
         int, typer.Option("--max-snapshots", min=1, help="Snapshots per lead at most.")
     ] = 8,
     seed: Annotated[int, typer.Option("--seed")] = 0,
+    label_column: Annotated[
+        str | None,
+        typer.Option(
+            "--label-column",
+            help="Single-table export (--data FILE.csv/.parquet): the outcome column "
+            "(0/1, yes/no, true/false, won/lost).",
+        ),
+    ] = None,
+    drop: Annotated[
+        str,
+        typer.Option(
+            "--drop", help="Single table: comma-separated columns filled in after contact."
+        ),
+    ] = "",
+    time_column: Annotated[
+        str | None,
+        typer.Option("--time-column", help="Single table: split forward in time by this column."),
+    ] = None,
+    row_order_is_time: Annotated[
+        bool,
+        typer.Option(
+            "--row-order-is-time", help="Single table: rows are in time order; split by it."
+        ),
+    ] = False,
+    missing_values: Annotated[
+        str,
+        typer.Option(
+            "--missing-values",
+            help="Single table: comma-separated placeholders read as missing (blanks always are).",
+        ),
+    ] = "Select",
 ) -> None:
     """Train the calibrated conversion model and baselines; log and register in MLflow."""
+    if label_column is not None or data.is_file():
+        _train_table(data, label_column, drop, time_column, row_order_is_time, missing_values, seed)
+        return
     from rich.table import Table
 
     from training.labels import SnapshotScheme, SplitConfig

@@ -1,0 +1,777 @@
+"""Training on a single table: one row per lead with an outcome column.
+
+Many teams cannot export leads, activities and opportunities; they have one table with a
+converted/won column. This trains the same calibrated LightGBM (`ConversionModel`) and logistic
+baseline as the main pipeline, evaluates both on the same holdout, and logs the run to MLflow.
+
+- Label: binary, written as 0/1, yes/no, true/false, won/lost (y/n, t/f, win/loss, closed won /
+  closed lost). Rows without a label are left out and counted.
+- Excluded from the features: the label, the ``drop`` columns (fields filled in after contact),
+  the time column, and automatically empty, id-like and timestamp columns
+  (`features.tabular.screen_columns`); all are reported with the reason.
+- Split: with a time column (or ``row_order_is_time``) rows are ordered by it and cut into
+  train (earliest), validation (next) and holdout (latest); rows sharing a timestamp stay in one
+  cohort. Without, a stratified random split holds out 20 % and validates on 15 %. LightGBM
+  early-stops and is calibrated on validation; both models are fitted on train only, as in the
+  main pipeline.
+- Points-based lead score: not trained here; a single table has no activities to give points to.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import json
+import logging
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import numpy as np
+import pandas as pd
+from mlflow.data.pandas_dataset import from_pandas
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import Pipeline
+
+from features.tabular import (
+    DEFAULT_MISSING_VALUES,
+    TabularFeaturizer,
+    mask_placeholders,
+    screen_columns,
+)
+from models.baselines import logistic_baseline, to_object_categoricals
+from models.conversion import ConversionModel
+from training.evaluate import ModelEvaluation, compare_table, evaluate_model, flatten_metrics
+from training.pipeline import LIGHTGBM, LOGISTIC
+from training.plots import (
+    plot_calibration,
+    plot_cumulative_gains,
+    plot_feature_importance,
+    plot_lift_by_decile,
+    plot_score_distribution,
+)
+from training.report import ReportSection, render_report, save_figures
+from training.tracking import TrackingConfig, fingerprint_files, git_commit
+
+log = logging.getLogger(__name__)
+
+MODELS = (LIGHTGBM, LOGISTIC)
+COHORTS = ("train", "validation", "holdout")
+STRATIFIED = "stratified"
+TIME = "time"
+ROW_ORDER = "(row order)"
+ROW_KEY, NUMBER_KEY, DATETIME_KEY = "row", "number", "datetime"
+
+DROPPED = "dropped (--drop)"
+LABEL = "label"
+TIME_KEY = "time column"
+
+POSITIVE_LABELS = frozenset({"1", "yes", "y", "true", "t", "won", "win", "closed won"})
+NEGATIVE_LABELS = frozenset({"0", "no", "n", "false", "f", "lost", "loss", "closed lost"})
+_SEPARATORS = (",", ";", "\t", "|")
+_SHOWN_VALUES = 20
+_PARAM_CHARS = 500  # MLflow params are short strings
+LEAK_AUC = 0.9
+IMPORTANCE_ROWS = 2_000
+
+
+class TableError(ValueError):
+    """The table or the options given for it cannot be trained on; the message says why."""
+
+
+@dataclass(frozen=True)
+class TableConfig:
+    """Everything that decides what a single-table training run does."""
+
+    label_column: str
+    drop: tuple[str, ...] = ()
+    time_column: str | None = None
+    row_order_is_time: bool = False
+    missing_values: tuple[str, ...] = DEFAULT_MISSING_VALUES
+    holdout_share: float = 0.20
+    validation_share: float = 0.15
+    segment_columns: tuple[str, ...] = ()
+    min_category_count: int = 20
+    max_category_levels: int = 50
+    model: Mapping[str, Any] = field(default_factory=dict)
+    n_bootstrap: int = 200
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not (0 < self.holdout_share < 1 and 0 < self.validation_share < 1):
+            raise ValueError("holdout_share and validation_share must be in (0, 1)")
+        if self.holdout_share + self.validation_share >= 0.9:
+            raise ValueError("holdout_share + validation_share must leave at least 10 % to train")
+        if self.time_column is not None and self.row_order_is_time:
+            raise ValueError("give a time column or row_order_is_time, not both")
+
+    @property
+    def split(self) -> str:
+        return TIME if self.time_column is not None or self.row_order_is_time else STRATIFIED
+
+
+@dataclass
+class SingleTableResult:
+    """What a single-table run produced: fitted models, evaluations, holdout predictions."""
+
+    config: TableConfig
+    source: Path | None
+    featurizer: TabularFeaturizer
+    model: ConversionModel
+    logistic: Pipeline
+    evaluations: dict[str, ModelEvaluation]
+    holdout: pd.DataFrame  # row, label, one probability column per model (+ time, segments)
+    importance: pd.Series  # mean |SHAP| per feature, LightGBM, largest first
+    excluded: dict[str, str]  # column -> why it is not a feature
+    label_values: dict[str, int]  # raw label value -> 0/1
+    counts: dict[str, int]  # rows_<cohort>, positives_<cohort>, rows_unlabelled
+    boundaries: dict[str, str]  # first time key of validation and holdout (time split)
+    suspected_leaks: dict[str, float]  # feature -> validation AUC on its own
+    timings: dict[str, float]
+    best_iteration: int
+    calibration: dict[str, Any]
+    table: pd.DataFrame  # the rows used: feature columns as read, label, cohort
+
+    @property
+    def comparison(self) -> pd.DataFrame:
+        return compare_table([self.evaluations[m] for m in MODELS])
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def detect_separator(header: str) -> str:
+    """The delimiter of a CSV header line: the candidate outside quotes seen most often."""
+    reader_counts: dict[str, int] = {}
+    for separator in _SEPARATORS:
+        fields = next(csv.reader([header], delimiter=separator), [])
+        reader_counts[separator] = len(fields) - 1
+    best = max(_SEPARATORS, key=lambda s: reader_counts[s])
+    return best if reader_counts[best] > 0 else ","
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """A .csv (any of , ; tab | as separator, detected) or .parquet table as read."""
+    path = Path(path)
+    if not path.is_file():
+        raise TableError(f"no such file: {path}")
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        return pd.read_parquet(path)
+    if suffix not in (".csv", ".txt", ".tsv"):
+        raise TableError(f"{path.name}: expected a .csv or .parquet file")
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        header = next((line for line in handle if line.strip()), "")
+    separator = detect_separator(header)
+    log.info("reading %s with separator %r", path, separator)
+    return pd.read_csv(path, sep=separator, encoding="utf-8-sig", low_memory=False)
+
+
+# --------------------------------------------------------------------------- labels
+
+
+def parse_labels(values: pd.Series) -> tuple[np.ndarray, dict[str, int]]:
+    """Outcomes as 1.0/0.0 (NaN where missing) and the mapping of each raw value found."""
+    present = values.dropna()
+    if pd.api.types.is_bool_dtype(values.dtype) or (
+        pd.api.types.is_numeric_dtype(values.dtype) and present.isin([0, 1]).all()
+    ):
+        numbers = values.astype("float64")
+        found = sorted(present.unique().tolist())
+        return numbers.to_numpy(dtype=np.float64, na_value=np.nan), {str(v): int(v) for v in found}
+    text = values.astype("string").str.strip()
+    if pd.api.types.is_numeric_dtype(values.dtype):
+        # 1.0 / 0.0 read from a column with missing cells
+        text = text.str.replace(r"\.0+$", "", regex=True)
+    lowered = text.str.lower()
+    distinct = sorted(lowered.dropna().unique().tolist())
+    distinct = [v for v in distinct if v != ""]
+    unknown = [v for v in distinct if v not in POSITIVE_LABELS | NEGATIVE_LABELS]
+    if unknown:
+        raw = sorted({str(v) for v in present.astype(str).str.strip()})
+        shown = ", ".join(repr(v) for v in raw[:_SHOWN_VALUES])
+        more = f" (+{len(raw) - _SHOWN_VALUES} more)" if len(raw) > _SHOWN_VALUES else ""
+        raise TableError(
+            f"the label column must be binary (0/1, yes/no, true/false, won/lost); "
+            f"found {len(raw)} distinct values: {shown}{more}"
+        )
+    labels = np.full(len(values), np.nan)
+    positive = lowered.isin(POSITIVE_LABELS).fillna(False).to_numpy(dtype=bool)
+    negative = lowered.isin(NEGATIVE_LABELS).fillna(False).to_numpy(dtype=bool)
+    labels[positive] = 1.0
+    labels[negative] = 0.0
+    mapping = {
+        str(raw): int(low in POSITIVE_LABELS)
+        for raw, low in zip(text, lowered, strict=True)
+        if isinstance(low, str) and low
+    }
+    return labels, dict(sorted(mapping.items()))
+
+
+# --------------------------------------------------------------------------- splits
+
+
+def stratified_cohorts(
+    y: np.ndarray, holdout_share: float, validation_share: float, seed: int
+) -> np.ndarray:
+    """Random train/validation/holdout labels per row, each keeping the conversion rate."""
+    rows = np.arange(len(y))
+    try:
+        rest, holdout = train_test_split(
+            rows, test_size=holdout_share, stratify=y, random_state=seed
+        )
+        train, validation = train_test_split(
+            rest,
+            test_size=validation_share / (1 - holdout_share),
+            stratify=y[rest],
+            random_state=seed,
+        )
+    except ValueError as exc:
+        raise TableError(f"cannot make a stratified split: {exc}") from None
+    cohorts = np.empty(len(y), dtype=object)
+    cohorts[train], cohorts[validation], cohorts[holdout] = COHORTS
+    return cohorts
+
+
+def time_cohorts(
+    key: np.ndarray, holdout_share: float, validation_share: float
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Train on the earliest rows, validate on the next, hold out the latest, by `key`.
+
+    Cuts fall at the key values where the shares are reached; rows with an equal key are in one
+    cohort. Returns the cohorts and the first key of validation and of the holdout.
+    """
+    n = len(key)
+    ordered = np.sort(key, kind="stable")
+    n_holdout = max(1, round(n * holdout_share))
+    n_validation = max(1, round(n * validation_share))
+    holdout_start = ordered[n - n_holdout]
+    validation_start = ordered[max(0, n - n_holdout - n_validation)]
+    cohorts = np.where(
+        key >= holdout_start, "holdout", np.where(key >= validation_start, "validation", "train")
+    ).astype(object)
+    return cohorts, {"validation": validation_start, "holdout": holdout_start}
+
+
+def _time_key(values: pd.Series, column: str) -> np.ndarray:
+    """Sortable float key of a time column (datetime as ns, or numbers); NaN where missing."""
+    if pd.api.types.is_datetime64_any_dtype(values.dtype):
+        stamps = values
+    elif pd.api.types.is_numeric_dtype(values.dtype):
+        return values.to_numpy(dtype=np.float64, na_value=np.nan)
+    else:
+        stamps = pd.to_datetime(values, errors="coerce", utc=True, format="mixed")
+        if stamps.notna().sum() < 0.5 * values.notna().sum():
+            raise TableError(f"time column {column!r} does not hold dates or numbers")
+    if isinstance(stamps.dtype, pd.DatetimeTZDtype):
+        stamps = stamps.dt.tz_convert("UTC").dt.tz_localize(None)
+    ns = stamps.to_numpy(dtype="datetime64[ns]").view(np.int64).astype(np.float64)
+    ns[stamps.isna().to_numpy()] = np.nan
+    return ns
+
+
+def _format_key(value: float, kind: str) -> str:
+    if kind == ROW_KEY:
+        return f"row {int(value)}"
+    if kind == NUMBER_KEY:
+        return f"{value:g}"
+    return f"{pd.Timestamp(int(value)):%Y-%m-%dT%H:%M:%S}"
+
+
+# --------------------------------------------------------------------------- preparation
+
+
+def _check_columns(table: pd.DataFrame, wanted: Sequence[str], what: str) -> None:
+    unknown = [c for c in wanted if c not in table.columns]
+    if not unknown:
+        return
+    hints = []
+    for column in unknown:
+        close = difflib.get_close_matches(column, [str(c) for c in table.columns], n=1)
+        hints.append(f"{column!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    raise TableError(
+        f"{what}: unknown column{'s' if len(unknown) > 1 else ''} {', '.join(hints)}; "
+        f"the table has {len(table.columns)} columns: {', '.join(map(str, table.columns))}"
+    )
+
+
+@dataclass(frozen=True)
+class PreparedTable:
+    """Labelled rows with the columns that may become features, and what was left out."""
+
+    features: pd.DataFrame  # candidate feature columns, placeholders masked, RangeIndex
+    labels: np.ndarray  # 0/1 int8
+    rows: np.ndarray  # position of each kept row in the table as read
+    time_key: np.ndarray | None  # float per kept row
+    time_kind: str | None  # ROW_KEY, NUMBER_KEY or DATETIME_KEY
+    excluded: dict[str, str]
+    label_values: dict[str, int]
+    n_unlabelled: int
+    segments: pd.DataFrame
+
+
+def prepare_table(table: pd.DataFrame, config: TableConfig) -> PreparedTable:
+    """Check the options against the table, parse the label, exclude what must not be a feature."""
+    table = table.rename(columns=str)
+    if table.columns.has_duplicates:
+        duplicated = sorted(set(table.columns[table.columns.duplicated()]))
+        raise TableError(f"duplicate column names: {', '.join(duplicated)}")
+    _check_columns(table, [config.label_column], "--label-column")
+    _check_columns(table, list(config.drop), "--drop")
+    if config.time_column is not None:
+        _check_columns(table, [config.time_column], "--time-column")
+    _check_columns(table, list(config.segment_columns), "segment columns")
+    if config.label_column in config.drop:
+        raise TableError(f"--drop names the label column {config.label_column!r}")
+
+    data = mask_placeholders(table, config.missing_values)
+    labels, label_values = parse_labels(data[config.label_column])
+    labelled = ~np.isnan(labels)
+    time_key: np.ndarray | None = None
+    time_kind: str | None = None
+    if config.time_column is not None:
+        values = data[config.time_column]
+        time_key = _time_key(values, config.time_column)
+        time_kind = NUMBER_KEY if pd.api.types.is_numeric_dtype(values.dtype) else DATETIME_KEY
+        missing_time = labelled & np.isnan(time_key)
+        if missing_time.any():
+            log.warning(
+                "%d labelled rows have no %s; left out", missing_time.sum(), config.time_column
+            )
+        labelled &= ~np.isnan(time_key)
+    elif config.row_order_is_time:
+        time_key = np.arange(len(data), dtype=np.float64)
+        time_kind = ROW_KEY
+
+    excluded: dict[str, str] = {config.label_column: LABEL}
+    excluded.update({c: DROPPED for c in config.drop})
+    if config.time_column is not None:
+        excluded[config.time_column] = TIME_KEY
+    candidates = data.drop(columns=list(excluded))
+    excluded.update(screen_columns(candidates.loc[labelled]))
+    for column, reason in excluded.items():
+        if reason not in (LABEL, DROPPED):
+            log.info("column %r is not a feature: %s", column, reason)
+    rows = np.flatnonzero(labelled)
+    features = data.loc[labelled, [c for c in data.columns if c not in excluded]]
+    y = labels[labelled].astype(np.int8)
+    if y.size == 0 or y.min() == y.max():
+        raise TableError(
+            f"the label column {config.label_column!r} needs both outcomes; "
+            f"found {int(y.sum())} positives in {y.size} labelled rows"
+        )
+    return PreparedTable(
+        features=features.reset_index(drop=True),
+        labels=y,
+        rows=rows,
+        time_key=None if time_key is None else time_key[labelled],
+        time_kind=time_kind,
+        excluded=excluded,
+        label_values=label_values,
+        n_unlabelled=int(len(data) - labelled.sum()),
+        segments=data.loc[labelled, list(config.segment_columns)].reset_index(drop=True),
+    )
+
+
+def split_cohorts(
+    prepared: PreparedTable, config: TableConfig
+) -> tuple[np.ndarray, dict[str, str]]:
+    """Cohort per prepared row (time split when there is a time key, else stratified)."""
+    if prepared.time_key is None:
+        cohorts = stratified_cohorts(
+            prepared.labels, config.holdout_share, config.validation_share, config.seed
+        )
+        return cohorts, {}
+    cohorts, starts = time_cohorts(prepared.time_key, config.holdout_share, config.validation_share)
+    kind = prepared.time_kind or ROW_KEY
+    return cohorts, {name: _format_key(float(v), kind) for name, v in starts.items()}
+
+
+# --------------------------------------------------------------------------- training
+
+
+def _rate_encoded(train: pd.Series, y_train: np.ndarray, other: pd.Series) -> np.ndarray:
+    """`other` encoded by the train conversion rate of its level (numbers by quantile bin)."""
+    prior = float(y_train.mean())
+    if isinstance(train.dtype, pd.CategoricalDtype):
+        train_key = train.cat.codes.to_numpy()
+        other_key = other.cat.codes.to_numpy()
+    else:
+        values = train.to_numpy(dtype=float)
+        finite = values[~np.isnan(values)]
+        edges = np.unique(np.quantile(finite, np.linspace(0, 1, 21))) if finite.size else None
+        bins = edges[1:-1] if edges is not None and edges.size > 2 else np.array([], dtype=float)
+
+        def key(values: pd.Series) -> np.ndarray:
+            array = values.to_numpy(dtype=float)
+            return np.where(np.isnan(array), -1, np.searchsorted(bins, array, side="right"))
+
+        train_key, other_key = key(train), key(other)
+    rates = (
+        pd.DataFrame({"key": train_key, "y": y_train})
+        .groupby("key")["y"]
+        .agg(lambda s: (s.sum() + 10 * prior) / (s.size + 10))
+    )
+    return pd.Series(other_key).map(rates).fillna(prior).to_numpy(dtype=float)
+
+
+def suspected_leaks(
+    X_train: pd.DataFrame,
+    y_train: np.ndarray,
+    X_val: pd.DataFrame,
+    y_val: np.ndarray,
+    threshold: float = LEAK_AUC,
+) -> dict[str, float]:
+    """Features that alone separate the outcomes on validation (AUC >= threshold), best first.
+
+    A single pre-contact field rarely does; one that does is usually filled in after contact.
+    """
+    from sklearn.metrics import roc_auc_score
+
+    found: dict[str, float] = {}
+    for column in X_train.columns:
+        encoded = _rate_encoded(X_train[column], y_train, X_val[column])
+        auc = float(roc_auc_score(y_val, encoded)) if np.ptp(encoded) > 0 else 0.5
+        if auc >= threshold:
+            found[str(column)] = auc
+    return dict(sorted(found.items(), key=lambda item: -item[1]))
+
+
+def _check_cohorts(labels: np.ndarray, cohorts: np.ndarray) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for name in COHORTS:
+        y = labels[cohorts == name]
+        counts[f"rows_{name}"] = int(y.size)
+        counts[f"positives_{name}"] = int(y.sum())
+        if y.size == 0 or y.min() == y.max():
+            raise TableError(
+                f"the {name} cohort needs both outcomes; it has {int(y.sum())} positives in "
+                f"{y.size} rows (too few rows, or an outcome only in one period)"
+            )
+    return counts
+
+
+def train_table(
+    table: pd.DataFrame,
+    config: TableConfig,
+    cohorts: np.ndarray | None = None,
+    source: Path | None = None,
+) -> SingleTableResult:
+    """Fit LightGBM and the logistic baseline on one table; evaluate both on the holdout.
+
+    `cohorts` ("train"/"validation"/"holdout" per labelled row, in table order) overrides the
+    split, e.g. for cross-validation.
+    """
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+    prepared = prepare_table(table, config)
+    boundaries: dict[str, str] = {}
+    if cohorts is None:
+        cohorts, boundaries = split_cohorts(prepared, config)
+    cohorts = np.asarray(cohorts, dtype=object)
+    if cohorts.shape != prepared.labels.shape:
+        raise ValueError(f"cohorts has {cohorts.size} rows; {prepared.labels.size} are labelled")
+    counts = {**_check_cohorts(prepared.labels, cohorts), "rows_unlabelled": prepared.n_unlabelled}
+    train_mask, val_mask, hold_mask = (cohorts == name for name in COHORTS)
+    y = prepared.labels
+
+    featurizer = TabularFeaturizer(
+        missing_values=config.missing_values,
+        min_category_count=config.min_category_count,
+        max_category_levels=config.max_category_levels,
+    ).fit(prepared.features[train_mask])
+    X = featurizer.transform(prepared.features)
+    timings["features_s"] = time.perf_counter() - clock
+    if X.shape[1] == 0:
+        raise TableError("no feature columns are left after the exclusions")
+
+    clock = time.perf_counter()
+    model = ConversionModel(random_state=config.seed, **dict(config.model)).fit(
+        X[train_mask], y[train_mask], X[val_mask], y[val_mask]
+    )
+    timings["lightgbm_s"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    categorical = list(featurizer.categorical_features_)
+    numeric = list(featurizer.numeric_features_)
+    X_obj = to_object_categoricals(X, categorical)
+    logistic = logistic_baseline(categorical, numeric).fit(X_obj[train_mask], y[train_mask])
+    timings["logistic_s"] = time.perf_counter() - clock
+
+    holdout = pd.DataFrame({"row": prepared.rows[hold_mask], "label": y[hold_mask]})
+    if prepared.time_key is not None:
+        holdout["time_key"] = prepared.time_key[hold_mask]
+    holdout[LIGHTGBM] = model.predict_proba(X[hold_mask])[:, 1]
+    holdout[LOGISTIC] = logistic.predict_proba(X_obj[hold_mask])[:, 1]
+    segments = prepared.segments.loc[hold_mask].reset_index(drop=True)
+    for column in segments.columns:
+        holdout[column] = segments[column].astype(object).to_numpy()
+
+    clock = time.perf_counter()
+    evaluations = {
+        name: evaluate_model(
+            name,
+            holdout["label"],
+            holdout[name],
+            segments=segments if len(segments.columns) else None,
+            n_bootstrap=config.n_bootstrap,
+            seed=config.seed,
+        )
+        for name in MODELS
+    }
+    timings["evaluation_s"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    X_hold = X[hold_mask]
+    rng = np.random.default_rng(config.seed)
+    sample = np.sort(rng.choice(len(X_hold), size=min(IMPORTANCE_ROWS, len(X_hold)), replace=False))
+    contrib = model.contributions(X_hold.iloc[sample]).to_numpy()[:, :-1]
+    importance = pd.Series(np.abs(contrib).mean(axis=0), index=X.columns).sort_values(
+        ascending=False
+    )
+    leaks = suspected_leaks(X[train_mask], y[train_mask], X[val_mask], y[val_mask])
+    for feature, auc in leaks.items():
+        log.warning(
+            "feature %r alone has validation AUC %.3f: is it filled in after contact? "
+            "(--drop it if so)",
+            featurizer.source_columns_[feature],
+            auc,
+        )
+    timings["diagnostics_s"] = time.perf_counter() - clock
+
+    used = prepared.features.copy()
+    used[LABEL] = y
+    used["cohort"] = cohorts
+    return SingleTableResult(
+        config=config,
+        source=source,
+        featurizer=featurizer,
+        model=model,
+        logistic=logistic,
+        evaluations=evaluations,
+        holdout=holdout,
+        importance=importance,
+        excluded=prepared.excluded,
+        label_values=prepared.label_values,
+        counts=counts,
+        boundaries=boundaries,
+        suspected_leaks={featurizer.source_columns_[k]: v for k, v in leaks.items()},
+        timings=timings,
+        best_iteration=model.best_iteration_,
+        calibration={
+            "method": model.calibrator_.method_,
+            **{f"cv_log_loss_{k}": v for k, v in model.calibrator_.cv_log_loss_.items()},
+        },
+        table=used,
+    )
+
+
+def train_single_table(path: Path, config: TableConfig) -> SingleTableResult:
+    """Read a .csv/.parquet table and train on it (see :func:`train_table`)."""
+    path = Path(path)
+    return train_table(read_table(path), config, source=path)
+
+
+# --------------------------------------------------------------------------- MLflow
+
+
+@dataclass(frozen=True)
+class SingleTableRunSummary:
+    """What the CLI tells a person after single-table training."""
+
+    run_id: str
+    experiment_id: str
+    comparison: pd.DataFrame
+    counts: dict[str, int]
+    excluded: dict[str, str]
+    suspected_leaks: dict[str, float]
+    result: SingleTableResult
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= _PARAM_CHARS else text[: _PARAM_CHARS - 3] + "..."
+
+
+def _describe_split(result: SingleTableResult) -> str:
+    config = result.config
+    shares = (
+        f"{1 - config.holdout_share - config.validation_share:.0%} / "
+        f"{config.validation_share:.0%} / {config.holdout_share:.0%}"
+    )
+    if config.split == STRATIFIED:
+        return (
+            f"No time column: stratified random split train / validation / holdout {shares} "
+            f"(seed {config.seed}). Random splits are optimistic when the conversion rate or the "
+            "mix of leads drifts over time."
+        )
+    key = ROW_ORDER if config.row_order_is_time else repr(config.time_column)
+    starts = ", ".join(f"{k} from {v}" for k, v in result.boundaries.items())
+    return f"Split forward in time by {key}: train / validation / holdout {shares} ({starts})."
+
+
+def build_single_table_report(result: SingleTableResult) -> list[ReportSection]:
+    """The report of a single-table run: comparison, calibration, gains, importance."""
+    holdout = result.holdout
+    curves = {name: (holdout["label"].to_numpy(), holdout[name].to_numpy()) for name in MODELS}
+    counts = pd.DataFrame(
+        {
+            "cohort": list(COHORTS),
+            "rows": [result.counts[f"rows_{c}"] for c in COHORTS],
+            "conversions": [result.counts[f"positives_{c}"] for c in COHORTS],
+        }
+    )
+    excluded = pd.DataFrame(
+        {"column": list(result.excluded), "reason": list(result.excluded.values())}
+    )
+    leak_text = (
+        "Features that alone separate the outcomes on validation (AUC >= "
+        f"{LEAK_AUC}): "
+        + ", ".join(f"{k} ({v:.3f})" for k, v in result.suspected_leaks.items())
+        + ". Check whether they are filled in after contact."
+        if result.suspected_leaks
+        else "No single feature separates the outcomes suspiciously well."
+    )
+    source = result.source.name if result.source is not None else "a table"
+    sections = [
+        ReportSection(
+            heading="Training run",
+            text=(
+                f"Single table {source}, label {result.config.label_column!r}. "
+                f"{_describe_split(result)} LightGBM trees: {result.best_iteration}; "
+                f"calibration: {result.calibration['method']}. {leak_text}"
+            ),
+            tables=[
+                ("Rows per cohort", counts),
+                ("Holdout metrics (95% bootstrap intervals)", result.comparison.reset_index()),
+                ("Columns that are not features", excluded),
+            ],
+        ),
+        ReportSection(
+            heading="Calibration and ranking",
+            text="Probabilities should sit on the diagonal; gains show conversions captured.",
+            tables=[("LightGBM by decile", result.evaluations[LIGHTGBM].deciles)],
+            figures=[
+                ("Calibration", plot_calibration(curves)),
+                ("Cumulative gains", plot_cumulative_gains(curves)),
+                ("Lift by decile", plot_lift_by_decile(curves)),
+                (
+                    "LightGBM score distribution by outcome",
+                    plot_score_distribution(
+                        holdout["label"].to_numpy(), holdout[LIGHTGBM].to_numpy()
+                    ),
+                ),
+            ],
+        ),
+        ReportSection(
+            heading="What drives the score",
+            text="Mean absolute SHAP contribution (log-odds) per feature on the holdout.",
+            figures=[("Feature importance", plot_feature_importance(result.importance))],
+        ),
+    ]
+    segments = result.evaluations[LIGHTGBM].segments
+    if segments:
+        sections.append(
+            ReportSection(
+                heading="Segments",
+                text="LightGBM on the holdout per segment, where counts allow.",
+                tables=[(f"By {column}", table) for column, table in segments.items()],
+            )
+        )
+    return sections
+
+
+def _metrics(result: SingleTableResult, name: str) -> dict[str, float]:
+    flat = flatten_metrics(result.evaluations[name].metrics, prefix="holdout_")
+    return {k: v for k, v in flat.items() if v == v}  # NaN metrics are left out
+
+
+def log_single_table_run(
+    result: SingleTableResult,
+    tracking: TrackingConfig,
+    extra_params: Mapping[str, Any] | None = None,
+) -> SingleTableRunSummary:
+    """One MLflow run: params, metrics (logistic nested), datasets, report, predictions.
+
+    No model is registered: the registered model serves leads with activities, and a table
+    model must never replace that champion.
+    """
+    experiment_id = tracking.activate()
+    config = result.config
+    with mlflow.start_run(experiment_id=experiment_id, run_name="train-table") as run:
+        tags = {"git_commit": git_commit(), "training_data": "single_table"}
+        if result.source is not None:
+            tags["data_fingerprint"] = fingerprint_files([result.source])
+            tags["data_path"] = str(result.source.resolve())
+        mlflow.set_tags(tags)
+        params: dict[str, Any] = {
+            "label_column": config.label_column,
+            "drop": _short(",".join(config.drop)),
+            "split": config.split,
+            "time_column": ROW_ORDER if config.row_order_is_time else config.time_column,
+            "holdout_share": config.holdout_share,
+            "validation_share": config.validation_share,
+            "missing_values": _short(",".join(config.missing_values)),
+            "min_category_count": config.min_category_count,
+            "max_category_levels": config.max_category_levels,
+            "seed": config.seed,
+            "n_features": len(result.featurizer.feature_names_out_),
+            "excluded_automatically": _short(
+                ",".join(c for c, r in result.excluded.items() if r not in (LABEL, DROPPED))
+            ),
+            "calibration": result.calibration["method"],
+            "best_iteration": result.best_iteration,
+            **{f"boundary_{k}": v for k, v in result.boundaries.items()},
+            **{f"lgb_{k}": v for k, v in result.model.get_params().items()},
+            **dict(extra_params or {}),
+        }
+        mlflow.log_params(params)
+        mlflow.log_metrics(
+            {
+                **_metrics(result, LIGHTGBM),
+                **{k: float(v) for k, v in result.counts.items()},
+                **result.timings,
+                **{k: v for k, v in result.calibration.items() if k != "method"},
+                "suspected_leaks": float(len(result.suspected_leaks)),
+            }
+        )
+        with mlflow.start_run(experiment_id=experiment_id, run_name=LOGISTIC, nested=True):
+            mlflow.log_param("model", LOGISTIC)
+            mlflow.log_metrics(_metrics(result, LOGISTIC))
+
+        source = str(result.source.resolve()) if result.source is not None else "table"
+        for cohort in ("train", "holdout"):
+            rows = result.table[result.table["cohort"] == cohort].drop(columns="cohort")
+            dataset = from_pandas(rows, source=source, targets=LABEL, name=f"{cohort}_rows")
+            mlflow.log_input(dataset, context=cohort)
+
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp)
+            sections = build_single_table_report(result)
+            markdown, html = render_report("leadscore single-table training report", sections)
+            (folder / "report.md").write_text(markdown)
+            (folder / "report.html").write_text(html)
+            save_figures(sections, folder)
+            result.holdout.to_parquet(folder / "holdout_predictions.parquet", index=False)
+            result.comparison.to_csv(folder / "comparison.csv")
+            result.importance.rename("mean_abs_shap").to_csv(folder / "feature_importance.csv")
+            columns = {
+                "excluded": result.excluded,
+                "features": result.featurizer.source_columns_,
+                "label_values": result.label_values,
+                "suspected_leaks": result.suspected_leaks,
+            }
+            (folder / "columns.json").write_text(json.dumps(columns, indent=2))
+            mlflow.log_artifacts(str(folder), artifact_path="report")
+        return SingleTableRunSummary(
+            run_id=run.info.run_id,
+            experiment_id=experiment_id,
+            comparison=result.comparison,
+            counts=result.counts,
+            excluded=result.excluded,
+            suspected_leaks=result.suspected_leaks,
+            result=result,
+        )
