@@ -1,0 +1,607 @@
+"""Point-in-time lead features: one row per (lead, as_of) from leads and their activities.
+
+`LeadFeaturizer` is a scikit-learn transformer. `fit` learns the activity vocabulary (types
+seen at least `min_activity_count` times before their lead's last snapshot, at most
+`max_activity_types`), the category levels and the kinds of extra lead columns; `transform`
+builds one feature row per snapshot from activities strictly before the snapshot's ``as_of``.
+One code path serves a single lead (online scoring) and millions of snapshots (training, batch).
+
+Feature names (``<slug>`` is a lower-case ``[a-z0-9_]`` form of a raw name, made unique;
+`FeatureInfo` in `feature_info_` keeps the raw activity type and source column):
+- ``lead__source``, ``lead__campaign``, ``lead__country``, ``lead__industry``,
+  ``lead__seniority``, ``lead__department`` and categorical ``extra__<slug>``: pandas
+  Categoricals with the fitted levels (`categories_`). They are never NaN: a missing or blank
+  value is the level ``__missing__``; a value unseen at fit, rarer than `min_category_count` or
+  beyond the `max_category_levels` most frequent is ``__other__``. Seniority and department
+  have fixed levels (`features.attributes`), ``unknown`` for missing or junk titles.
+- ``lead__company_size_log1p``, ``lead__free_mail`` (1 free-mail, 0 business, NaN missing),
+  numeric ``extra__<slug>`` (NaN stays NaN; text that is not a number becomes NaN) and
+  ``extra__<slug>_days`` for timestamp extras (days before as_of; NaN when missing or not before
+  as_of, since a later value was not known then).
+- ``lead__age_days``: days from created_at to as_of. Group "engagement", with the activity
+  features: it is how long the journey has run, which gives the counts their meaning.
+- per vocabulary type, for the ``other`` bucket (unseen and rare types) and for ``any`` (all
+  activities): ``act__<type>__count_<w>d`` (``as_of - w days <= occurred_at < as_of``),
+  ``act__<type>__count_all``, ``act__<type>__days_since_last`` (NaN: never), and
+  ``act__<type>__decayed_hl<h>d`` (sum of ``0.5 ** (age_days / h)``);
+- ``act__any__active_days_all`` and ``act__any__active_days_30d`` (distinct UTC calendar days
+  with activity) and ``act__any__velocity_7d_vs_30d``: with r the daily rate over the last 7
+  days and q the daily rate over the 23 days before, ``(r - q) / (r + q)`` in [-1, 1], 0 without
+  activity in the last 30 days.
+Days are float days (``timedelta / 1 day``). All non-categorical features are float64;
+categoricals come first, in the order of `feature_names_out_`.
+
+Inputs are checked: unknown snapshot leads, duplicate lead ids, missing as_of and a lead created
+after its snapshot's as_of raise ValueError naming the leads. Activities of leads that no
+snapshot asks for, or without a time, are ignored. Optional lead columns may be absent (a
+partial online record): their values count as missing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+from features import info as fi
+from features.activity import NS_PER_DAY, ActivityStats, activity_stats, stats_layout
+from features.attributes import DEPARTMENTS, SENIORITY_LEVELS, free_mail_flags, job_roles
+from features.contract import LEAD_OPTIONAL, LEAD_REQUIRED
+from features.info import OTHER_ACTIVITY, FeatureInfo
+from features.values import factorize, locate
+
+MISSING_LEVEL = "__missing__"
+OTHER_LEVEL = "__other__"
+CATEGORICAL_LEAD_COLUMNS = ("source", "campaign", "country", "industry")
+ACTIVE_WINDOW_DAYS = 30.0
+VELOCITY_DAYS = (7.0, 30.0)
+
+EXTRA_NUMERIC = "numeric"
+EXTRA_CATEGORY = "category"
+EXTRA_TIMESTAMP = "timestamp"
+
+_NAT = np.iinfo(np.int64).min
+
+
+@dataclass(frozen=True)
+class LeadHistory:
+    """What the featurizer reads: leads, their activities, and the (lead_id, as_of) snapshots.
+
+    `leads` is the normalised leads table of the contract (extra columns kept), `activities`
+    has lead_id, occurred_at, activity_type, `snapshots` has lead_id, as_of: one row per
+    feature row wanted (a lead may appear many times with different as_of).
+    """
+
+    leads: pd.DataFrame
+    activities: pd.DataFrame
+    snapshots: pd.DataFrame
+
+    @classmethod
+    def at(cls, leads: pd.DataFrame, activities: pd.DataFrame, as_of: object) -> LeadHistory:
+        """Every lead of `leads`, once, as of one instant (scoring at a cut-off)."""
+        snapshots = pd.DataFrame(
+            {"lead_id": leads["lead_id"].to_numpy(), "as_of": pd.Timestamp(as_of)}  # type: ignore[arg-type]
+        )
+        return cls(leads=leads, activities=activities, snapshots=snapshots)
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """Validated arrays of a LeadHistory, restricted to the leads that snapshots ask for."""
+
+    leads: pd.DataFrame  # one row per distinct snapshot lead
+    snap_lead: np.ndarray  # row of `leads` per snapshot
+    as_of: np.ndarray  # int64 ns per snapshot
+    created: np.ndarray  # int64 ns per snapshot: its lead's created_at
+    act_lead: np.ndarray  # row of `leads` per kept activity
+    act_time: np.ndarray  # int64 ns
+    act_type: np.ndarray  # index into type_names; -1 when missing
+    type_names: list[str]  # distinct raw activity types
+
+
+def _days(value: float) -> str:
+    """Compact day count for names: 7 -> '7', 0.5 -> '0p5'."""
+    return str(int(value)) if float(value).is_integer() else str(value).replace(".", "p")
+
+
+def _slug(name: object) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "_", str(name).lower()).strip("_")
+    return slug or "unnamed"
+
+
+def _unique_slugs(names: Iterable[object], taken: set[str]) -> list[str]:
+    """Slugs of names, suffixed _2, _3... when they collide with each other or with `taken`."""
+    slugs = []
+    for name in names:
+        base = slug = _slug(name)
+        n = 1
+        while slug in taken:
+            n += 1
+            slug = f"{base}_{n}"
+        taken.add(slug)
+        slugs.append(slug)
+    return slugs
+
+
+def _to_ns(values: pd.Series) -> np.ndarray:
+    """Timestamps as int64 nanoseconds since the epoch, tz-naive UTC; missing as NaT's integer."""
+    if not pd.api.types.is_datetime64_any_dtype(values.dtype):
+        values = pd.to_datetime(values, format="ISO8601", utc=True, errors="coerce")
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        values = values.dt.tz_convert("UTC").dt.tz_localize(None)
+    return values.to_numpy(dtype="datetime64[ns]").view(np.int64)
+
+
+def _column(frame: pd.DataFrame, name: str) -> pd.Series:
+    """A column, or all-missing when the frame lacks it (a partial online record)."""
+    if name in frame.columns:
+        return frame[name]
+    return pd.Series([None] * len(frame), index=frame.index, dtype=object)
+
+
+def _normalised_levels(values: pd.Series) -> tuple[np.ndarray, list[str | None]]:
+    """Codes into distinct stripped string values (None: missing or blank), and those values."""
+    codes, uniques = factorize(values)
+    labels: list[str | None] = [str(value).strip() or None for value in uniques]
+    # Missing values have code -1, which indexes the trailing None.
+    return codes, [*labels, None]
+
+
+def _numeric(values: pd.Series) -> np.ndarray:
+    """Float values; text that is not a number becomes NaN."""
+    if pd.api.types.is_bool_dtype(values.dtype) or pd.api.types.is_float_dtype(values.dtype):
+        return values.to_numpy(dtype=np.float64, na_value=np.nan)
+    converted = pd.to_numeric(values, errors="coerce")
+    return np.asarray(converted.to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64)
+
+
+def _extra_kind(values: pd.Series) -> str:
+    """Whether an extra lead column is numeric, a timestamp or categorical, by its values."""
+    dtype = values.dtype
+    if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):
+        return EXTRA_NUMERIC
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        return EXTRA_TIMESTAMP
+    present = values.dropna()
+    if isinstance(values.dtype, pd.CategoricalDtype) or not len(present):
+        return EXTRA_CATEGORY
+    if present.map(lambda v: isinstance(v, bool)).all():
+        return EXTRA_NUMERIC
+    if pd.to_numeric(present, errors="coerce").notna().all():
+        return EXTRA_NUMERIC
+    # Exports read from CSV hold custom date fields as ISO-8601 text.
+    text = present.astype(str)
+    if text.str.match(r"^\d{4}-\d{2}-\d{2}").all():
+        stamps = pd.to_datetime(text, format="ISO8601", utc=True, errors="coerce")
+        if stamps.notna().all():
+            return EXTRA_TIMESTAMP
+    return EXTRA_CATEGORY
+
+
+# Output is already a DataFrame: opting out of set_output wrapping saves ~0.1 ms per call.
+class LeadFeaturizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):  # type: ignore[call-arg]
+    """Point-in-time features of leads at their snapshot times (see the module docstring)."""
+
+    def __init__(
+        self,
+        windows_days: Sequence[float] = (7, 30, 90),
+        half_lives_days: Sequence[float] = (3, 14, 60),
+        min_activity_count: int = 20,
+        min_category_count: int = 20,
+        max_category_levels: int = 50,
+        max_activity_types: int = 50,
+    ) -> None:
+        self.windows_days = windows_days
+        self.half_lives_days = half_lives_days
+        self.min_activity_count = min_activity_count
+        self.min_category_count = min_category_count
+        self.max_category_levels = max_category_levels
+        self.max_activity_types = max_activity_types
+
+    # ----------------------------------------------------------------- fit
+    def fit(self, X: LeadHistory, y: object = None) -> LeadFeaturizer:
+        """Learn the activity vocabulary, category levels and extra column kinds from X."""
+        self._check_params()
+        data = _prepare(X)
+        self.activity_types_ = self._learn_vocabulary(data)
+        extra = [c for c in X.leads.columns if c not in (*LEAD_REQUIRED, *LEAD_OPTIONAL)]
+        self.extra_columns_ = {c: _extra_kind(data.leads[c]) for c in extra}
+        categorical = [
+            *CATEGORICAL_LEAD_COLUMNS,
+            *(c for c, k in self.extra_columns_.items() if k == EXTRA_CATEGORY),
+        ]
+        levels = {c: self._learn_levels(_column(data.leads, c)) for c in categorical}
+        self._describe(levels)
+        return self
+
+    def _check_params(self) -> None:
+        for name in ("windows_days", "half_lives_days"):
+            values = getattr(self, name)
+            if not len(values) or any(not np.isfinite(v) or v <= 0 for v in values):
+                raise ValueError(f"{name} must be positive numbers, got {values!r}")
+        for name in (
+            "min_activity_count",
+            "min_category_count",
+            "max_category_levels",
+            "max_activity_types",
+        ):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be at least 1")
+
+    def _learn_vocabulary(self, data: _Prepared) -> list[str]:
+        """Activity types seen often enough before their lead's last snapshot."""
+        last_as_of = np.full(len(data.leads), _NAT, dtype=np.int64)
+        np.maximum.at(last_as_of, data.snap_lead, data.as_of)
+        known = (data.act_time < last_as_of[data.act_lead]) & (data.act_type >= 0)
+        per_code = np.bincount(data.act_type[known], minlength=len(data.type_names))
+        counts: Counter[str] = Counter()
+        for name, n in zip(data.type_names, per_code.tolist(), strict=True):
+            counts[name] += n
+        frequent = [
+            (t, n)
+            for t, n in counts.items()
+            if n >= self.min_activity_count and t != OTHER_ACTIVITY
+        ]
+        frequent.sort(key=lambda tn: (-tn[1], tn[0]))
+        return sorted(t for t, _ in frequent[: self.max_activity_types])
+
+    def _learn_levels(self, values: pd.Series) -> list[str]:
+        """Levels frequent enough among the fitted leads, specials last."""
+        codes, labels = _normalised_levels(values)
+        counts: Counter[str] = Counter()
+        for code, n in zip(*np.unique(codes, return_counts=True), strict=True):
+            label = labels[code]
+            if label is not None and label not in (OTHER_LEVEL, MISSING_LEVEL):
+                counts[label] += int(n)
+        frequent = [(v, n) for v, n in counts.items() if n >= self.min_category_count]
+        frequent.sort(key=lambda vn: (-vn[1], vn[0]))
+        kept = sorted(v for v, _ in frequent[: self.max_category_levels])
+        return [*kept, OTHER_LEVEL, MISSING_LEVEL]
+
+    def _describe(self, levels: dict[str, list[str]]) -> None:
+        """Feature names, order, metadata and categorical dtypes from the fitted state."""
+        infos: list[FeatureInfo] = []
+        categories: dict[str, list[str]] = {}
+        taken: set[str] = set()
+
+        def category(name: str, kind: str, column: str, cats: Sequence[str], text: str) -> None:
+            infos.append(FeatureInfo(name, "fit", kind, text, column, categorical=True))
+            categories[name] = list(cats)
+
+        for column in CATEGORICAL_LEAD_COLUMNS:
+            category(f"lead__{column}", fi.CATEGORY, column, levels[column], f"lead {column}")
+        category("lead__seniority", fi.SENIORITY, "job_title", SENIORITY_LEVELS, "seniority")
+        category("lead__department", fi.DEPARTMENT, "job_title", DEPARTMENTS, "department")
+        extras = list(self.extra_columns_)
+        stems = [c + "_days" if self.extra_columns_[c] == EXTRA_TIMESTAMP else c for c in extras]
+        names = {c: f"extra__{s}" for c, s in zip(extras, _unique_slugs(stems, taken), strict=True)}
+        for column, kind in self.extra_columns_.items():
+            if kind == EXTRA_CATEGORY:
+                category(names[column], fi.CATEGORY, column, levels[column], f"{column}")
+        infos.append(
+            FeatureInfo(
+                "lead__company_size_log1p", "fit", fi.LOG1P, "log1p(company size)", "company_size"
+            )
+        )
+        infos.append(
+            FeatureInfo("lead__free_mail", "fit", fi.FREE_MAIL, "free-mail address", "email_domain")
+        )
+        for column, kind in self.extra_columns_.items():
+            if kind == EXTRA_NUMERIC:
+                infos.append(FeatureInfo(names[column], "fit", fi.NUMERIC, column, column))
+            elif kind == EXTRA_TIMESTAMP:
+                infos.append(
+                    FeatureInfo(
+                        names[column],
+                        "fit",
+                        fi.DAYS_SINCE_TIMESTAMP,
+                        f"days since {column}",
+                        column,
+                    )
+                )
+        infos.append(
+            FeatureInfo(
+                "lead__age_days", "engagement", fi.LEAD_AGE, "lead age (days)", "created_at"
+            )
+        )
+
+        type_slugs = _unique_slugs(self.activity_types_, {"any", "other"})
+        activity_groups: list[tuple[str | None, str, str]] = [
+            *(
+                (t, s, f"'{t}' activities")
+                for t, s in zip(self.activity_types_, type_slugs, strict=True)
+            ),
+            (OTHER_ACTIVITY, "other", "other activities"),
+            (None, "any", "all activities"),
+        ]
+        for activity, slug, what in activity_groups:
+            infos += _activity_infos(
+                f"act__{slug}__", activity, what, self.windows_days, self.half_lives_days
+            )
+        recent, reference = VELOCITY_DAYS
+        infos += [
+            FeatureInfo(
+                "act__any__active_days_all", "engagement", fi.ACTIVE_DAYS, "distinct active days"
+            ),
+            FeatureInfo(
+                f"act__any__active_days_{_days(ACTIVE_WINDOW_DAYS)}d",
+                "engagement",
+                fi.ACTIVE_DAYS,
+                f"distinct active days in the last {_days(ACTIVE_WINDOW_DAYS)} days",
+                window_days=ACTIVE_WINDOW_DAYS,
+            ),
+            FeatureInfo(
+                f"act__any__velocity_{_days(recent)}d_vs_{_days(reference)}d",
+                "engagement",
+                fi.VELOCITY,
+                f"activity rate of the last {_days(recent)} days vs the "
+                f"{_days(recent)}-{_days(reference)} days before",
+                window_days=recent,
+                reference_window_days=reference,
+            ),
+        ]
+        self.feature_info_ = {i.name: i for i in infos}
+        self.feature_names_out_ = [i.name for i in infos]
+        self.categorical_features_ = [i.name for i in infos if i.categorical]
+        self.categories_ = categories
+        self.category_dtypes_ = {
+            n: pd.CategoricalDtype(c, ordered=False) for n, c in categories.items()
+        }
+
+        self._plan()
+
+    def _plan(self) -> None:
+        """Lookup tables for transform, derived once from the fitted state."""
+        self.level_codes_ = {
+            name: {level: code for code, level in enumerate(levels)}
+            for name, levels in self.categories_.items()
+        }
+        self.numeric_features_ = [n for n in self.feature_names_out_ if n not in self.categories_]
+        n_types = len(self.activity_types_) + 1
+        layout = stats_layout(
+            n_types,
+            [float(w) for w in self.windows_days],
+            [float(h) for h in self.half_lives_days],
+            ACTIVE_WINDOW_DAYS,
+            VELOCITY_DAYS[0],
+        )
+        type_column = {t: i for i, t in enumerate(self.activity_types_)}
+        type_column[OTHER_ACTIVITY] = n_types - 1
+        index = []
+        for name in self.numeric_features_:
+            info = self.feature_info_[name]
+            if info.group == "engagement" and info.kind != fi.LEAD_AGE:
+                column = n_types if info.activity_type is None else type_column[info.activity_type]
+                param = info.half_life_days if info.kind == fi.DECAYED_COUNT else info.window_days
+                index.append(layout[(info.kind, column, param)])
+        # Activity features close the feature list: one gather fills them from the stats matrix.
+        self.activity_columns_ = np.asarray(index, dtype=np.intp)
+
+    # ----------------------------------------------------------- transform
+    def set_output(self, *, transform: str | None = None) -> LeadFeaturizer:
+        """Output is always a pandas DataFrame; accepted so Pipeline.set_output works."""
+        if transform not in (None, "default", "pandas"):
+            raise ValueError(f"LeadFeaturizer only outputs pandas DataFrames, not {transform!r}")
+        return self
+
+    def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
+        """Names of the output columns, in order."""
+        check_is_fitted(self, "feature_names_out_")
+        return np.asarray(self.feature_names_out_, dtype=object)
+
+    def transform(self, X: LeadHistory) -> pd.DataFrame:
+        """One feature row per row of X.snapshots, in the same order, with a RangeIndex."""
+        check_is_fitted(self, "feature_names_out_")
+        data = _prepare(X)
+        per_lead = self._lead_columns(data.leads)
+        dated = self._dated_columns(data)
+        n_snaps = len(data.snap_lead)
+        index = pd.RangeIndex(n_snaps)
+        categorical = {
+            name: pd.Categorical.from_codes(
+                per_lead[name][data.snap_lead], dtype=self.category_dtypes_[name]
+            )
+            for name in self.categorical_features_
+        }
+        # Categoricals come first in feature_names_out_ and activity features last, so the
+        # numeric block is the lead's numbers and then one gather from the activity stats.
+        block = np.empty((n_snaps, len(self.numeric_features_)), order="F")
+        n_lead_numeric = len(self.numeric_features_) - len(self.activity_columns_)
+        for j, name in enumerate(self.numeric_features_[:n_lead_numeric]):
+            block[:, j] = per_lead[name][data.snap_lead] if name in per_lead else dated[name]
+        block[:, n_lead_numeric:] = self._activity_stats(data).matrix[:, self.activity_columns_]
+        return pd.concat(
+            [
+                pd.DataFrame(categorical, index=index),
+                pd.DataFrame(block, columns=self.numeric_features_, index=index, copy=False),
+            ],
+            axis=1,
+        )
+
+    def _category_codes(self, name: str, values: pd.Series) -> np.ndarray:
+        codes, labels = _normalised_levels(values)
+        level_codes = self.level_codes_[name]
+        other, missing = level_codes[OTHER_LEVEL], level_codes[MISSING_LEVEL]
+        label_codes = np.array(
+            [missing if v is None else level_codes.get(v, other) for v in labels], dtype=np.int16
+        )
+        return label_codes[codes]
+
+    def _lead_columns(self, leads: pd.DataFrame) -> dict[str, np.ndarray]:
+        """Features of each lead row that do not depend on as_of."""
+        columns: dict[str, np.ndarray] = {}
+        for name, info in self.feature_info_.items():
+            column = info.source_column
+            if info.group != "fit" or column is None:
+                continue
+            if info.kind == fi.CATEGORY:
+                columns[name] = self._category_codes(name, _column(leads, column))
+            elif info.kind == fi.NUMERIC:
+                columns[name] = _numeric(_column(leads, column))
+            elif info.kind == fi.LOG1P:
+                size = _numeric(_column(leads, column))
+                with np.errstate(invalid="ignore"):
+                    columns[name] = np.log1p(np.where(size >= 0, size, np.nan))
+            elif info.kind == fi.FREE_MAIL:
+                columns[name] = free_mail_flags(_column(leads, column))
+        seniority, department = job_roles(_column(leads, "job_title"))
+        columns["lead__seniority"], columns["lead__department"] = seniority, department
+        return columns
+
+    def _dated_columns(self, data: _Prepared) -> dict[str, np.ndarray]:
+        """Lead features relative to each snapshot's as_of: lead age, timestamp extras."""
+        columns: dict[str, np.ndarray] = {}
+        for name, info in self.feature_info_.items():
+            if info.kind not in (fi.LEAD_AGE, fi.DAYS_SINCE_TIMESTAMP):
+                continue
+            if info.kind == fi.LEAD_AGE:
+                stamp = data.created
+            else:
+                assert info.source_column is not None
+                stamp = _to_ns(_column(data.leads, info.source_column))[data.snap_lead]
+            known = stamp != _NAT
+            if info.kind == fi.DAYS_SINCE_TIMESTAMP:
+                # A timestamp at or after as_of was not known then.
+                known &= stamp < data.as_of
+            columns[name] = np.where(known, (data.as_of - stamp) / NS_PER_DAY, np.nan)
+        return columns
+
+    def _activity_stats(self, data: _Prepared) -> ActivityStats:
+        n_types = len(self.activity_types_) + 1
+        type_index = {t: i for i, t in enumerate(self.activity_types_)}
+        name_codes = np.array(
+            [type_index.get(t, n_types - 1) for t in data.type_names], dtype=np.int64
+        )
+        type_code = np.where(data.act_type >= 0, name_codes[data.act_type], n_types - 1)
+        return activity_stats(
+            data.act_lead,
+            data.act_time,
+            type_code,
+            n_types,
+            data.snap_lead,
+            data.as_of,
+            len(data.leads),
+            [float(w) for w in self.windows_days],
+            [float(h) for h in self.half_lives_days],
+            ACTIVE_WINDOW_DAYS,
+            VELOCITY_DAYS,
+        )
+
+
+def _activity_infos(
+    prefix: str,
+    activity: str | None,
+    what: str,
+    windows_days: Sequence[float],
+    half_lives_days: Sequence[float],
+) -> list[FeatureInfo]:
+    """Counts, recency and decayed counts of one activity type (or of all activities)."""
+
+    def info(
+        suffix: str,
+        kind: str,
+        text: str,
+        window_days: float | None = None,
+        half_life_days: float | None = None,
+    ) -> FeatureInfo:
+        return FeatureInfo(
+            prefix + suffix,
+            "engagement",
+            kind,
+            text,
+            activity_type=activity,
+            window_days=window_days,
+            half_life_days=half_life_days,
+        )
+
+    infos = [
+        info(f"count_{_days(w)}d", fi.COUNT, f"{what} in the last {_days(w)} days", window_days=w)
+        for w in map(float, windows_days)
+    ]
+    infos.append(info("count_all", fi.COUNT, f"{what}, all time"))
+    infos.append(info("days_since_last", fi.DAYS_SINCE_LAST, f"days since the last of {what}"))
+    infos += [
+        info(
+            f"decayed_hl{_days(h)}d",
+            fi.DECAYED_COUNT,
+            f"{what} decayed with a {_days(h)}-day half-life",
+            half_life_days=h,
+        )
+        for h in map(float, half_lives_days)
+    ]
+    return infos
+
+
+def _ids(values: pd.Series, table: str) -> tuple[np.ndarray, list[str]]:
+    """Codes into distinct ids as strings (so 17 and "17" are one lead); missing ids raise."""
+    codes, uniques = factorize(values)
+    if (codes < 0).any():
+        raise ValueError(f"{table} has rows without a lead_id")
+    return codes, [str(u) for u in uniques]
+
+
+def _prepare(X: LeadHistory) -> _Prepared:
+    """Check a LeadHistory and turn it into arrays over the leads its snapshots ask for."""
+    if not isinstance(X, LeadHistory):
+        raise TypeError(f"LeadFeaturizer takes a LeadHistory, got {type(X).__name__}")
+    leads, activities, snapshots = X.leads, X.activities, X.snapshots
+    for table, frame, required in (
+        ("leads", leads, ("lead_id", "created_at")),
+        ("activities", activities, ("lead_id", "occurred_at", "activity_type")),
+        ("snapshots", snapshots, ("lead_id", "as_of")),
+    ):
+        missing = [c for c in required if c not in frame.columns]
+        if missing:
+            raise ValueError(f"{table} lacks required columns {missing}")
+
+    lead_codes, lead_keys = _ids(leads["lead_id"], "leads")
+    if len(lead_keys) < len(leads) or len(set(lead_keys)) < len(lead_keys):
+        dupes = pd.Series([lead_keys[c] for c in lead_codes]).value_counts()
+        raise ValueError(f"duplicate lead_id in leads: {dupes[dupes > 1].index[:5].tolist()}")
+    # Ids are distinct, so codes are row numbers and lead_keys[row] is that row's id.
+    snap_codes, snap_keys = _ids(snapshots["lead_id"], "snapshots")
+    snap_rows = locate(lead_keys, snap_keys)[snap_codes]
+    if (snap_rows < 0).any():
+        unknown = sorted({snap_keys[c] for c in snap_codes[snap_rows < 0]})[:5]
+        raise ValueError(f"snapshots of leads not in the leads table: {unknown}")
+    as_of = _to_ns(snapshots["as_of"])
+    if (as_of == _NAT).any():
+        bad = sorted({snap_keys[c] for c in snap_codes[as_of == _NAT]})[:5]
+        raise ValueError(f"snapshots without an as_of time for leads {bad}")
+
+    needed, snap_lead = np.unique(snap_rows, return_inverse=True)
+    sub = leads if len(needed) == len(leads) else leads.iloc[needed]
+    created = _to_ns(sub["created_at"])[snap_lead]
+    early = (created != _NAT) & (created > as_of)
+    if early.any():
+        bad = sorted({lead_keys[r] for r in snap_rows[early]})[:5]
+        raise ValueError(
+            f"leads created after their snapshot's as_of (features would see the future): {bad}"
+        )
+
+    # Activities of other leads are dropped; ids and types are mapped once per distinct value.
+    compact = np.full(len(lead_keys), -1, dtype=np.int64)
+    compact[needed] = np.arange(len(needed))
+    id_codes, id_uniques = factorize(activities["lead_id"])
+    unique_rows = locate(lead_keys, [str(u) for u in id_uniques])
+    unique_leads = np.append(np.where(unique_rows >= 0, compact[unique_rows], -1), -1)
+    act_lead = unique_leads[id_codes]
+    act_time = _to_ns(activities["occurred_at"])
+    keep = (act_lead >= 0) & (act_time != _NAT)
+    type_codes, type_uniques = factorize(activities["activity_type"])
+    return _Prepared(
+        leads=sub,
+        snap_lead=snap_lead.astype(np.int64),
+        as_of=as_of,
+        created=created,
+        act_lead=act_lead[keep],
+        act_time=act_time[keep],
+        act_type=type_codes[keep],
+        type_names=[str(t) for t in type_uniques],
+    )
