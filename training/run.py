@@ -63,10 +63,30 @@ def _metrics_for_mlflow(result: TrainingResult, name: str) -> dict[str, float]:
     return {k: v for k, v in flat.items() if v == v}  # NaN metrics are left out
 
 
+def calibration_section(
+    holdout: pd.DataFrame, deciles: pd.DataFrame, models: tuple[str, ...]
+) -> ReportSection:
+    """Calibration, gains, lift and score distribution of `models` (columns of `holdout`)."""
+    curves = {name: (holdout["label"].to_numpy(), holdout[name].to_numpy()) for name in models}
+    return ReportSection(
+        heading="Calibration and ranking",
+        text="Probabilities should sit on the diagonal; gains show conversions captured.",
+        tables=[("LightGBM by decile", deciles)],
+        figures=[
+            ("Calibration", plot_calibration(curves)),
+            ("Cumulative gains", plot_cumulative_gains(curves)),
+            ("Lift by decile", plot_lift_by_decile(curves)),
+            (
+                "LightGBM score distribution by outcome",
+                plot_score_distribution(holdout["label"].to_numpy(), holdout[LIGHTGBM].to_numpy()),
+            ),
+        ],
+    )
+
+
 def build_report(result: TrainingResult) -> list[ReportSection]:
     """The training report: comparison, calibration, gains, lift, distributions, importance."""
     holdout = result.holdout
-    curves = {name: (holdout["label"].to_numpy(), holdout[name].to_numpy()) for name in MODELS}
     config = result.config
     examples = result.examples
     counts = examples.snapshots.groupby("cohort")["label"].agg(["size", "sum"])
@@ -90,22 +110,7 @@ def build_report(result: TrainingResult) -> list[ReportSection]:
             ],
             figures=[],
         ),
-        ReportSection(
-            heading="Calibration and ranking",
-            text="Probabilities should sit on the diagonal; gains show conversions captured.",
-            tables=[("LightGBM by decile", result.evaluations[LIGHTGBM].deciles)],
-            figures=[
-                ("Calibration", plot_calibration(curves)),
-                ("Cumulative gains", plot_cumulative_gains(curves)),
-                ("Lift by decile", plot_lift_by_decile(curves)),
-                (
-                    "LightGBM score distribution by outcome",
-                    plot_score_distribution(
-                        holdout["label"].to_numpy(), holdout[LIGHTGBM].to_numpy()
-                    ),
-                ),
-            ],
-        ),
+        calibration_section(holdout, result.evaluations[LIGHTGBM].deciles, MODELS),
         ReportSection(
             heading="Segments",
             text="LightGBM on the holdout per segment, where counts allow.",

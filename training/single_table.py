@@ -48,13 +48,10 @@ from models.conversion import ConversionModel
 from training.evaluate import ModelEvaluation, compare_table, evaluate_model, flatten_metrics
 from training.pipeline import LIGHTGBM, LOGISTIC
 from training.plots import (
-    plot_calibration,
-    plot_cumulative_gains,
     plot_feature_importance,
-    plot_lift_by_decile,
-    plot_score_distribution,
 )
 from training.report import ReportSection, render_report, save_figures
+from training.run import calibration_section
 from training.tracking import TrackingConfig, fingerprint_files, git_commit
 
 log = logging.getLogger(__name__)
@@ -616,7 +613,6 @@ def _describe_split(result: SingleTableResult) -> str:
 def build_single_table_report(result: SingleTableResult) -> list[ReportSection]:
     """The report of a single-table run: comparison, calibration, gains, importance."""
     holdout = result.holdout
-    curves = {name: (holdout["label"].to_numpy(), holdout[name].to_numpy()) for name in MODELS}
     counts = pd.DataFrame(
         {
             "cohort": list(COHORTS),
@@ -650,22 +646,7 @@ def build_single_table_report(result: SingleTableResult) -> list[ReportSection]:
                 ("Columns that are not features", excluded),
             ],
         ),
-        ReportSection(
-            heading="Calibration and ranking",
-            text="Probabilities should sit on the diagonal; gains show conversions captured.",
-            tables=[("LightGBM by decile", result.evaluations[LIGHTGBM].deciles)],
-            figures=[
-                ("Calibration", plot_calibration(curves)),
-                ("Cumulative gains", plot_cumulative_gains(curves)),
-                ("Lift by decile", plot_lift_by_decile(curves)),
-                (
-                    "LightGBM score distribution by outcome",
-                    plot_score_distribution(
-                        holdout["label"].to_numpy(), holdout[LIGHTGBM].to_numpy()
-                    ),
-                ),
-            ],
-        ),
+        calibration_section(holdout, result.evaluations[LIGHTGBM].deciles, MODELS),
         ReportSection(
             heading="What drives the score",
             text="Mean absolute SHAP contribution (log-odds) per feature on the holdout.",
