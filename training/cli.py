@@ -123,6 +123,19 @@ AsOfOption = Annotated[
 ]
 
 
+def _print_comparison(comparison: pd.DataFrame) -> None:
+    """Models side by side, one metric per row, so the table fits a terminal."""
+    from rich.table import Table
+
+    table = Table(title="Holdout: models side by side (95% bootstrap intervals)")
+    table.add_column("metric")
+    for column in comparison.index:
+        table.add_column(str(column), justify="right")
+    for name, row in comparison.T.iterrows():
+        table.add_row(str(name), *[str(v) for v in row])
+    console.print(table)
+
+
 def _split_list(text: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(",") if part.strip())
 
@@ -137,7 +150,6 @@ def _train_table(
     seed: int,
 ) -> None:
     """`leadscore train --data TABLE --label-column COL`: one row per lead with its outcome."""
-    from rich.table import Table
 
     from training.single_table import (
         DROPPED,
@@ -170,14 +182,7 @@ def _train_table(
     tracking = TrackingConfig.from_env()
     with console.status("Logging to MLflow..."):
         summary = log_single_table_run(result, tracking)
-    table = Table(title="Holdout: models side by side (95% bootstrap intervals)")
-    table.add_column("metric")
-    comparison = summary.comparison.T
-    for column in comparison.columns:
-        table.add_column(str(column), justify="right")
-    for name, row in comparison.iterrows():
-        table.add_row(str(name), *[str(v) for v in row])
-    console.print(table)
+    _print_comparison(summary.comparison)
     console.print(
         f"Split: {config.split}; rows: {summary.counts}. Trees: {result.best_iteration}, "
         f"calibration: {result.calibration['method']}."
@@ -218,6 +223,13 @@ def train(
         int, typer.Option("--max-snapshots", min=1, help="Snapshots per lead at most.")
     ] = 8,
     seed: Annotated[int, typer.Option("--seed")] = 0,
+    refit: Annotated[
+        bool,
+        typer.Option(
+            "--refit/--no-refit",
+            help="Serve a model refitted on train + holdout leads after the evaluation.",
+        ),
+    ] = True,
     label_column: Annotated[
         str | None,
         typer.Option(
@@ -254,7 +266,6 @@ def train(
     if label_column is not None or data.is_file():
         _train_table(data, label_column, drop, time_column, row_order_is_time, missing_values, seed)
         return
-    from rich.table import Table
 
     from training.labels import SnapshotScheme, SplitConfig
     from training.pipeline import TrainConfig
@@ -269,6 +280,7 @@ def train(
         scheme=SnapshotScheme(every_days=every_days, max_snapshots=max_snapshots, seed=seed),
         split=SplitConfig(holdout_days=holdout_days, validation_days=validation_days),
         seed=seed,
+        refit=refit,
     )
     with console.status("Building snapshots and features, fitting models..."):
         try:
@@ -279,14 +291,7 @@ def train(
     tracking = TrackingConfig.from_env()
     with console.status("Logging to MLflow and registering the model..."):
         summary = log_run(result, read.export, data, tracking)
-    table = Table(title="Holdout: models side by side (95% bootstrap intervals)")
-    table.add_column("metric")
-    comparison = summary.comparison.T
-    for column in comparison.columns:
-        table.add_column(str(column), justify="right")
-    for name, row in comparison.iterrows():
-        table.add_row(str(name), *[str(v) for v in row])
-    console.print(table)
+    _print_comparison(summary.comparison)
     console.print(
         f"Snapshots: {summary.counts}. Trees: {result.best_iteration}, "
         f"calibration: {result.calibration['method']}."

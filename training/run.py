@@ -163,6 +163,7 @@ def log_run(
             "sql_share": config.sql_share,
             "mql_share": config.mql_share,
             "calibration": result.calibration["method"],
+            "refit": config.refit,
             "best_iteration": result.best_iteration,
             **{f"boundary_{k}": f"{v:%Y-%m-%d}" for k, v in examples.boundaries.items()},
             **{f"lgb_{k}": v for k, v in result.scorer.model.get_params().items()},
