@@ -12,7 +12,7 @@ HOST ?= 127.0.0.1
 PORT ?= 3000
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run demo-data validate-demo train-demo test lint format bench mlflow-ui clean
+.PHONY: help setup run demo-data validate-demo train-demo test lint format bench bench-serve mlflow-ui clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -32,10 +32,17 @@ demo-data: setup ## Make the demo CRM export with its ground truth (DEMO_DIR, DE
 validate-demo: demo-data ## Validate the demo export against the data contract
 	$(RUN) leadscore validate --data $(DEMO_DIR)
 
+.PHONY: retrain
+retrain: setup ## Retrain on a new export (DATA=DIR), gate against @champion, print the decision
+	@test -n "$(DATA)" || { echo "usage: make retrain DATA=DIR (a CRM export folder)"; exit 2; }
+	$(RUN) leadscore validate --data $(DATA)
+	$(RUN) leadscore train --data $(DATA)
+
 train-demo: validate-demo ## Train on the demo export, log to MLflow, register the model
 	$(RUN) leadscore train --data $(DEMO_DIR)
 
-run: train-demo ## Set up, make demo data, validate it, train (and later serve)
+run: train-demo ## Set up, make demo data, validate it, train, then serve it on HOST:PORT
+	$(RUN) leadscore serve --host $(HOST) --port $(PORT)
 
 test: setup ## Set up and run the test suite
 	$(RUN) pytest -n 2 -q
@@ -52,8 +59,11 @@ format: setup ## Apply ruff formatting and safe fixes
 bench: setup ## Run the benchmarks under bench/ (figures go in docs/benchmarks.md)
 	$(RUN) python bench/run.py
 
+bench-serve: setup ## Load-test the scoring service side by side with `mlflow models serve`
+	$(RUN) python bench/bench_serve.py --workdir .bench-serve --json .bench-serve/results.json
+
 mlflow-ui: setup ## Open the local MLflow store on http://$(HOST):5000
 	$(RUN) mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --host $(HOST) --port 5000
 
 clean: ## Remove generated data, MLflow stores and the venv
-	rm -rf $(DEMO_DIR) mlruns mlartifacts mlflow.db .venv .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(DEMO_DIR) mlruns mlartifacts mlflow.db .bench-serve .venv .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,424 @@
+"""`make bench-serve`: the scoring service against `mlflow models serve`, side by side.
+
+One run on 127.0.0.1: trains a demo model when the work folder has none, starts
+`leadscore serve` and `mlflow models serve` on the same registered model, and drives each with
+a bounded closed-loop load (C concurrent keep-alive clients for D seconds): one lead with 30
+activities (with and without reasons), 100 leads per request, and a long run that samples the
+service's memory. Load comes from wrk when it is installed (it costs the 2 cores least),
+otherwise from the asyncio client below. Figures go to stdout as a markdown table and, with
+--json, to a file (for docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pandas as pd
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+MODEL_URI = "models:/lead-conversion@champion"
+TARGETS = {
+    "one lead, reasons": "≥ 600 req/s, p99 ≤ 25 ms",
+    "one lead, explain=false": "≥ 1,500 req/s, p99 ≤ 10 ms",
+    "100 leads, reasons": "≥ 15,000 leads/s",
+}
+
+
+@dataclass
+class LoadResult:
+    name: str
+    server: str
+    concurrency: int
+    seconds: float
+    requests: int
+    errors: int
+    requests_per_s: float
+    leads_per_s: float
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    max_ms: float
+    tool: str
+
+
+def free_port() -> int:
+    with contextlib.closing(socket.socket()) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# ---------------------------------------------------------------- load generators
+async def _client(
+    port: int, request: bytes, deadline: float, latencies: list[float], errors: list[int]
+) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        while time.perf_counter() < deadline:
+            started = time.perf_counter()
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            status = int(head.split(b" ", 2)[1])
+            match = re.search(rb"(?i)content-length:\s*(\d+)", head)
+            if match is None:
+                raise RuntimeError("response without Content-Length")
+            await reader.readexactly(int(match.group(1)))
+            latencies.append(time.perf_counter() - started)
+            if status != 200:
+                errors.append(status)
+    finally:
+        writer.close()
+
+
+async def _python_load(
+    port: int, path: str, body: bytes, concurrency: int, seconds: float
+) -> tuple[list[float], list[int], float]:
+    request = (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+    latencies: list[float] = []
+    errors: list[int] = []
+    started = time.perf_counter()
+    deadline = started + seconds
+    await asyncio.gather(
+        *(_client(port, request, deadline, latencies, errors) for _ in range(concurrency))
+    )
+    return latencies, errors, time.perf_counter() - started
+
+
+WRK_SCRIPT = """
+local f = io.open(os.getenv("BENCH_BODY"), "rb"); local body = f:read("*a"); f:close()
+wrk.method = "POST"; wrk.body = body; wrk.headers["Content-Type"] = "application/json"
+done = function(summary, latency, requests)
+  io.write(string.format("BENCH %d %d %d %f %f %f %f\\n", summary.requests,
+    summary.errors.status + summary.errors.connect + summary.errors.read +
+    summary.errors.write + summary.errors.timeout, summary.duration,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max))
+end
+"""
+
+
+def _wrk_load(
+    port: int, path: str, body: bytes, concurrency: int, seconds: float, workdir: Path
+) -> tuple[int, int, float, float, float, float, float]:
+    script = workdir / "bench.lua"
+    script.write_text(WRK_SCRIPT)
+    body_file = workdir / "body.json"
+    body_file.write_bytes(body)
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t1",
+            f"-c{concurrency}",
+            f"-d{max(int(seconds), 1)}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(script),
+            f"http://127.0.0.1:{port}{path}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+        env={**os.environ, "BENCH_BODY": str(body_file)},
+        check=True,
+    ).stdout
+    line = next(x for x in out.splitlines() if x.startswith("BENCH "))
+    n, errors, duration_us, p50, p90, p99, worst = line.split()[1:]
+    return (
+        int(n),
+        int(errors),
+        float(duration_us) / 1e6,
+        *(float(v) / 1e3 for v in (p50, p90, p99, worst)),
+    )  # type: ignore[return-value]
+
+
+def run_load(
+    name: str,
+    server: str,
+    port: int,
+    path: str,
+    body: bytes,
+    leads: int,
+    concurrency: int,
+    seconds: float,
+    tool: str,
+    workdir: Path,
+) -> LoadResult:
+    if tool == "wrk":
+        n, errors, elapsed, p50, p90, p99, worst = _wrk_load(
+            port, path, body, concurrency, seconds, workdir
+        )
+    else:
+        latencies, failed, elapsed = asyncio.run(
+            _python_load(port, path, body, concurrency, seconds)
+        )
+        n, errors = len(latencies), len(failed)
+        p50, p90, p99 = np.percentile(np.asarray(latencies) * 1e3, [50, 90, 99])
+        worst = max(latencies) * 1e3
+    return LoadResult(
+        name, server, concurrency, round(elapsed, 2), n, errors, round(n / elapsed, 1),
+        round(n * leads / elapsed, 1), round(p50, 2), round(p90, 2), round(p99, 2),
+        round(worst, 2), tool,
+    )  # fmt: skip
+
+
+# ---------------------------------------------------------------- model and servers
+def ensure_model(workdir: Path, n_leads: int) -> Path:
+    """The demo export in `workdir`, trained and registered there when it is not yet."""
+    data = workdir / "demo"
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{workdir / 'mlflow.db'}"}
+    if not (workdir / "mlflow.db").exists():
+        cli = [sys.executable, "-m", "training.cli"]
+        subprocess.run(
+            [*cli, "demo-data", "--out", str(data), "--leads", str(n_leads)],
+            cwd=workdir, env=env, check=True, capture_output=True,
+        )  # fmt: skip
+        subprocess.run(
+            [*cli, "train", "--data", str(data)],
+            cwd=workdir, env=env, check=True, capture_output=True,
+        )  # fmt: skip
+    return data
+
+
+def request_bodies(data: Path) -> dict[str, Any]:
+    """One lead with 30 activities, and 100 leads, as of the export's cut-off."""
+    sys.path.insert(0, str(ROOT))
+    from training.export import read_export
+    from training.tracking import lead_records
+
+    export = read_export(data).export
+    as_of = export.cutoff
+    acts = export.activities[export.activities["occurred_at"] < as_of]
+    counts = acts["lead_id"].value_counts()
+    busy = counts[counts >= 30].index.tolist()
+    records = lead_records(export, busy[:100], as_of)
+    records["activities"] = [a[-30:] for a in records["activities"]]
+    leads = [
+        {k: v for k, v in r.items() if v is not None and not (isinstance(v, float) and v != v)}
+        for r in records.to_dict(orient="records")
+    ]
+    stamp = f"{as_of:%Y-%m-%dT%H:%M:%SZ}"
+    one = leads[0]
+    return {
+        "one": json.dumps({"leads": [one], "as_of": stamp}).encode(),
+        "one_fast": json.dumps({"leads": [one], "as_of": stamp, "explain": False}).encode(),
+        "hundred": json.dumps({"leads": leads, "as_of": stamp}).encode(),
+        "mlflow_one": json.dumps(
+            {"dataframe_records": [one], "params": {"as_of": stamp, "explain": True}}
+        ).encode(),
+        "n_activities": len(one["activities"]),
+        "n_leads": len(leads),
+    }
+
+
+def start(command: list[str], env: dict[str, str], ready_url: str, log: Path) -> tuple[Any, float]:
+    started = time.perf_counter()
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    deadline = started + 180
+    while time.perf_counter() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{command[:4]} exited:\n{log.read_text()[-2000:]}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(ready_url, timeout=2).status_code == 200:
+                return process, time.perf_counter() - started
+        time.sleep(0.1)
+    stop(process)
+    raise RuntimeError(f"{command[:4]} not ready in 180 s:\n{log.read_text()[-2000:]}")
+
+
+def stop(process: Any) -> None:
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+
+def tree_rss_mib(pid: int) -> float:
+    try:
+        root = psutil.Process(pid)
+        processes = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return float("nan")
+    total = 0
+    for p in processes:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            total += p.memory_info().rss
+    return total / 2**20
+
+
+def soak(
+    process: Any, port: int, body: bytes, concurrency: int, seconds: float, tool: str, workdir: Path
+) -> tuple[LoadResult, list[float]]:
+    """A long load while sampling the service's resident memory every second."""
+    samples: list[float] = []
+    done = False
+
+    async def sample() -> None:
+        while not done:
+            samples.append(tree_rss_mib(process.pid))
+            await asyncio.sleep(1.0)
+
+    async def both() -> LoadResult:
+        nonlocal done
+        sampler = asyncio.create_task(sample())
+        result = await asyncio.to_thread(
+            run_load, "one lead, reasons (soak)", "leadscore", port, "/score", body, 1,
+            concurrency, seconds, tool, workdir,
+        )  # fmt: skip
+        done = True
+        await sampler
+        return result
+
+    return asyncio.run(both()), samples
+
+
+def markdown(results: list[LoadResult], extra: dict[str, Any]) -> str:
+    lines = [
+        "| scenario | server | clients | req/s | leads/s | p50 ms | p90 ms | p99 ms | errors "
+        "| target |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r.name} | {r.server} | {r.concurrency} | {r.requests_per_s:,.0f} | "
+            f"{r.leads_per_s:,.0f} | {r.p50_ms:.1f} | {r.p90_ms:.1f} | {r.p99_ms:.1f} | "
+            f"{r.errors} | {TARGETS.get(r.name, '') if r.server == 'leadscore' else ''} |"
+        )
+    lines.append("")
+    lines += [f"- {k}: {v}" for k, v in extra.items()]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workdir", type=Path, default=None, help="Keeps the demo model.")
+    parser.add_argument("--leads", type=int, default=8_000, help="Demo world size.")
+    parser.add_argument("--seconds", type=float, default=15.0, help="Per scenario.")
+    parser.add_argument("--soak-seconds", type=float, default=60.0, help="Memory run.")
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=2, help="leadscore serve --workers.")
+    parser.add_argument("--tool", choices=("auto", "wrk", "python"), default="auto")
+    parser.add_argument("--json", type=Path, default=None, help="Write the figures here.")
+    parser.add_argument("--skip-mlflow", action="store_true")
+    args = parser.parse_args(argv)
+    tool = args.tool if args.tool != "auto" else ("wrk" if shutil.which("wrk") else "python")
+
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="leadscore-bench-serve-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix="bench-serve-", dir=workdir))
+    print(f"model and logs in {workdir}; load from {tool}", flush=True)
+    bodies = request_bodies(ensure_model(workdir, args.leads))
+    tracking = f"sqlite:///{workdir / 'mlflow.db'}"
+    env = {
+        **os.environ,
+        "MLFLOW_TRACKING_URI": tracking,
+        "LEADSCORE_STATS_SECONDS": "3600",
+        "PYTHONPATH": str(ROOT),
+    }
+    env.pop("LEADSCORE_API_TOKEN", None)
+    results: list[LoadResult] = []
+    extra: dict[str, Any] = {
+        "load average before": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+        "cores": os.cpu_count(),
+        "leadscore workers": args.workers,
+        "one lead's activities": bodies["n_activities"],
+    }
+
+    port = free_port()
+    command = [
+        sys.executable, "-m", "training.cli", "serve", "--port", str(port),
+        "--workers", str(args.workers), "--model", MODEL_URI,
+    ]  # fmt: skip
+    process, startup = start(command, env, f"http://127.0.0.1:{port}/readyz", scratch / "ls.log")
+    extra["leadscore start-up to ready (s)"] = round(startup, 2)
+    try:
+        for name, key, leads in (
+            ("one lead, reasons", "one", 1),
+            ("one lead, explain=false", "one_fast", 1),
+            ("100 leads, reasons", "hundred", bodies["n_leads"]),
+        ):
+            # A short warm-up, so both workers have built their first batch.
+            run_load(name, "leadscore", port, "/score", bodies[key], leads, args.clients, 2,
+                     tool, scratch)  # fmt: skip
+            result = run_load(
+                name, "leadscore", port, "/score", bodies[key], leads, args.clients,
+                args.seconds, tool, scratch,
+            )  # fmt: skip
+            results.append(result)
+            print(asdict(result), flush=True)
+        if args.soak_seconds > 0:
+            before = tree_rss_mib(process.pid)
+            result, samples = soak(
+                process, port, bodies["one"], args.clients, args.soak_seconds, tool, scratch
+            )
+            results.append(result)
+            tenth = max(len(samples) // 10, 1)
+            extra["memory before soak (MiB)"] = round(before, 1)
+            extra["memory, first 10% of soak (MiB)"] = round(float(np.mean(samples[:tenth])), 1)
+            extra["memory, last 10% of soak (MiB)"] = round(float(np.mean(samples[-tenth:])), 1)
+            extra["memory, max during soak (MiB)"] = round(float(np.max(samples)), 1)
+    finally:
+        stop(process)
+
+    if not args.skip_mlflow:
+        port = free_port()
+        command = [
+            sys.executable, "-m", "mlflow", "models", "serve", "-m", MODEL_URI,
+            "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port),
+        ]  # fmt: skip
+        process, startup = start(command, env, f"http://127.0.0.1:{port}/ping", scratch / "mf.log")
+        extra["mlflow models serve start-up to ready (s)"] = round(startup, 2)
+        try:
+            run_load("one lead, reasons", "mlflow models serve", port, "/invocations",
+                     bodies["mlflow_one"], 1, args.clients, 2, tool, scratch)  # fmt: skip
+            result = run_load(
+                "one lead, reasons", "mlflow models serve", port, "/invocations",
+                bodies["mlflow_one"], 1, args.clients, args.seconds, tool, scratch,
+            )  # fmt: skip
+            results.append(result)
+            print(asdict(result), flush=True)
+        finally:
+            stop(process)
+        ours = next(r for r in results if r.name == "one lead, reasons")
+        extra["leadscore / mlflow models serve (one lead, reasons)"] = (
+            f"{ours.requests_per_s / max(result.requests_per_s, 1e-9):.1f}x"
+        )
+    extra["load average after"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    report = markdown(results, extra)
+    print(report)
+    if args.json is not None:
+        args.json.write_text(
+            json.dumps({"results": [asdict(r) for r in results], "extra": extra}, indent=2)
+        )
+    return 0 if all(r.errors == 0 for r in results) else 1
+
+
+if __name__ == "__main__":
+    pd.set_option("display.width", 120)
+    raise SystemExit(main())

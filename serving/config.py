@@ -1,0 +1,75 @@
+"""Service settings, read from the environment once at start-up."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_MODEL_URI = "models:/lead-conversion@champion"
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 3000
+# The API contract: these bound the work a single request can ask for.
+MAX_LEADS_PER_REQUEST = 1_000
+MAX_ACTIVITIES_PER_LEAD = 5_000
+DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
+
+# Set by `leadscore serve` (and a bento): a folder already holding the model and its card, so
+# that workers neither query MLflow nor resolve the alias again (they all serve one version).
+MODEL_DIR_ENV = "LEADSCORE_MODEL_DIR"
+
+
+class ConfigError(ValueError):
+    """A setting that cannot be used; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class ServingConfig:
+    """Where the model comes from, who may call, and how much one request may carry."""
+
+    model_uri: str
+    tracking_uri: str
+    model_dir: Path | None
+    api_token: str | None
+    host: str
+    port: int
+    workers: int
+    max_body_bytes: int
+    metrics: bool
+    stats_seconds: float
+
+    @classmethod
+    def from_env(
+        cls, env: Mapping[str, str] | None = None, workdir: Path | None = None
+    ) -> ServingConfig:
+        env = os.environ if env is None else env
+        workdir = (workdir or Path.cwd()).resolve()
+        model_dir = env.get(MODEL_DIR_ENV)
+        return cls(
+            model_uri=env.get("LEADSCORE_MODEL_URI") or DEFAULT_MODEL_URI,
+            tracking_uri=env.get("MLFLOW_TRACKING_URI") or f"sqlite:///{workdir / 'mlflow.db'}",
+            model_dir=Path(model_dir) if model_dir else None,
+            api_token=env.get("LEADSCORE_API_TOKEN") or None,
+            host=env.get("LEADSCORE_HOST") or DEFAULT_HOST,
+            port=_integer(env, "LEADSCORE_PORT", DEFAULT_PORT, 1, 65_535),
+            workers=_integer(env, "LEADSCORE_WORKERS", 1, 1, 64),
+            max_body_bytes=_integer(
+                env, "LEADSCORE_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, 1_024, 1 << 31
+            ),
+            metrics=env.get("LEADSCORE_METRICS", "0").lower() in ("1", "true", "yes"),
+            stats_seconds=float(_integer(env, "LEADSCORE_STATS_SECONDS", 60, 1, 86_400)),
+        )
+
+
+def _integer(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
+    return value

@@ -1,0 +1,107 @@
+"""The service's OpenAPI 3.1 document, built from the pydantic models of `serving.schemas`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic.json_schema import models_json_schema
+
+from serving.schemas import ErrorResponse, ModelInfo, ScoreRequest, ScoreResponse
+
+REF = "#/components/schemas/{model}"
+
+
+def _json(ref: str, description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": ref}}},
+    }
+
+
+def _errors(*statuses: tuple[int, str]) -> dict[str, Any]:
+    return {str(code): _json(REF.format(model="ErrorResponse"), text) for code, text in statuses}
+
+
+def build_openapi(version: str, auth: bool) -> dict[str, Any]:
+    """OpenAPI for /score, /model and the health endpoints; bearer auth when a token is set."""
+    refs, schema = models_json_schema(
+        [
+            (ScoreRequest, "validation"),
+            (ScoreResponse, "serialization"),
+            (ErrorResponse, "serialization"),
+            (ModelInfo, "serialization"),
+        ],
+        ref_template=REF,
+    )
+    security: list[dict[str, list[str]]] = [{"bearerAuth": []}] if auth else []
+    unauthorized = [(401, "Missing or wrong bearer token.")] if auth else []
+    score = {
+        "post": {
+            "operationId": "score",
+            "summary": "Score leads: probability, percentile, tier, sub-scores and reasons.",
+            "description": (
+                "Scores up to 1,000 leads as of `as_of` (default now). Activities at or after "
+                "as_of are not used and are listed in `warnings`. A malformed request is "
+                "answered with a 4xx error naming the lead index and field; no lead is dropped."
+            ),
+            "security": security,
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": refs[(ScoreRequest, "validation")]}},
+            },
+            "responses": {
+                "200": _json(refs[(ScoreResponse, "serialization")]["$ref"], "Scores."),
+                **_errors(
+                    (400, "Body is not JSON."),
+                    *unauthorized,
+                    (413, "Body larger than the configured limit."),
+                    (415, "Content type is not application/json."),
+                    (422, "Valid JSON that breaks the contract; `problems` say where."),
+                ),
+            },
+        }
+    }
+    model = {
+        "get": {
+            "operationId": "model",
+            "summary": "The served model: name, version, alias, training window, metrics.",
+            "security": security,
+            "responses": {
+                "200": _json(refs[(ModelInfo, "serialization")]["$ref"], "Model card."),
+                **_errors(*unauthorized),
+            },
+        }
+    }
+
+    def probe(summary: str) -> dict[str, Any]:
+        return {
+            "get": {
+                "summary": summary,
+                "security": [],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    }
+                },
+            }
+        }
+
+    spec: dict[str, Any] = {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "leadscore",
+            "version": version,
+            "description": "Calibrated, explained lead conversion scores for CRM integrations.",
+        },
+        "paths": {
+            "/score": score,
+            "/model": model,
+            "/livez": probe("Liveness (always open)."),
+            "/readyz": probe("Readiness: 200 once the model is loaded (always open)."),
+        },
+        "components": {"schemas": schema.get("$defs", {})},
+    }
+    if auth:
+        spec["components"]["securitySchemes"] = {"bearerAuth": {"type": "http", "scheme": "bearer"}}
+    return spec

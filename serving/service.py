@@ -1,0 +1,152 @@
+"""The BentoML service: `bentoml serve serving.service:LeadScoring` (or `leadscore serve`).
+
+Each worker loads the model before it takes requests (BentoML's /readyz answers 200 only
+then) and refuses to start, with a message naming the model, when it cannot. Where the model
+comes from, in order: LEADSCORE_MODEL_DIR (a folder prepared by `leadscore serve`), the
+registry when LEADSCORE_MODEL_URI is set, the model a bento carries, the registry default
+(models:/lead-conversion@champion at MLFLOW_TRACKING_URI, default sqlite:///$PWD/mlflow.db).
+
+BentoML's per-request tracing spans, access log and (unless LEADSCORE_METRICS=1) Prometheus
+middleware are turned off: on one-lead requests they cost more than scoring and their
+garbage makes the latency tail (see docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import bentoml
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from serving.config import ServingConfig
+
+if TYPE_CHECKING:
+    from serving.app import ScoringAPI
+    from serving.model_source import ServedModel
+
+log = logging.getLogger("leadscore.serving")
+
+# BentoML imports this module in its supervisor too; pandas, LightGBM and the endpoints' code
+# load in the workers only (see LeadScoring.__init__), which keeps start-up short.
+_workers: dict[str, ScoringAPI] = {}
+
+
+def _api() -> ScoringAPI | None:
+    return _workers.get("api")
+
+
+async def _not_ready(request: Request) -> Response:
+    return Response(
+        b'{"error":"not_ready","message":"the model is not loaded yet","problems":[]}',
+        503,
+        media_type="application/json",
+    )
+
+
+async def _score(request: Request) -> Response:
+    api = _api()
+    return await (api.score(request) if api is not None else _not_ready(request))
+
+
+async def _model(request: Request) -> Response:
+    api = _api()
+    return await (api.model(request) if api is not None else _not_ready(request))
+
+
+async def _openapi(request: Request) -> Response:
+    api = _api()
+    return await (api.openapi(request) if api is not None else _not_ready(request))
+
+
+endpoints = Starlette(
+    routes=[
+        Route("/score", _score, methods=["POST"]),
+        Route("/model", _model, methods=["GET"]),
+        Route("/openapi.json", _openapi, methods=["GET"]),
+    ]
+)
+# BentoML reads a service's settings when its class is defined, so these few come from the
+# environment at import (the model itself is loaded per worker, in __init__).
+_settings = ServingConfig.from_env()
+
+
+def load_served_model(config: ServingConfig) -> ServedModel:
+    """The model this worker serves (see the module docstring for the order)."""
+    from serving.model_source import (
+        BENTO_MODEL_NAME,
+        ModelLoadError,
+        load_from_registry,
+        load_model_dir,
+    )
+
+    if config.model_dir is not None:
+        return load_model_dir(config.model_dir)
+    # The decorated class is a BentoML Service; it knows the bento it was loaded from.
+    bento = getattr(LeadScoring, "bento", None)
+    if bento is not None and "LEADSCORE_MODEL_URI" not in os.environ:
+        tags = [info.tag for info in bento.info.models if info.tag.name == BENTO_MODEL_NAME]
+        if not tags:
+            raise ModelLoadError(f"the bento {bento.tag} carries no {BENTO_MODEL_NAME} model")
+        return load_model_dir(Path(bentoml.models.get(tags[0]).path))
+    with tempfile.TemporaryDirectory(prefix="leadscore-model-") as scratch:
+        return load_from_registry(config.model_uri, config.tracking_uri, Path(scratch))
+
+
+@bentoml.service(
+    name="leadscore",
+    workers=_settings.workers,
+    traffic={"timeout": 60},
+    metrics={"enabled": _settings.metrics},
+    logging={"access": {"enabled": False}},
+    tracing={"sample_rate": 0.0, "excluded_urls": ["/score", "/model", "/openapi.json"]},
+)
+@bentoml.asgi_app(endpoints, path="/")
+class LeadScoring:
+    """Lead conversion scores for CRM integrations: POST /score, GET /model."""
+
+    def __init__(self) -> None:
+        from serving.app import ScoringAPI, build_state
+        from serving.model_source import ModelLoadError
+
+        started = time.perf_counter()
+        config = ServingConfig.from_env()
+        # BentoML's logging config keeps other loggers at WARNING; the service reports at INFO.
+        logging.getLogger("leadscore").setLevel(os.environ.get("LEADSCORE_LOG_LEVEL", "INFO"))
+        try:
+            served = load_served_model(config)
+        except ModelLoadError as exc:
+            log.error("leadscore cannot start: %s", exc)
+            raise
+        api = ScoringAPI()
+        api.attach(build_state(served, config), config)
+        _workers["api"] = api
+        # Start-up objects (modules, the model) never die: keep the collector off them, so
+        # collections only walk per-request garbage and stay short.
+        gc.collect()
+        gc.freeze()
+        card = served.card
+        log.info(
+            "serving %s version %s%s in %.1f s",
+            card.name,
+            card.version,
+            f" (@{card.alias})" if card.alias else "",
+            time.perf_counter() - started,
+        )
+
+    def __is_ready__(self) -> bool:
+        return _api() is not None
+
+    @bentoml.on_shutdown
+    async def close(self) -> None:
+        api = _api()
+        if api is not None:
+            await api.shutdown()

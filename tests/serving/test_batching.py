@@ -1,0 +1,93 @@
+"""Micro-batching keeps each request's leads its own, and one request's failure its own."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pytest
+
+import models.pyfunc
+from serving import model_source
+from serving.batching import MicroBatcher
+from serving.engine import EngineScores
+from serving.schemas import Lead
+
+AS_OF = datetime(2026, 6, 30)
+
+
+class FakeEngine:
+    """Scores a lead by its numeric id; fails a batch that holds a lead called 'boom'."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+
+    def score(self, leads: Sequence[Lead], as_of: Sequence[datetime], explain: bool) -> Any:
+        ids = [str(lead.lead_id) for lead in leads]
+        self.calls.append(ids)
+        if "boom" in ids:
+            raise ValueError("cannot score")
+        values = np.array([float(len(i)) / 10 for i in ids])
+        return EngineScores(
+            probability=values,
+            percentile=values * 100,
+            tier=np.array(["nurture"] * len(ids), dtype=object),
+            fit_score=values,
+            engagement_score=values,
+            reasons_positive=[[i] for i in ids],
+            reasons_negative=[[] for _ in ids],
+        )
+
+
+def lead(lead_id: str) -> Lead:
+    return Lead(lead_id=lead_id, created_at=datetime(2026, 1, 1))
+
+
+async def score_all(batcher: MicroBatcher, requests: list[list[str]]) -> list[Any]:
+    jobs = [
+        batcher.score([lead(i) for i in ids], [AS_OF] * len(ids), explain=True) for ids in requests
+    ]
+    return await asyncio.gather(*jobs, return_exceptions=True)
+
+
+def test_concurrent_requests_share_a_batch_and_get_their_own_scores() -> None:
+    engine = FakeEngine()
+    batcher = MicroBatcher(engine)  # type: ignore[arg-type]
+    requests = [["a"], ["bb", "ccc"], ["dddd"]]
+    results = asyncio.run(score_all(batcher, requests))
+    assert engine.calls == [["a", "bb", "ccc", "dddd"]]
+    assert [r.reasons_positive for r in results] == [[["a"]], [["bb"], ["ccc"]], [["dddd"]]]
+    np.testing.assert_array_equal(results[1].probability, [0.2, 0.3])
+
+
+def test_a_failing_request_does_not_fail_the_others() -> None:
+    engine = FakeEngine()
+    batcher = MicroBatcher(engine)  # type: ignore[arg-type]
+    results = asyncio.run(score_all(batcher, [["a"], ["boom"], ["ccc"]]))
+    assert isinstance(results[1], ValueError)
+    assert results[0].reasons_positive == [["a"]]
+    assert results[2].reasons_positive == [["ccc"]]
+    assert engine.calls[0] == ["a", "boom", "ccc"]
+
+
+def test_explain_and_routing_requests_are_not_mixed() -> None:
+    engine = FakeEngine()
+    batcher = MicroBatcher(engine)  # type: ignore[arg-type]
+
+    async def run() -> None:
+        await asyncio.gather(
+            batcher.score([lead("a")], [AS_OF], explain=True),
+            batcher.score([lead("b")], [AS_OF], explain=False),
+            batcher.score([lead("c")], [AS_OF], explain=True),
+        )
+
+    asyncio.run(run())
+    assert sorted(engine.calls) == [["a", "c"], ["b"]]
+
+
+@pytest.mark.parametrize("name", ["SCORER_ARTIFACT", "POLICY_ARTIFACT"])
+def test_model_files_are_read_under_the_pyfunc_names(name: str) -> None:
+    assert getattr(model_source, name) == getattr(models.pyfunc, name)
