@@ -1,6 +1,7 @@
 """Lead records (one dict per lead, activities nested) to the frames the featurizer reads.
 
-The MLflow model and the service take leads this way; both call `records_to_history`.
+The MLflow model takes leads this way; the service builds the same frames from its validated
+request models (tests/serving/test_consistency.py guards that both score alike).
 """
 
 from __future__ import annotations

@@ -109,8 +109,7 @@ class LeadScorer:
         self.plan = plan_reasons(featurizer)
 
     def with_policy(self, policy: TierPolicy) -> LeadScorer:
-        scorer = LeadScorer(self.featurizer, self.model, policy, self.reference, self.top_reasons)
-        return scorer
+        return LeadScorer(self.featurizer, self.model, policy, self.reference, self.top_reasons)
 
     def features(self, history: LeadHistory) -> pd.DataFrame:
         return self.featurizer.transform(history)
@@ -146,7 +145,7 @@ class LeadScorer:
             out["engagement_score"] = ReferenceScores.percentile(
                 self.reference.engagement, engagement
             )
-            out["reasons_positive"], out["reasons_negative"] = self._reasons(X, contrib)
+            out["reasons_positive"], out["reasons_negative"] = self.reasons(X, contrib)
         else:
             out["fit_score"] = np.full(len(X), np.nan)
             out["engagement_score"] = np.full(len(X), np.nan)
@@ -154,7 +153,8 @@ class LeadScorer:
             out["reasons_negative"] = [[] for _ in range(len(X))]
         return pd.DataFrame(out, columns=list(SCORE_COLUMNS))
 
-    def _reasons(self, X: pd.DataFrame, contrib: np.ndarray) -> tuple[list[Any], list[Any]]:
+    def reasons(self, X: pd.DataFrame, contrib: np.ndarray) -> tuple[list[Any], list[Any]]:
+        """Top positive and negative reasons per row of `X`, from its SHAP `contrib`."""
         keys, inverse = np.unique(np.asarray(self.plan.feature_keys), return_inverse=True)
         grouped = np.zeros((contrib.shape[0], keys.size))
         np.add.at(grouped.T, inverse, contrib.T)

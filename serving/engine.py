@@ -204,7 +204,7 @@ class ScoringEngine:
             fit_raw, engagement_raw = scorer.group_contributions(contrib)
             fit = ReferenceScores.percentile(reference.fit, fit_raw)
             engagement = ReferenceScores.percentile(reference.engagement, engagement_raw)
-            positive, negative = scorer._reasons(X, contrib)
+            positive, negative = scorer.reasons(X, contrib)
         return EngineScores(
             probability=np.asarray(probability, dtype=np.float64),
             percentile=ReferenceScores.percentile(reference.probability, probability),
