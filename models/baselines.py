@@ -14,7 +14,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
-from features.info import DECAYED_COUNT, FeatureInfo
+from features.info import DECAYED_COUNT, FREE_MAIL, SENIORITY, FeatureInfo
 
 # Hand-set points, as a marketing ops team sets them in a marketing automation tool.
 ACTIVITY_POINTS: dict[str, float] = {
@@ -80,10 +80,12 @@ class PointsLeadScore(ClassifierMixin, BaseEstimator):
             for name, i in decayed:
                 if i.half_life_days == chosen and i.activity_type is not None:
                     total += table[i.activity_type] * X[name].fillna(0).to_numpy(float)
-        if "seniority" in X:
-            total += X["seniority"].astype(object).map(SENIORITY_POINTS).fillna(0).to_numpy(float)
-        if "free_mail" in X:
-            free = X["free_mail"].to_numpy(float)
+        columns = {i.kind: name for name, i in info.items() if name in X}
+        if SENIORITY in columns:
+            seniority = X[columns[SENIORITY]].astype(object)
+            total += seniority.map(SENIORITY_POINTS).fillna(0).to_numpy(float)
+        if FREE_MAIL in columns:
+            free = X[columns[FREE_MAIL]].to_numpy(float)
             total += np.where(
                 free >= 0.5, FREE_MAIL_POINTS, np.where(free < 0.5, BUSINESS_EMAIL_POINTS, 0.0)
             )

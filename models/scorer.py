@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -159,14 +159,18 @@ class LeadScorer:
         grouped = np.zeros((contrib.shape[0], keys.size))
         np.add.at(grouped.T, inverse, contrib.T)
         order = np.argsort(-grouped, axis=1, kind="stable")
+        # Whole columns as arrays once: cell-by-cell frame access dominated batch reasons.
+        columns = feature_columns(X)
         positives, negatives = [], []
         for i in range(grouped.shape[0]):
             row = grouped[i]
             pos = [
-                self._phrase(X, i, keys[j]) for j in order[i, : self.top_reasons] if row[j] > 1e-9
+                self._phrase(columns, i, keys[j])
+                for j in order[i, : self.top_reasons]
+                if row[j] > 1e-9
             ]
             neg = [
-                self._phrase(X, i, keys[j])
+                self._phrase(columns, i, keys[j])
                 for j in order[i, ::-1][: self.top_reasons]
                 if row[j] < -1e-9
             ]
@@ -174,27 +178,28 @@ class LeadScorer:
             negatives.append(neg)
         return positives, negatives
 
-    def _phrase(self, X: pd.DataFrame, i: int, key: str) -> str:
+    def _phrase(self, columns: Mapping[str, np.ndarray], i: int, key: str) -> str:
+        """Row i's words for one reason key (`activity:TYPE` or `feature:NAME`)."""
         kind, _, name = key.partition(":")
         if kind == "activity":
             count_col = self.plan.activity_count_feature.get(name)
             last_col = self.plan.activity_last_feature.get(name)
-            count = _cell(X, count_col, i) if count_col else math.nan
-            last = _cell(X, last_col, i) if last_col else math.nan
+            count = float(columns[count_col][i]) if count_col else math.nan
+            last = float(columns[last_col][i]) if last_col else math.nan
             return describe_activity(name, count, last)
         info = self.featurizer.feature_info_[name]
-        value: Any = X[name].iat[i]
+        value: Any = columns[name][i]
         if info.group == ENGAGEMENT and info.kind != LEAD_AGE:
-            return describe_engagement(info.kind, info.window_days, _cell(X, name, i))
+            return describe_engagement(info.kind, info.window_days, float(value))
         if info.kind == LOG1P and not pd.isna(value):
-            value = math.expm1(_cell(X, name, i))
+            value = math.expm1(float(value))
         column = _ATTRIBUTE_NAMES.get(info.kind) or info.source_column or name
         return describe_attribute(column, value)
 
 
-def _cell(X: pd.DataFrame, column: str, i: int) -> float:
-    value: Any = X[column].iat[i]
-    return float(value)
+def feature_columns(X: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Each feature column as a numpy array (categoricals as their level strings)."""
+    return {str(name): X[name].to_numpy() for name in X.columns}
 
 
 def _chunks(history: LeadHistory, size: int) -> Iterator[LeadHistory]:

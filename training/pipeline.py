@@ -31,6 +31,7 @@ POINTS = "points_score"
 LOGISTIC = "logistic_regression"
 SEGMENT_COLUMNS = ("source", "country")
 BASELINE_CATEGORICALS = "categorical"
+BASELINE_FEATURIZER = "featurizer"
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,9 @@ class TrainingResult:
     timings: dict[str, float]
     best_iteration: int
     calibration: dict[str, Any]
-    # The fitted baselines by name, plus BASELINE_CATEGORICALS: the categorical feature names
+    # The fitted baselines by name, plus BASELINE_FEATURIZER (the train-cohort featurizer they
+    # read, which differs from the served scorer's after a refit) and BASELINE_CATEGORICALS: the
+    # categorical feature names
     # that `to_object_categoricals` needs before the logistic model can predict.
     baselines: dict[str, object] = field(default_factory=dict)
 
@@ -150,6 +153,7 @@ def train(export: Export, config: TrainConfig | None = None) -> TrainingResult:
     policy = TierPolicy.from_shares(
         holdout[LIGHTGBM].to_numpy(), config.sql_share, config.mql_share
     )
+    evaluation_featurizer = featurizer
     if config.refit:
         fit_mask = ~val_mask
         featurizer = LeadFeaturizer().fit(
@@ -202,5 +206,10 @@ def train(export: Export, config: TrainConfig | None = None) -> TrainingResult:
             "method": model.calibrator_.method_,
             **{f"cv_log_loss_{k}": v for k, v in model.calibrator_.cv_log_loss_.items()},
         },
-        baselines={POINTS: points, LOGISTIC: logistic, BASELINE_CATEGORICALS: categorical},
+        baselines={
+            POINTS: points,
+            LOGISTIC: logistic,
+            BASELINE_CATEGORICALS: categorical,
+            BASELINE_FEATURIZER: evaluation_featurizer,
+        },
     )

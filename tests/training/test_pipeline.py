@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from features.build import LeadFeaturizer, LeadHistory
+from models.scorer import feature_columns
 from models.tiers import TIERS
 from tests.conftest import make_export
 from training.demo_world import DemoWorld
@@ -148,5 +149,7 @@ def test_hand_raisers_hear_about_it(trained: TrainingResult) -> None:
     contrib = scorer.model.contributions(X).drop(columns="bias").iloc[0]
     by_reason = contrib.groupby(np.asarray(scorer.plan.feature_keys)).sum()
     top_key = str(by_reason.idxmax())
-    assert scores.loc[0, "reasons_positive"][0] == scorer._phrase(X, 0, top_key)
-    assert scores.loc[0, "reasons_negative"][0] == scorer._phrase(X, 0, str(by_reason.idxmin()))
+    assert scores.loc[0, "reasons_positive"][0] == scorer._phrase(feature_columns(X), 0, top_key)
+    assert scores.loc[0, "reasons_negative"][0] == scorer._phrase(
+        feature_columns(X), 0, str(by_reason.idxmin())
+    )
