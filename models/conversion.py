@@ -92,6 +92,19 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
         log.info("LightGBM stopped at %d trees", self.best_iteration_)
         return self
 
+    def refit_all(self, X: pd.DataFrame, y: np.ndarray) -> ConversionModel:
+        """Regrow the trees on all of (X, y) with the early-stopped round count; keep calibration.
+
+        For the served model: validation rows then inform the trees too, while the calibrator
+        stays the one fitted on validation rows the trees had not seen.
+        """
+        check_is_fitted(self, "calibrator_")
+        self.booster_ = lgb.train(
+            self.lgb_params(), lgb.Dataset(X, label=np.asarray(y)), self.best_iteration_
+        )
+        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        return self
+
     def predict_raw(self, X: pd.DataFrame) -> np.ndarray:
         """Uncalibrated tree probabilities."""
         check_is_fitted(self, "booster_")

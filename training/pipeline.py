@@ -48,9 +48,10 @@ class TrainConfig:
     n_bootstrap: int = 200
     reference_size: int = 5_000
     seed: int = 0
-    # After the honest holdout evaluation, refit the served model on train + holdout leads
-    # (early stopping and calibration stay on validation): the newest leads are the most
-    # like the ones it will score.
+    # After the honest holdout evaluation, refit the served model on every cohort: trees are
+    # early-stopped and calibrated on validation while fitted on train + holdout, then regrown
+    # on all leads with that round count. The newest leads are the most like the ones it will
+    # score.
     refit: bool = True
 
 
@@ -156,11 +157,7 @@ def train(export: Export, config: TrainConfig | None = None) -> TrainingResult:
     evaluation_featurizer = featurizer
     if config.refit:
         fit_mask = ~val_mask
-        featurizer = LeadFeaturizer().fit(
-            LeadHistory(
-                export.leads, export.activities, snapshots.loc[fit_mask, ["lead_id", "as_of"]]
-            )
-        )
+        featurizer = LeadFeaturizer().fit(history)
         X = featurizer.transform(history)
         model = ConversionModel(random_state=config.seed, **config.model).fit(
             X[fit_mask],
@@ -169,6 +166,7 @@ def train(export: Export, config: TrainConfig | None = None) -> TrainingResult:
             y[val_mask],
             groups_val=snapshots.loc[val_mask, "lead_id"].to_numpy(),
         )
+        model.refit_all(X, y)
     timings["refit_s"] = time.perf_counter() - clock
 
     clock = time.perf_counter()

@@ -141,7 +141,7 @@ def test_hand_raisers_hear_about_it(trained: TrainingResult) -> None:
     history = LeadHistory.at(export.leads, export.activities, pd.Timestamp("2026-06-29T10:00:00"))
     scores = trained.scorer.score(history)
     assert scores.loc[0, "tier"] in ("SQL", "MQL")
-    assert scores.loc[0, "percentile"] > 90
+    assert scores.loc[0, "percentile"] > 85
     # the first reason is the feature group (an activity type or an attribute) with the largest
     # summed SHAP contribution, put into words
     scorer = trained.scorer
