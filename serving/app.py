@@ -8,21 +8,27 @@ counts, latencies and errors, never bodies or lead fields.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
 import time
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
 import numpy as np
 from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
+from models.policy_store import PolicyStore, PolicyWatcher
+from models.prediction_log import PredictionLog
+from models.tiers import TierPolicy, assign_tier
 from serving.batching import MicroBatcher
 from serving.config import ServingConfig
 from serving.engine import EngineScores, ScoringEngine
@@ -139,6 +145,31 @@ def build_state(served: ServedModel, config: ServingConfig) -> ServingState:
     )
 
 
+def policy_watcher_for(served: ServedModel, config: ServingConfig) -> PolicyWatcher | None:
+    """A watcher of the tier policy applied to the served registry version, checked once now.
+
+    None when refreshing is off, the model is no registry version, or the registry is a local
+    SQLite file that is not there (a bento carried away from its MLflow store).
+    """
+    card = served.card
+    uri = config.tracking_uri
+    if config.policy_refresh_seconds <= 0 or not card.version.isdigit():
+        return None
+    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).exists():
+        return None
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    watcher = PolicyWatcher(
+        PolicyStore(card.name, client),
+        card.version,
+        served.scorer.policy,
+        interval_s=config.policy_refresh_seconds,
+    )
+    watcher.refresh()
+    return watcher
+
+
 def check_leads(
     leads: Sequence[Lead], default_as_of: datetime
 ) -> tuple[list[datetime], list[dict[str, Any]]]:
@@ -225,17 +256,86 @@ class ScoringAPI:
         self.config: ServingConfig | None = None
         self._token: bytes | None = None
         self.stats = RequestStats()
+        self.prediction_log: PredictionLog | None = None
+        self.policy_watcher: PolicyWatcher | None = None
+        self._policy_check: asyncio.Task[None] | None = None
 
     @property
     def ready(self) -> bool:
         return self.state is not None
 
-    def attach(self, state: ServingState, config: ServingConfig) -> None:
+    def attach(
+        self,
+        state: ServingState,
+        config: ServingConfig,
+        prediction_log: PredictionLog | None = None,
+        policy_watcher: PolicyWatcher | None = None,
+    ) -> None:
         self.config = config
         self._token = f"Bearer {config.api_token}".encode() if config.api_token else None
         self.state = state
         self.stats.every_seconds = config.stats_seconds
         self.stats.batcher = state.batcher
+        self.prediction_log = prediction_log
+        self.policy_watcher = policy_watcher
+        if policy_watcher is not None and policy_watcher.policy != state.engine.scorer.policy:
+            self.apply_policy(policy_watcher.policy)
+
+    # ------------------------------------------------------ closed loop and tier policy
+    def apply_policy(self, policy: TierPolicy) -> None:
+        """Serve `policy` from the next batch on; /model and every response report its version."""
+        state = self.state
+        if state is None:
+            return
+        engine = state.engine
+        engine.scorer = engine.scorer.with_policy(policy)
+        info = json.loads(state.model_info)
+        info["tier_policy"] = policy.to_dict()
+        model_ref = {**state.model_ref, "policy_version": policy.version}
+        self.state = replace(state, model_ref=model_ref, model_info=json.dumps(info).encode())
+        log.info("tier policy %s now served", policy.version)
+
+    async def _refresh_policy(self) -> bool:
+        watcher = self.policy_watcher
+        if watcher is None:
+            return False
+        policy = await anyio.to_thread.run_sync(watcher.refresh)
+        if policy is not None:
+            self.apply_policy(policy)
+        return policy is not None
+
+    async def _refresh_in_background(self) -> None:
+        try:
+            await self._refresh_policy()
+        finally:
+            self._policy_check = None
+
+    def _policy_tick(self) -> None:
+        """Check the registry for a newly applied policy when due, off the request path."""
+        watcher = self.policy_watcher
+        if watcher is not None and self._policy_check is None and watcher.due():
+            self._policy_check = asyncio.get_running_loop().create_task(
+                self._refresh_in_background()
+            )
+
+    def _log_scores(
+        self, leads: Sequence[Lead], as_of: Sequence[datetime], scores: EngineScores
+    ) -> None:
+        state, store = self.state, self.prediction_log
+        if state is None or store is None:
+            return
+        ref = state.model_ref
+        store.append(
+            {
+                "lead_id": [str(lead.lead_id) for lead in leads],
+                "as_of": list(as_of),
+                "probability": scores.probability,
+                "tier": scores.tier,
+            },
+            model_name=str(ref["name"]),
+            model_version=str(ref["version"]),
+            policy_version=str(ref["policy_version"]),
+        )
 
     async def shutdown(self) -> None:
         self.stats.flush()
@@ -306,7 +406,22 @@ class ScoringAPI:
             n_leads = len(leads)
             request_as_of = parsed.as_of or datetime.now(UTC).replace(tzinfo=None)
             as_of, warnings = check_leads(leads, request_as_of)
+            self._policy_tick()
+            policy = state.engine.scorer.policy
             scores = await state.batcher.score(leads, as_of, parsed.explain)
+            if self.state is not state:
+                # The tier policy changed while this request was scored: answer (and log) it
+                # under the policy whose version the response names.
+                scores = replace(scores, tier=assign_tier(scores.probability, policy))
+            if self.prediction_log is not None:
+                try:
+                    # Committed before the answer: a score the CRM received is never lost.
+                    await anyio.to_thread.run_sync(self._log_scores, leads, as_of, scores)
+                except Exception as exc:
+                    log.error("cannot log %d scores: %s", n_leads, type(exc).__name__)
+                    raise RequestError(
+                        503, "log_unavailable", "the prediction log cannot record scores; retry"
+                    ) from None
             body = render_scores(
                 leads, as_of, request_as_of, scores, parsed.explain, state.model_ref, warnings
             )
@@ -332,6 +447,19 @@ class ScoringAPI:
         except RequestError as exc:
             return Response(exc.body(), exc.status, media_type=JSON)
         return Response(self.state.model_info, media_type=JSON)
+
+    async def reload(self, request: Request) -> Response:
+        """POST /reload: pick up a newly applied tier policy now (protected like scoring)."""
+        if self.state is None:
+            return self._error(503, "not_ready", "the model is not loaded yet")
+        try:
+            self._authorize(request)
+        except RequestError as exc:
+            return Response(exc.body(), exc.status, media_type=JSON)
+        changed = await self._refresh_policy()
+        state = self.state
+        body = {"policy_version": state.model_ref["policy_version"], "changed": changed}
+        return Response(json.dumps(body).encode(), media_type=JSON)
 
     async def openapi(self, request: Request) -> Response:
         if self.state is None:

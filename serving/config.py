@@ -38,6 +38,10 @@ class ServingConfig:
     max_body_bytes: int
     metrics: bool
     stats_seconds: float
+    # Where every returned score is logged (a SQLAlchemy URL or a SQLite file); None: not logged.
+    prediction_log: str | None = None
+    # How often a worker checks the registry for a newly applied tier policy; 0: never.
+    policy_refresh_seconds: float = 30.0
 
     @classmethod
     def from_env(
@@ -59,6 +63,10 @@ class ServingConfig:
             ),
             metrics=env.get("LEADSCORE_METRICS", "0").lower() in ("1", "true", "yes"),
             stats_seconds=float(_integer(env, "LEADSCORE_STATS_SECONDS", 60, 1, 86_400)),
+            prediction_log=env.get("LEADSCORE_PREDICTION_LOG") or None,
+            policy_refresh_seconds=float(
+                _integer(env, "LEADSCORE_POLICY_REFRESH_SECONDS", 30, 0, 86_400)
+            ),
         )
 
 

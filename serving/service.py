@@ -67,11 +67,17 @@ async def _openapi(request: Request) -> Response:
     return await (api.openapi(request) if api is not None else _not_ready(request))
 
 
+async def _reload(request: Request) -> Response:
+    api = _api()
+    return await (api.reload(request) if api is not None else _not_ready(request))
+
+
 endpoints = Starlette(
     routes=[
         Route("/score", _score, methods=["POST"]),
         Route("/model", _model, methods=["GET"]),
         Route("/openapi.json", _openapi, methods=["GET"]),
+        Route("/reload", _reload, methods=["POST"]),
     ]
 )
 # BentoML reads a service's settings when its class is defined, so these few come from the
@@ -107,14 +113,18 @@ def load_served_model(config: ServingConfig) -> ServedModel:
     traffic={"timeout": 60},
     metrics={"enabled": _settings.metrics},
     logging={"access": {"enabled": False}},
-    tracing={"sample_rate": 0.0, "excluded_urls": ["/score", "/model", "/openapi.json"]},
+    tracing={
+        "sample_rate": 0.0,
+        "excluded_urls": ["/score", "/model", "/openapi.json", "/reload"],
+    },
 )
 @bentoml.asgi_app(endpoints, path="/")
 class LeadScoring:
     """Lead conversion scores for CRM integrations: POST /score, GET /model."""
 
     def __init__(self) -> None:
-        from serving.app import ScoringAPI, build_state
+        from models.prediction_log import PredictionLog, sqlite_url
+        from serving.app import ScoringAPI, build_state, policy_watcher_for
         from serving.model_source import ModelLoadError
 
         started = time.perf_counter()
@@ -127,7 +137,13 @@ class LeadScoring:
             log.error("leadscore cannot start: %s", exc)
             raise
         api = ScoringAPI()
-        api.attach(build_state(served, config), config)
+        target = config.prediction_log
+        prediction_log = (
+            PredictionLog(target if "://" in target else sqlite_url(target)) if target else None
+        )
+        api.attach(
+            build_state(served, config), config, prediction_log, policy_watcher_for(served, config)
+        )
         _workers["api"] = api
         # Start-up objects (modules, the model) never die: keep the collector off them, so
         # collections only walk per-request garbage and stay short.

@@ -25,6 +25,7 @@ from training.plots import (
     plot_score_distribution,
 )
 from training.report import ReportSection, render_report, save_figures
+from training.thresholds import recent_inflow
 from training.tracking import (
     CHALLENGER,
     CHAMPION,
@@ -164,6 +165,7 @@ def log_run(
             "mql_share": config.mql_share,
             "calibration": result.calibration["method"],
             "refit": config.refit,
+            "recent_leads_per_week": recent_inflow(export, examples.cutoff, config.scheme),
             "best_iteration": result.best_iteration,
             **{f"boundary_{k}": f"{v:%Y-%m-%d}" for k, v in examples.boundaries.items()},
             **{f"lgb_{k}": v for k, v in result.scorer.model.get_params().items()},

@@ -205,17 +205,6 @@ def load_scorer_from_version(client: MlflowClient, name: str, version: str) -> L
     return load_scorer_from_uri(f"models:/{name}/{version}")
 
 
-def model_version_for(uri: str) -> tuple[str, str] | None:
-    """(name, version) that a `models:/name@alias` or `models:/name/version` URI points at."""
-    if not uri.startswith("models:/"):
-        return None
-    name, _, rest = uri.removeprefix("models:/").partition("@")
-    if rest:
-        return name, str(MlflowClient().get_model_version_by_alias(name, rest).version)
-    name, _, version = name.partition("/")
-    return name, version
-
-
 def set_alias(client: MlflowClient, name: str, alias: str, version: str) -> None:
     client.set_registered_model_alias(name, alias, version)
     log.info("%s@%s -> version %s", name, alias, version)

@@ -1,0 +1,172 @@
+"""The prediction log: what is appended is read back, and nothing acknowledged is ever lost."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from models.prediction_log import (
+    COLUMNS,
+    URL_ENV,
+    PredictionLog,
+    read_predictions,
+    sqlite_url,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _batch(n: int, prefix: str = "L") -> dict[str, list]:
+    return {
+        "lead_id": [f"{prefix}{i}" for i in range(n)],
+        "as_of": [pd.Timestamp("2026-06-30 12:00") + pd.Timedelta(hours=i) for i in range(n)],
+        "probability": [i / (n + 1) for i in range(n)],
+        "tier": ["SQL" if i == 0 else "nurture" for i in range(n)],
+    }
+
+
+def test_appended_scores_read_back_with_contract_dtypes(tmp_path: Path) -> None:
+    store = PredictionLog(sqlite_url(tmp_path / "log.db"))
+    scored_at = datetime(2026, 7, 1, 9, 30, tzinfo=UTC)
+    assert (
+        store.append(
+            _batch(3),
+            model_name="lead-conversion",
+            model_version="4",
+            policy_version="2",
+            scored_at=scored_at,
+        )
+        == 3
+    )
+    frame = store.read()
+    assert list(frame.columns) == list(COLUMNS)
+    assert frame["lead_id"].tolist() == ["L0", "L1", "L2"]
+    assert frame["scored_at"].dtype == "datetime64[ns]"
+    # A tz-aware time is stored as naive UTC, the data contract's convention.
+    assert (frame["scored_at"] == pd.Timestamp("2026-07-01 09:30")).all()
+    assert frame["as_of"].iloc[2] == pd.Timestamp("2026-06-30 14:00")
+    assert frame["probability"].tolist() == pytest.approx([0, 0.25, 0.5])
+    assert set(frame["model_version"]) == {"4"} and set(frame["policy_version"]) == {"2"}
+    assert store.count() == 3
+
+
+def test_one_as_of_for_a_whole_batch_and_filters(tmp_path: Path) -> None:
+    store = PredictionLog(sqlite_url(tmp_path / "log.db"))
+    batch = {**_batch(2), "as_of": "2026-06-30T00:00:00Z"}
+    store.append(
+        batch, model_name="m", model_version="1", policy_version="1", scored_at=datetime(2026, 7, 1)
+    )
+    store.append(
+        _batch(1, "N"),
+        model_name="m",
+        model_version="2",
+        policy_version="1",
+        scored_at=datetime(2026, 7, 3),
+    )
+    everything = store.read()
+    assert (everything["as_of"].iloc[:2] == pd.Timestamp("2026-06-30")).all()
+    assert store.read(since=datetime(2026, 7, 2))["lead_id"].tolist() == ["N0"]
+    assert store.read(until=datetime(2026, 7, 2))["lead_id"].tolist() == ["L0", "L1"]
+    assert store.read(model_version="2")["lead_id"].tolist() == ["N0"]
+
+
+def test_bad_batches_are_refused_whole(tmp_path: Path) -> None:
+    store = PredictionLog(sqlite_url(tmp_path / "log.db"))
+    with pytest.raises(ValueError, match="probability"):
+        store.append(
+            {**_batch(2), "probability": [0.1, 1.5]},
+            model_name="m",
+            model_version="1",
+            policy_version="1",
+        )
+    with pytest.raises(ValueError, match="as_of"):
+        store.append(
+            {**_batch(2), "as_of": [pd.Timestamp("2026-01-01")]},
+            model_name="m",
+            model_version="1",
+            policy_version="1",
+        )
+    assert store.count() == 0
+    assert store.append(_batch(0), model_name="m", model_version="1", policy_version="1") == 0
+
+
+def test_sqlite_log_uses_wal(tmp_path: Path) -> None:
+    store = PredictionLog(sqlite_url(tmp_path / "log.db"))
+    with store.engine.connect() as connection:
+        mode = connection.exec_driver_sql("PRAGMA journal_mode").scalar_one()
+    assert mode.lower() == "wal"
+
+
+def test_read_from_file_dumps_url_and_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "log.db"
+    store = PredictionLog(sqlite_url(path))
+    store.append(_batch(4), model_name="m", model_version="1", policy_version="1")
+    frame = store.read()
+    frame.to_parquet(tmp_path / "dump.parquet", index=False)
+    frame.to_csv(tmp_path / "dump.csv", index=False)
+    for source in (path, sqlite_url(path), tmp_path / "dump.parquet", tmp_path / "dump.csv"):
+        pd.testing.assert_frame_equal(read_predictions(source), frame)
+    with pytest.raises(FileNotFoundError):
+        read_predictions(tmp_path / "missing.db")
+    monkeypatch.setenv(URL_ENV, str(path))
+    from_env = PredictionLog.from_env()
+    assert from_env is not None and from_env.count() == 4
+    monkeypatch.delenv(URL_ENV)
+    assert PredictionLog.from_env() is None
+
+
+WRITER = textwrap.dedent(
+    """
+    import sys
+    from models.prediction_log import PredictionLog
+    store = PredictionLog(sys.argv[1])
+    batch = 0
+    while True:
+        rows = {
+            "lead_id": [f"B{batch}-{i}" for i in range(50)],
+            "as_of": "2026-06-30T00:00:00Z",
+            "probability": [0.5] * 50,
+            "tier": ["MQL"] * 50,
+        }
+        store.append(rows, model_name="m", model_version="1", policy_version="1")
+        print(batch, flush=True)  # acknowledged: the service would now answer the request
+        batch += 1
+    """
+)
+
+
+def test_nothing_acknowledged_is_lost_when_the_writer_is_killed(tmp_path: Path) -> None:
+    url = sqlite_url(tmp_path / "log.db")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    writer = subprocess.Popen(
+        [sys.executable, "-c", WRITER, url], stdout=subprocess.PIPE, text=True, env=env
+    )
+    assert writer.stdout is not None
+    acknowledged: list[int] = []
+    deadline = time.monotonic() + 30
+    while len(acknowledged) < 40 and time.monotonic() < deadline:
+        line = writer.stdout.readline()
+        if not line:
+            break
+        acknowledged.append(int(line))
+    writer.send_signal(signal.SIGKILL)  # mid-way: the writer is inside its loop
+    rest, _ = writer.communicate(timeout=10)
+    acknowledged += [int(line) for line in rest.split()]
+    assert writer.returncode == -signal.SIGKILL
+    assert len(acknowledged) >= 40, "the writer did not get going"
+
+    frame = read_predictions(url)
+    per_batch = frame["lead_id"].str.split("-").str[0].str[1:].astype(int).value_counts()
+    # Every acknowledged batch is there in full; a batch killed mid-commit is all or nothing.
+    assert all(per_batch.get(batch, 0) == 50 for batch in acknowledged)
+    assert set(per_batch.unique()) <= {50}
+    assert per_batch.index.max() <= max(acknowledged) + 1

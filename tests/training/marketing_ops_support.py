@@ -1,0 +1,90 @@
+"""One registered model for the marketing-ops tests, logged once per test session.
+
+Logs what `leadscore train` logs that thresholds, the policy store and the closed-loop report
+read back (run parameters, holdout predictions, the pyfunc model, the registry version and its
+policy tag), without the training report, so it costs seconds instead of `log_run`'s tens.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import mlflow
+from mlflow import MlflowClient
+
+from models.policy_store import APPLIED_TAG
+from training.demo_world import DemoWorld, write_demo_world
+from training.pipeline import TrainingResult
+from training.tracking import CHAMPION, TrackingConfig, lead_records, log_scorer_model
+
+MODEL_NAME = "lead-conversion-ops-test"
+
+
+@dataclass(frozen=True)
+class RegisteredModel:
+    tracking: TrackingConfig
+    name: str
+    version: str
+    run_id: str
+    export_dir: Path
+    root: Path
+
+    @property
+    def uri(self) -> str:
+        return f"models:/{self.name}/{self.version}"
+
+    def activate(self) -> MlflowClient:
+        self.tracking.activate()
+        return MlflowClient()
+
+
+def run_params(result: TrainingResult) -> dict[str, str]:
+    config, boundaries = result.config, result.examples.boundaries
+    return {
+        "cutoff": f"{result.examples.cutoff:%Y-%m-%dT%H:%M:%S}",
+        "horizon_days": str(config.horizon_days),
+        "holdout_days": str(config.split.holdout_days),
+        "validation_days": str(config.split.validation_days),
+        "snapshot_every_days": str(config.scheme.every_days),
+        "snapshot_max_per_lead": str(config.scheme.max_snapshots),
+        **{f"boundary_{k}": f"{v:%Y-%m-%d}" for k, v in boundaries.items()},
+    }
+
+
+_CACHE: dict[int, RegisteredModel] = {}
+
+
+def registered_model(result: TrainingResult, world: DemoWorld) -> RegisteredModel:
+    """The session's registered model of `result` (built on first use)."""
+    key = id(result)
+    if key in _CACHE:
+        return _CACHE[key]
+    root = Path(tempfile.mkdtemp(prefix="leadscore-ops-test-"))
+    tracking = TrackingConfig(
+        tracking_uri=f"sqlite:///{root / 'mlflow.db'}",
+        artifact_location=(root / "mlartifacts").as_uri(),
+        experiment="leadscore-ops-test",
+        model_name=MODEL_NAME,
+    )
+    experiment_id = tracking.activate()
+    client = MlflowClient()
+    export_dir = root / "export"
+    write_demo_world(world, export_dir)
+    export = world.export
+    with mlflow.start_run(experiment_id=experiment_id, run_name="train") as run:
+        mlflow.log_params(run_params(result))
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "holdout_predictions.parquet"
+            result.holdout.to_parquet(path, index=False)
+            mlflow.log_artifact(str(path), artifact_path="report")
+        leads = result.holdout["lead_id"].drop_duplicates().head(2).tolist()
+        example = lead_records(export, leads, result.examples.cutoff)
+        model_uri = log_scorer_model(result.scorer, example, result.examples.cutoff)
+    version = str(mlflow.register_model(model_uri, MODEL_NAME).version)
+    client.set_model_version_tag(MODEL_NAME, version, APPLIED_TAG, result.scorer.policy.version)
+    client.set_registered_model_alias(MODEL_NAME, CHAMPION, version)
+    model = RegisteredModel(tracking, MODEL_NAME, version, run.info.run_id, export_dir, root)
+    _CACHE[key] = model
+    return model
