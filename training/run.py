@@ -24,7 +24,7 @@ from training.plots import (
     plot_lift_by_decile,
     plot_score_distribution,
 )
-from training.report import ReportSection, render_report, save_figures
+from training.report import ReportSection, write_report
 from training.thresholds import recent_inflow
 from training.tracking import (
     CHALLENGER,
@@ -189,11 +189,7 @@ def log_run(
 
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
-            sections = build_report(result)
-            markdown, html = render_report("leadscore training report", sections)
-            (folder / "report.md").write_text(markdown)
-            (folder / "report.html").write_text(html)
-            save_figures(sections, folder)
+            write_report("leadscore training report", build_report(result), folder)
             result.holdout.to_parquet(folder / "holdout_predictions.parquet", index=False)
             compare_table([result.evaluations[m] for m in MODELS]).to_csv(folder / "comparison.csv")
             mlflow.log_artifacts(str(folder), artifact_path="report")

@@ -50,7 +50,7 @@ from training.pipeline import LIGHTGBM, LOGISTIC
 from training.plots import (
     plot_feature_importance,
 )
-from training.report import ReportSection, render_report, save_figures
+from training.report import ReportSection, write_report
 from training.run import calibration_section
 from training.tracking import TrackingConfig, fingerprint_files, git_commit
 
@@ -731,11 +731,9 @@ def log_single_table_run(
 
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
-            sections = build_single_table_report(result)
-            markdown, html = render_report("leadscore single-table training report", sections)
-            (folder / "report.md").write_text(markdown)
-            (folder / "report.html").write_text(html)
-            save_figures(sections, folder)
+            write_report(
+                "leadscore single-table training report", build_single_table_report(result), folder
+            )
             result.holdout.to_parquet(folder / "holdout_predictions.parquet", index=False)
             result.comparison.to_csv(folder / "comparison.csv")
             result.importance.rename("mean_abs_shap").to_csv(folder / "feature_importance.csv")
