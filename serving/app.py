@@ -439,25 +439,29 @@ class ScoringAPI:
         finally:
             self.stats.record(status, n_leads, time.perf_counter() - started)
 
-    async def model(self, request: Request) -> Response:
+    def _admit(self, request: Request) -> ServingState | Response:
+        """The loaded state for an authorised admin request, else the error response."""
         if self.state is None:
             return self._error(503, "not_ready", "the model is not loaded yet")
         try:
             self._authorize(request)
         except RequestError as exc:
             return Response(exc.body(), exc.status, media_type=JSON)
-        return Response(self.state.model_info, media_type=JSON)
+        return self.state
+
+    async def model(self, request: Request) -> Response:
+        state = self._admit(request)
+        if isinstance(state, Response):
+            return state
+        return Response(state.model_info, media_type=JSON)
 
     async def reload(self, request: Request) -> Response:
         """POST /reload: pick up a newly applied tier policy now (protected like scoring)."""
-        if self.state is None:
-            return self._error(503, "not_ready", "the model is not loaded yet")
-        try:
-            self._authorize(request)
-        except RequestError as exc:
-            return Response(exc.body(), exc.status, media_type=JSON)
+        admitted = self._admit(request)
+        if isinstance(admitted, Response):
+            return admitted
         changed = await self._refresh_policy()
-        state = self.state
+        state = self.state or admitted
         body = {"policy_version": state.model_ref["policy_version"], "changed": changed}
         return Response(json.dumps(body).encode(), media_type=JSON)
 
