@@ -43,6 +43,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -355,6 +356,13 @@ class LeadFeaturizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
         }
 
         self._plan()
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # Rebuild the derived lookup tables on unpickling, so a model pickled by an older
+        # leadscore (with fewer or other derived attributes) still transforms.
+        super().__setstate__(state)
+        if "feature_names_out_" in state:
+            self._plan()
 
     def _plan(self) -> None:
         """Lookup tables for transform, derived once from the fitted state."""
