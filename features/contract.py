@@ -10,6 +10,7 @@ Normalised frames (what every reader and the validator hand on) follow these rul
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
@@ -49,6 +50,14 @@ TIMESTAMP_COLUMNS = {
     ACTIVITIES: ("occurred_at",),
     OPPORTUNITIES: ("created_at", "closed_at"),
 }
+
+
+def utc_naive(stamp: Any) -> pd.Timestamp:
+    """A timestamp as the contract holds it: tz-naive UTC in nanoseconds (no offset means UTC)."""
+    ts = pd.Timestamp(stamp)
+    if ts.tzinfo is not None:
+        ts = ts.tz_convert("UTC").tz_localize(None)
+    return ts.as_unit("ns")
 
 
 @dataclass(frozen=True)

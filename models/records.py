@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from features.build import LeadHistory
-from features.contract import LEAD_OPTIONAL
+from features.contract import LEAD_OPTIONAL, utc_naive
 
 ACTIVITIES_FIELD = "activities"
 
@@ -30,9 +30,7 @@ def to_utc_naive(value: Any, where: str) -> pd.Timestamp:
         raise RecordError(f"{where}: cannot parse timestamp {value!r}") from exc
     if pd.isna(stamp):
         raise RecordError(f"{where}: missing timestamp")
-    if stamp.tzinfo is not None:
-        stamp = stamp.tz_convert("UTC").tz_localize(None)
-    return stamp.as_unit("ns")
+    return utc_naive(stamp)
 
 
 def records_to_history(

@@ -111,10 +111,9 @@ def _read_or_exit(data: Path) -> Any:
 
 
 def _as_utc(value: datetime | None) -> pd.Timestamp | None:
-    if value is None:
-        return None
-    stamp = pd.Timestamp(value)
-    return stamp.tz_convert("UTC").tz_localize(None) if stamp.tzinfo else stamp
+    from features.contract import utc_naive
+
+    return None if value is None else utc_naive(value)
 
 
 AsOfOption = Annotated[

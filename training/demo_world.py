@@ -42,7 +42,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features.contract import Export
+from features.contract import Export, utc_naive
 from training.export import write_export
 
 log = logging.getLogger(__name__)
@@ -154,7 +154,7 @@ class DemoConfig:
 
     def __post_init__(self) -> None:
         # CRMs hold whole seconds; the exact within-day arithmetic relies on it.
-        object.__setattr__(self, "as_of", _utc_naive(self.as_of).floor("s"))
+        object.__setattr__(self, "as_of", utc_naive(self.as_of).floor("s"))
         if self.n_leads < 1:
             raise ValueError("n_leads must be positive")
         if min(self.horizon_days, self.history_days, self.eval_window_days) < 1:
@@ -162,7 +162,7 @@ class DemoConfig:
 
     def with_as_of(self, as_of: datetime | pd.Timestamp) -> DemoConfig:
         """This config with another cut-off (tz-aware times are converted to naive UTC)."""
-        return replace(self, as_of=_utc_naive(as_of))
+        return replace(self, as_of=utc_naive(as_of))
 
     @property
     def as_of_seconds(self) -> int:
@@ -176,13 +176,6 @@ class DemoWorld:
 
     export: Export
     truth: pd.DataFrame  # lead_id, p_true, won (0/1)
-
-
-def _utc_naive(stamp: datetime | pd.Timestamp) -> pd.Timestamp:
-    ts = pd.Timestamp(stamp)
-    if ts.tz is not None:
-        ts = ts.tz_convert("UTC").tz_localize(None)
-    return ts.as_unit("ns")
 
 
 # --------------------------------------------------------------------------------------------
