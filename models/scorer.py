@@ -70,6 +70,14 @@ class ReasonPlan:
     activity_last_feature: dict[str, str] = field(default_factory=dict)
 
 
+def group_contributions(
+    contrib: np.ndarray, groups: tuple[str, ...]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the summed contributions of the fit features and of the engagement features."""
+    group = np.asarray(groups)
+    return contrib[:, group == FIT].sum(axis=1), contrib[:, group == ENGAGEMENT].sum(axis=1)
+
+
 def plan_reasons(featurizer: LeadFeaturizer) -> ReasonPlan:
     """Group the featurizer's features into reasons (one per activity type or attribute)."""
     keys: list[str] = []
@@ -116,8 +124,7 @@ class LeadScorer:
 
     def group_contributions(self, contrib: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per row, the log-odds contributed by fit features and by engagement features."""
-        groups = np.asarray(self.plan.groups)
-        return contrib[:, groups == FIT].sum(axis=1), contrib[:, groups == ENGAGEMENT].sum(axis=1)
+        return group_contributions(contrib, self.plan.groups)
 
     def score(
         self, history: LeadHistory, explain: bool = True, batch_size: int = 20_000

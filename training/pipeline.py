@@ -14,7 +14,7 @@ from features.build import LeadFeaturizer, LeadHistory
 from features.contract import Export
 from models.baselines import PointsLeadScore, logistic_baseline, to_object_categoricals
 from models.conversion import ConversionModel
-from models.scorer import LeadScorer, ReferenceScores
+from models.scorer import LeadScorer, ReferenceScores, group_contributions, plan_reasons
 from models.tiers import TierPolicy
 from training.evaluate import (
     ModelEvaluation,
@@ -173,14 +173,8 @@ def train(export: Export, config: TrainConfig | None = None) -> TrainingResult:
     rng = np.random.default_rng(config.seed)
     sample = rng.choice(len(X), size=min(config.reference_size, len(X)), replace=False)
     all_probabilities = model.predict_proba(X)[:, 1]
-    provisional = LeadScorer(
-        featurizer,
-        model,
-        policy,
-        ReferenceScores(np.sort(all_probabilities), np.zeros(1), np.zeros(1)),
-    )
     contrib = model.contributions(X.iloc[np.sort(sample)]).to_numpy()[:, :-1]
-    fit, engagement = provisional.group_contributions(contrib)
+    fit, engagement = group_contributions(contrib, plan_reasons(featurizer).groups)
     importance = pd.Series(np.abs(contrib).mean(axis=0), index=X.columns).sort_values(
         ascending=False
     )
