@@ -137,7 +137,8 @@ class LeadScorer:
 
     def _score_chunk(self, history: LeadHistory, explain: bool) -> pd.DataFrame:
         X = self.features(history)
-        probability = self.model.predict_proba(X)[:, 1]
+        # LightGBM refuses an empty matrix; no snapshots simply means no scores.
+        probability = self.model.predict_proba(X)[:, 1] if len(X) else np.zeros(0)
         out: dict[str, Any] = {
             "lead_id": history.snapshots["lead_id"].to_numpy(),
             "as_of": history.snapshots["as_of"].to_numpy(),
