@@ -6,7 +6,6 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from features.build import LeadHistory
@@ -36,20 +35,10 @@ def score_export(
     """Scores for every open lead at `as_of`, in chunks so memory stays flat."""
     snapshots = open_leads(export, as_of)
     n_chunks = max(-(-len(snapshots) // chunk_size), 1)
-    # Split the activities by chunk once, so a chunk's features read only its own leads'
-    # activities instead of the whole export's every time.
-    chunk_of = pd.Series(np.arange(len(snapshots)) // chunk_size, index=snapshots["lead_id"])
-    activity_chunk = export.activities["lead_id"].map(chunk_of)
-    known = activity_chunk.notna().to_numpy()
-    codes = activity_chunk.to_numpy()[known].astype(np.int64)
-    order = np.argsort(codes, kind="stable")
-    activities = export.activities[known].iloc[order]
-    bounds = np.searchsorted(codes[order], np.arange(n_chunks + 1))
     parts = []
     for k in range(n_chunks):
         chunk = snapshots.iloc[k * chunk_size : (k + 1) * chunk_size]
-        history = LeadHistory(export.leads, activities.iloc[bounds[k] : bounds[k + 1]], chunk)
-        parts.append(scorer.score(history, explain=explain))
+        parts.append(scorer.score(LeadHistory(export.leads, export.activities, chunk), explain))
         if on_progress is not None:
             on_progress(len(chunk))
     scores = pd.concat(parts, ignore_index=True)
