@@ -74,12 +74,14 @@ def run_params(result: TrainingResult) -> dict[str, str]:
 def capacity(ctx: Context, section: Section) -> None:
     served = ctx.training  # the default: the served model is refitted on train + holdout leads
     params = run_params(served)
-    holdout = holdout_evaluation_set(served.holdout, params, probability_column=LIGHTGBM)
+    # The refitted model's holdout is planned on its own scale (`to_served_scale`).
+    served_holdout = holdout_evaluation_set(served.holdout, params, probability_column=LIGHTGBM)
     config = served.config
     scheme = SnapshotScheme(config.scheme.every_days, config.scheme.max_snapshots)
     start = time.perf_counter()
     evaluated = train(ctx.world.export, replace(config, refit=False))  # serves what it evaluated
     no_refit_seconds = time.perf_counter() - start
+    holdout = holdout_evaluation_set(evaluated.holdout, params, probability_column=LIGHTGBM)
     export = ctx.world.export
     current = recent_inflow(export, export.cutoff, scheme)
     later, later_cutoff = outcome_export(ctx)
@@ -94,11 +96,16 @@ def capacity(ctx: Context, section: Section) -> None:
             **kwargs,  # type: ignore[arg-type]
         )
 
-    recent_holdout = holdout.with_inflow(current, "recent")
     plans = {
         "holdout, holdout inflow; --no-refit": (holdout, evaluated.scorer),
-        "holdout, recent inflow; --no-refit": (recent_holdout, evaluated.scorer),
-        "holdout, recent inflow; refitted": (recent_holdout, served.scorer),
+        "holdout, recent inflow; --no-refit": (
+            holdout.with_inflow(current, "recent"),
+            evaluated.scorer,
+        ),
+        "holdout, recent inflow; refitted (default)": (
+            served_holdout.with_inflow(current, "recent"),
+            served.scorer,
+        ),
         "--data training export (recent inflow); refitted": (
             period(export, served.scorer),
             served.scorer,
@@ -130,7 +137,7 @@ def capacity(ctx: Context, section: Section) -> None:
                     f"{realized['conversion_rate']:.1%}",
                 ]
             )
-            gated = label == "holdout, recent inflow; --no-refit"
+            gated = label.startswith("holdout, recent inflow")
             section.add(
                 Check(
                     "ops",
@@ -153,8 +160,8 @@ def capacity(ctx: Context, section: Section) -> None:
         f"observed {config.split.holdout_days} days of leads (created after the holdout's; "
         f"inflow {realized_inflow:.1f} per week), scored by the model that would be served, "
         "with the same definition. `--no-refit`: the served model is the evaluated one (trained "
-        f"for this comparison in {no_refit_seconds:.0f} s); refitted: the default, whose "
-        "probabilities differ from the holdout predictions it is planned on. "
+        f"for this comparison in {no_refit_seconds:.0f} s); refitted: the default, planned on the "
+        "evaluated model's holdout carried to the served model's scale by share of leads. "
         "(`generate_demo_world` with the same seed and a later cut-off is the same world "
         "shifted in time, campaign names aside, so it cannot test a forecast.)"
     )

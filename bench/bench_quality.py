@@ -36,18 +36,19 @@ def served_baselines(ctx: Context) -> tuple[object, object, list[str]]:
         return baselines[POINTS], baselines[LOGISTIC], list(baselines[BASELINE_CATEGORICALS])
     export = ctx.world.export
     snapshots = result.examples.snapshots
-    featurizer = result.scorer.featurizer
-    X = featurizer.transform(
-        LeadHistory(export.leads, export.activities, snapshots[["lead_id", "as_of"]])
+    # As the pipeline's refit: periodic snapshots of train + holdout leads, and their
+    # activity snapshots.
+    rows = pd.concat(
+        [snapshots[snapshots["cohort"] != "validation"], result.examples.activity_snapshots],
+        ignore_index=True,
     )
-    rows = (snapshots["cohort"] != "validation").to_numpy()  # as the pipeline's refit
-    y = snapshots["label"].to_numpy()
+    featurizer = result.scorer.featurizer
+    X = featurizer.transform(LeadHistory(export.leads, export.activities, rows[["lead_id", "as_of"]]))
+    y = rows["label"].to_numpy()
     categorical = list(featurizer.categorical_features_)
     numeric = [c for c in X.columns if c not in categorical]
-    points = PointsLeadScore(feature_info=featurizer.feature_info_).fit(X[rows], y[rows])
-    logistic = logistic_baseline(categorical, numeric).fit(
-        to_object_categoricals(X, categorical)[rows], y[rows]
-    )
+    points = PointsLeadScore(feature_info=featurizer.feature_info_).fit(X, y)
+    logistic = logistic_baseline(categorical, numeric).fit(to_object_categoricals(X, categorical), y)
     return points, logistic, categorical
 
 

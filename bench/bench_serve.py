@@ -329,7 +329,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     tool = args.tool if args.tool != "auto" else ("wrk" if shutil.which("wrk") else "python")
 
-    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="leadscore-bench-serve-"))
+    # Absolute: the demo and training subprocesses run inside it.
+    workdir = (args.workdir or Path(tempfile.mkdtemp(prefix="leadscore-bench-serve-"))).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix="bench-serve-", dir=workdir))
     print(f"model and logs in {workdir}; load from {tool}", flush=True)

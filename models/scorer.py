@@ -137,8 +137,9 @@ class LeadScorer:
 
     def _score_chunk(self, history: LeadHistory, explain: bool) -> pd.DataFrame:
         X = self.features(history)
+        A = self.model.matrix(X)
         # LightGBM refuses an empty matrix; no snapshots simply means no scores.
-        probability = self.model.predict_proba(X)[:, 1] if len(X) else np.zeros(0)
+        probability = self.model.proba_from_matrix(A) if len(X) else np.zeros(0)
         out: dict[str, Any] = {
             "lead_id": history.snapshots["lead_id"].to_numpy(),
             "as_of": history.snapshots["as_of"].to_numpy(),
@@ -147,7 +148,7 @@ class LeadScorer:
             "tier": assign_tier(probability, self.policy),
         }
         if explain and len(X):
-            contrib = self.model.contributions(X).to_numpy()[:, :-1]
+            contrib = self.model.contributions_from_matrix(A)[:, :-1]
             fit, engagement = self.group_contributions(contrib)
             out["fit_score"] = ReferenceScores.percentile(self.reference.fit, fit)
             out["engagement_score"] = ReferenceScores.percentile(
@@ -162,7 +163,7 @@ class LeadScorer:
         return pd.DataFrame(out, columns=list(SCORE_COLUMNS))
 
     def reasons(self, X: pd.DataFrame, contrib: np.ndarray) -> tuple[list[Any], list[Any]]:
-        """Top positive and negative reasons per row of `X`, from its SHAP `contrib`."""
+        """Top positive and negative reasons per row of `X`, from its log-odds `contrib`."""
         keys, inverse = np.unique(np.asarray(self.plan.feature_keys), return_inverse=True)
         grouped = np.zeros((contrib.shape[0], keys.size))
         np.add.at(grouped.T, inverse, contrib.T)

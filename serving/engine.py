@@ -4,9 +4,8 @@
 tier policy and reason texts as `LeadScorer.score` (so scores equal batch scoring and the
 MLflow model), but is built for many small calls:
 - the three input frames are built column-wise with fixed dtypes, not inferred row by row;
-- LightGBM gets a float matrix (categorical codes, exactly what it derives from the pandas
-  categoricals it was trained on) instead of a DataFrame, which costs ~10 ms per call to
-  convert, and runs on one thread: thread start-up dominates a prediction for a few rows;
+- the model reads the float matrix it always reads (`ConversionModel.matrix`: category codes)
+  and LightGBM runs on one thread: thread start-up dominates a prediction for a few rows;
 - leads of many requests can be scored in one call (they get private internal ids).
 """
 
@@ -77,26 +76,9 @@ class ScoringEngine:
     def __init__(self, scorer: LeadScorer) -> None:
         self.scorer = scorer
         featurizer = scorer.featurizer
-        model = scorer.model
-        self.booster = model.booster_
-        self.num_iteration = int(model.best_iteration_)
-        self.calibrator = model.calibrator_
-        names = [str(n) for n in model.feature_names_in_]
+        names = [str(n) for n in scorer.model.feature_names_in_]
         if names != list(featurizer.feature_names_out_):
             raise ValueError("the model was not trained on this featurizer's features")
-        categorical = set(featurizer.categorical_features_)
-        self.categorical_positions = [i for i, n in enumerate(names) if n in categorical]
-        self.categorical_names = [names[i] for i in self.categorical_positions]
-        n_cat = len(self.categorical_positions)
-        # Categoricals come first, so the numeric features are one slice of columns.
-        self.numeric_slice = self.categorical_positions == list(range(n_cat))
-        self.n_features = len(names)
-        trained = getattr(self.booster, "pandas_categorical", None) or []
-        expected = [list(featurizer.categories_[n]) for n in self.categorical_names]
-        # Codes are only what LightGBM would derive if the levels are those it was trained on.
-        self.use_matrix = [list(levels) for levels in trained] == expected
-        if not self.use_matrix:
-            log.warning("category levels differ from the trees'; scoring through pandas")
         self.timestamp_extras = {
             column for column, kind in featurizer.extra_columns_.items() if kind == EXTRA_TIMESTAMP
         }
@@ -158,49 +140,22 @@ class ScoringEngine:
         )
         return LeadHistory(leads=leads_frame, activities=activities, snapshots=snapshots)
 
-    def matrix(self, X: pd.DataFrame) -> np.ndarray:
-        """Features as LightGBM's float matrix: category codes, missing as NaN."""
-        out = np.empty((len(X), self.n_features), dtype=np.float64)
-        for position, name in zip(self.categorical_positions, self.categorical_names, strict=True):
-            codes = np.asarray(X[name].array.codes)
-            out[:, position] = np.where(codes >= 0, codes, np.nan)
-        if self.numeric_slice:
-            out[:, len(self.categorical_positions) :] = X.iloc[
-                :, len(self.categorical_positions) :
-            ].to_numpy(dtype=np.float64)
-        else:
-            for j, name in enumerate(X.columns):
-                if j not in self.categorical_positions:
-                    out[:, j] = X[name].to_numpy(dtype=np.float64)
-        return out
-
     def score(
         self, leads: Sequence[Lead], as_of: Sequence[datetime], explain: bool
     ) -> EngineScores:
         scorer = self.scorer
+        model = scorer.model
         X = scorer.featurizer.transform(self.history(leads, as_of))
         n = len(X)
-        if self.use_matrix:
-            A = self.matrix(X)
-            raw = self.booster.predict(A, num_iteration=self.num_iteration, num_threads=1)
-            probability = self.calibrator.predict(np.asarray(raw))
-        else:
-            A = None
-            probability = scorer.model.predict_proba(X)[:, 1]
+        A = model.matrix(X)
+        probability = model.proba_from_matrix(A, num_threads=1)
         reference = scorer.reference
         fit = np.full(n, np.nan)
         engagement = np.full(n, np.nan)
         positive: list[list[str]] = [[] for _ in range(n)]
         negative: list[list[str]] = [[] for _ in range(n)]
         if explain and n:
-            if A is not None:
-                contrib = np.asarray(
-                    self.booster.predict(
-                        A, num_iteration=self.num_iteration, pred_contrib=True, num_threads=1
-                    )
-                )[:, :-1]
-            else:
-                contrib = scorer.model.contributions(X).to_numpy()[:, :-1]
+            contrib = model.contributions_from_matrix(A, num_threads=1)[:, :-1]
             fit_raw, engagement_raw = scorer.group_contributions(contrib)
             fit = ReferenceScores.percentile(reference.fit, fit_raw)
             engagement = ReferenceScores.percentile(reference.engagement, engagement_raw)

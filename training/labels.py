@@ -5,13 +5,18 @@ Definitions (docs/modeling.md says the same in prose):
 - Its *label* is 1 when the lead has an opportunity that is created at or after as_of and
   closes won within `horizon_days` after as_of.
 - A snapshot whose horizon ends after the export's cut-off is *censored* and left out.
+- Besides the periodic snapshots (every lead, every `every_days`), training also looks at leads
+  just after they act (*activity snapshots*): hot leads raise their hands and get an
+  opportunity within days, so periodic looks rarely see a lead in the moment the service is
+  called for it. Activity snapshots only ever add training rows; validation (early stopping,
+  calibration), the holdout and everything evaluated stay periodic.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -25,15 +30,23 @@ DAY = pd.Timedelta(days=1)
 
 @dataclass(frozen=True)
 class SnapshotScheme:
-    """When a lead is looked at: a per-lead random phase, then every `every_days`, capped."""
+    """When a lead is looked at: a per-lead random phase, then every `every_days`, capped.
+
+    For training, also `activity_share` of all activities (a seeded random pick) each give a
+    snapshot up to `activity_delay_days` after the activity.
+    """
 
     every_days: int = 14
     max_snapshots: int = 8
     seed: int = 0
+    activity_share: float = 0.15
+    activity_delay_days: float = 2.0
 
     def __post_init__(self) -> None:
         if self.every_days < 1 or self.max_snapshots < 1:
             raise ValueError("every_days and max_snapshots must be at least 1")
+        if not 0.0 <= self.activity_share <= 1.0 or self.activity_delay_days <= 0:
+            raise ValueError("activity_share must be in [0, 1] and activity_delay_days positive")
 
 
 @dataclass(frozen=True)
@@ -92,6 +105,38 @@ def build_snapshots(
     return snapshots.sort_values(["as_of", "lead_id"], kind="stable").reset_index(drop=True)
 
 
+def build_activity_snapshots(
+    export: Export, last_as_of: pd.Timestamp, scheme: SnapshotScheme | None = None
+) -> pd.DataFrame:
+    """Snapshots shortly after a seeded random `activity_share` of activities (see module doc).
+
+    Each picked activity gives one snapshot a uniform 0.01 to `activity_delay_days` days after
+    it, kept while the lead has no opportunity and up to `last_as_of`. Same columns as
+    `build_snapshots`.
+    """
+    scheme = scheme or SnapshotScheme()
+    activities = export.activities
+    rng = np.random.default_rng(scheme.seed)
+    picked = activities.loc[rng.random(len(activities)) < scheme.activity_share]
+    delay = rng.uniform(0.01, scheme.activity_delay_days, len(picked))
+    as_of = picked["occurred_at"].to_numpy() + pd.to_timedelta(delay, unit="D").to_numpy()
+    leads = export.leads.set_index("lead_id")
+    created = picked["lead_id"].map(leads["created_at"]).to_numpy(dtype="datetime64[ns]")
+    first_opp = first_opportunity_at(export).set_axis(export.leads["lead_id"])
+    opp = picked["lead_id"].map(first_opp).to_numpy(dtype="datetime64[ns]")
+    keep = (pd.isna(opp) | (as_of < opp)) & (as_of <= last_as_of.to_datetime64())
+    snapshots = pd.DataFrame(
+        {
+            "lead_id": picked["lead_id"].to_numpy()[keep],
+            "as_of": as_of[keep],
+            "created_at": created[keep],
+            "age_days": (as_of[keep] - created[keep]) / np.timedelta64(1, "D"),
+        }
+    )
+    log.info("built %d activity snapshots", len(snapshots))
+    return snapshots.sort_values(["as_of", "lead_id"], kind="stable").reset_index(drop=True)
+
+
 def label_snapshots(snapshots: pd.DataFrame, export: Export, horizon_days: int) -> np.ndarray:
     """1 where the lead's opportunity opened at or after as_of closes won within the horizon."""
     won = export.opportunities.loc[
@@ -115,6 +160,8 @@ class TrainingExamples:
     cutoff: pd.Timestamp
     horizon_days: int
     boundaries: dict[str, pd.Timestamp]
+    # Training-only rows of train and holdout leads (same columns); never evaluated on.
+    activity_snapshots: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def cohort(self, name: str) -> pd.DataFrame:
         return self.snapshots[self.snapshots["cohort"] == name].reset_index(drop=True)
@@ -139,12 +186,19 @@ def build_training_examples(
     snapshots["label"] = label_snapshots(snapshots, export, horizon_days)
     holdout_start = last_as_of - split.holdout_days * DAY
     validation_start = holdout_start - split.validation_days * DAY
-    created = snapshots["created_at"]
-    snapshots["cohort"] = np.select(
-        [created >= holdout_start, created >= validation_start],
-        ["holdout", "validation"],
-        default="train",
-    )
+
+    def cohorts(created: pd.Series) -> np.ndarray:
+        return np.select(
+            [created >= holdout_start, created >= validation_start],
+            ["holdout", "validation"],
+            default="train",
+        )
+
+    snapshots["cohort"] = cohorts(snapshots["created_at"])
+    extra = build_activity_snapshots(export, last_as_of, scheme)
+    extra["label"] = label_snapshots(extra, export, horizon_days)
+    extra["cohort"] = cohorts(extra["created_at"])
+    extra = extra[extra["cohort"] != "validation"].reset_index(drop=True)
     counts = snapshots.groupby("cohort")["label"].agg(["size", "sum"])
     for name in ("train", "validation", "holdout"):
         if name not in counts.index or counts.loc[name, "sum"] == 0:
@@ -162,4 +216,5 @@ def build_training_examples(
             "holdout_start": holdout_start,
             "last_as_of": last_as_of,
         },
+        activity_snapshots=extra,
     )

@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 LIGHTGBM = "lightgbm"
 POINTS = "points_score"
 LOGISTIC = "logistic_regression"
+# The served model's holdout probabilities: the evaluated LightGBM's without a refit, else the
+# refitted model's (in-sample there). Thresholds are carried to its scale by share of leads.
+SERVED = "served_model"
 SEGMENT_COLUMNS = ("source", "country")
 BASELINE_CATEGORICALS = "categorical"
 BASELINE_FEATURIZER = "featurizer"
@@ -95,15 +98,23 @@ def train(export: Export, config: TrainConfig | None = None) -> TrainingResult:
     )
     featurizer = LeadFeaturizer().fit(train_history)
     X = featurizer.transform(history)
+    # Activity snapshots only add fitting rows (train leads here, holdout leads in the refit).
+    extra = examples.activity_snapshots
+    extra_history = LeadHistory(export.leads, export.activities, extra[["lead_id", "as_of"]])
+    X_extra = featurizer.transform(extra_history)
+    y_extra = extra["label"].to_numpy()
+    extra_train = (extra["cohort"] == "train").to_numpy()
     timings["features_s"] = time.perf_counter() - clock
     y = snapshots["label"].to_numpy()
     val_mask = cohort == "validation"
     hold_mask = cohort == "holdout"
 
     clock = time.perf_counter()
+    X_fit = pd.concat([X[train_mask], X_extra[extra_train]], ignore_index=True)
+    y_fit = np.concatenate([y[train_mask], y_extra[extra_train]])
     model = ConversionModel(random_state=config.seed, **config.model).fit(
-        X[train_mask],
-        y[train_mask],
+        X_fit,
+        y_fit,
         X[val_mask],
         y[val_mask],
         groups_val=snapshots.loc[val_mask, "lead_id"].to_numpy(),
@@ -113,11 +124,12 @@ def train(export: Export, config: TrainConfig | None = None) -> TrainingResult:
     clock = time.perf_counter()
     categorical = list(featurizer.categorical_features_)
     numeric = [c for c in X.columns if c not in categorical]
-    points = PointsLeadScore(feature_info=featurizer.feature_info_).fit(
-        X[train_mask], y[train_mask]
-    )
+    # The baselines learn from the same rows as the model they are compared with.
+    points = PointsLeadScore(feature_info=featurizer.feature_info_).fit(X_fit, y_fit)
     X_obj = to_object_categoricals(X, categorical)
-    logistic = logistic_baseline(categorical, numeric).fit(X_obj[train_mask], y[train_mask])
+    logistic = logistic_baseline(categorical, numeric).fit(
+        to_object_categoricals(X_fit, categorical), y_fit
+    )
     timings["baselines_s"] = time.perf_counter() - clock
 
     X_hold = X[hold_mask]
@@ -151,22 +163,27 @@ def train(export: Export, config: TrainConfig | None = None) -> TrainingResult:
     timings["evaluation_s"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    policy = TierPolicy.from_shares(
-        holdout[LIGHTGBM].to_numpy(), config.sql_share, config.mql_share
-    )
     evaluation_featurizer = featurizer
     if config.refit:
         fit_mask = ~val_mask
         featurizer = LeadFeaturizer().fit(history)
         X = featurizer.transform(history)
+        X_extra = featurizer.transform(extra_history)
         model = ConversionModel(random_state=config.seed, **config.model).fit(
-            X[fit_mask],
-            y[fit_mask],
+            pd.concat([X[fit_mask], X_extra], ignore_index=True),
+            np.concatenate([y[fit_mask], y_extra]),
             X[val_mask],
             y[val_mask],
             groups_val=snapshots.loc[val_mask, "lead_id"].to_numpy(),
         )
-        model.refit_all(X, y)
+        model.refit_all(pd.concat([X, X_extra], ignore_index=True), np.concatenate([y, y_extra]))
+        holdout[SERVED] = model.predict_proba(X[hold_mask])[:, 1]
+    else:
+        holdout[SERVED] = holdout[LIGHTGBM]
+    # The packed policy's shares hold for the model that is served, refitted or not.
+    policy = TierPolicy.from_shares(
+        holdout[SERVED].to_numpy(), config.sql_share, config.mql_share
+    )
     timings["refit_s"] = time.perf_counter() - clock
 
     clock = time.perf_counter()

@@ -18,6 +18,9 @@ Definitions (docs/marketing-ops.md says the same in prose):
   inflow x (weighted conversions above it / weighted leads). Precision is the (weighted)
   conversion rate above a threshold, recall the share of all conversions above it, lift the
   precision over the overall conversion rate.
+- A refitted served model (the default of training) has no out-of-sample holdout scores: its
+  thresholds are the evaluated model's carried over by share of leads (`to_served_scale`), so
+  volumes follow the served model while precision and recall stay out of sample.
 - SQL = probability at or above the SQL threshold, MQL = at or above the MQL threshold but below
   the SQL one (as `assign_tier`). `sql_share` and `mql_share` are shares of the SQL and MQL
   tiers alone (as `TierPolicy.from_shares`); `mql_recall` is the recall at the MQL threshold
@@ -45,6 +48,7 @@ from features.build import LeadHistory
 from features.contract import Export
 from models.tiers import MQL, NURTURE, SQL, TIERS, TierPolicy, assign_tier
 from training.labels import SnapshotScheme, build_snapshots, label_snapshots
+from training.pipeline import LIGHTGBM, SERVED
 from training.plots import REFERENCE_COLOR, plot_calibration, plot_cumulative_gains
 from training.report import ReportSection
 
@@ -76,6 +80,8 @@ class EvaluationSet:
     window_end: pd.Timestamp
     source: str
     inflow_source: str = "evaluation period"
+    # True when `probability` is the evaluated model's carried to the served model's scale.
+    on_served_scale: bool = False
 
     def __post_init__(self) -> None:
         n = self.probability.size
@@ -95,16 +101,7 @@ class EvaluationSet:
         return float((self.weight * self.label).sum() / self.weight.sum())
 
     def with_inflow(self, leads_per_week: float, source: str) -> EvaluationSet:
-        return EvaluationSet(
-            self.probability,
-            self.label,
-            self.weight,
-            float(leads_per_week),
-            self.window_start,
-            self.window_end,
-            self.source,
-            source,
-        )
+        return replace(self, leads_per_week=float(leads_per_week), inflow_source=source)
 
 
 def lead_inflow(
@@ -147,13 +144,46 @@ def evaluation_set(
     )
 
 
+def to_served_scale(evaluated: np.ndarray, served: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """Evaluated probabilities carried to the served model's scale by share of leads.
+
+    Each evaluated probability p becomes the served model's score at which the same weighted
+    share of the same snapshots lies at or above it as lies at or above p under the evaluated
+    model. The map is monotone, so the order, precision and recall stay the evaluated model's
+    (out of sample), while a threshold on the result selects the share of leads the served
+    model will select.
+    """
+    evaluated = np.asarray(evaluated, dtype=float)
+    served = np.asarray(served, dtype=float)
+    weight = np.asarray(weight, dtype=float)
+    total = weight.sum()
+    by_served = np.argsort(-served, kind="stable")
+    served_desc = served[by_served]
+    served_share = np.cumsum(weight[by_served]) / total
+    by_evaluated = np.argsort(-evaluated, kind="stable")
+    evaluated_desc = evaluated[by_evaluated]
+    share = np.cumsum(weight[by_evaluated]) / total
+    # Tied evaluated probabilities share the share of their whole tie (at-or-above counts all).
+    last_of_tie = np.flatnonzero(np.append(evaluated_desc[1:] != evaluated_desc[:-1], True))
+    tie_share = share[last_of_tie][np.searchsorted(last_of_tie, np.arange(share.size))]
+    at = np.searchsorted(served_share, tie_share - _TOLERANCE, side="left")
+    mapped = np.empty_like(evaluated)
+    mapped[by_evaluated] = served_desc[np.minimum(at, served_desc.size - 1)]
+    return mapped
+
+
 def holdout_evaluation_set(
     predictions: pd.DataFrame,
     params: Mapping[str, str],
-    probability_column: str = "lightgbm",
+    probability_column: str = LIGHTGBM,
     source: str = "the model's holdout",
 ) -> EvaluationSet:
-    """The training run's holdout predictions with the run's window and snapshot interval."""
+    """The training run's holdout predictions with the run's window and snapshot interval.
+
+    When the run stored the served model's own holdout scores (column `served_model`) and they
+    differ from the evaluated ones (a refit), the probabilities are carried to the served
+    model's scale with `to_served_scale`.
+    """
     frame = predictions.rename(columns={probability_column: "probability"})
     frame = frame.assign(created_at=frame["as_of"] - pd.to_timedelta(frame["age_days"], unit="D"))
     # Without the run's boundaries, the period is what the predictions themselves span.
@@ -163,6 +193,15 @@ def holdout_evaluation_set(
     window_end = pd.Timestamp(end) if end else frame["as_of"].max()
     every = float(params.get("snapshot_every_days", 14))
     data = evaluation_set(frame, window_start, window_end, every, source)
+    if SERVED in frame and not np.array_equal(frame[SERVED].to_numpy(), data.probability):
+        data = replace(
+            data,
+            probability=to_served_scale(
+                data.probability, frame[SERVED].to_numpy(dtype=float), data.weight
+            ),
+            source=f"{source}, on the served model's scale",
+            on_served_scale=True,
+        )
     recent = params.get(RECENT_INFLOW_PARAM)
     if recent:
         # Volume grows or shrinks, and the holdout is months old: plan with the inflow just
@@ -778,6 +817,13 @@ def refit_caveats(params: Mapping[str, str], data: EvaluationSet, on_holdout: bo
     """What to keep in mind when the served model is not the one the figures come from."""
     if str(params.get("refit", "False")).lower() != "true":
         return []
+    if on_holdout and data.on_served_scale:
+        return [
+            "The served model was refitted on train + holdout leads after the evaluation: "
+            "the thresholds are on its scale (each evaluated probability carried to the served "
+            "model's score at the same share of holdout leads), so volumes follow the served "
+            "model while precision and recall are the evaluated model's, out of sample."
+        ]
     if on_holdout:
         return [
             "The served model was refitted on train + holdout leads after the evaluation; the "

@@ -9,6 +9,7 @@ from tests.conftest import make_export
 from training.labels import (
     SnapshotScheme,
     SplitConfig,
+    build_activity_snapshots,
     build_snapshots,
     build_training_examples,
     label_snapshots,
@@ -167,3 +168,58 @@ def test_too_short_history_says_so() -> None:
     export = _world(100)
     with pytest.raises(ValueError, match="too short"):
         build_training_examples(export, 90, T0 + pd.Timedelta(days=100))
+
+
+def _acting_world() -> object:
+    """_world's leads, each acting daily from creation for 30 days."""
+    base = _world()
+    activities = [
+        {"lead_id": lead, "occurred_at": str(created + pd.Timedelta(days=d)), "activity_type": "x"}
+        for lead, created in zip(base.leads["lead_id"], base.leads["created_at"], strict=True)
+        for d in range(30)
+    ]
+    return make_export(
+        base.leads[["lead_id", "created_at"]].to_dict("records"),
+        activities,
+        base.opportunities.astype({"created_at": str, "closed_at": str}).to_dict("records"),
+    )
+
+
+def test_activity_snapshots_follow_activities_and_stop_at_the_opportunity() -> None:
+    export = _acting_world()
+    last = T0 + pd.Timedelta(days=300)
+    scheme = SnapshotScheme(14, 8, activity_share=0.5, activity_delay_days=2.0)
+    snaps = build_activity_snapshots(export, last, scheme)
+    picked = len(snaps) / len(export.activities)
+    assert 0.3 < picked < 0.5  # about half, less those after an opportunity or last_as_of
+    acts = export.activities.merge(snaps, on="lead_id")
+    delay = (acts["as_of"] - acts["occurred_at"]).dt.total_seconds() / 86_400
+    # every snapshot lies up to 2 days after one of its lead's activities
+    assert acts.assign(near=delay.between(0, 2)).groupby(["lead_id", "as_of"])["near"].any().all()
+    opened = export.opportunities.set_index("lead_id")["created_at"]
+    assert (snaps["as_of"] < snaps["lead_id"].map(opened).fillna(pd.Timestamp.max)).all()
+    assert (snaps["as_of"] <= last).all()
+    again = build_activity_snapshots(export, last, scheme)
+    pd.testing.assert_frame_equal(snaps, again)  # the pick is seeded
+    none = build_activity_snapshots(export, last, SnapshotScheme(activity_share=0.0))
+    assert none.empty and list(none.columns) == list(snaps.columns)
+
+
+def test_activity_snapshots_are_labelled_and_never_in_validation() -> None:
+    export = _acting_world()
+    cutoff = T0 + pd.Timedelta(days=400)
+    examples = build_training_examples(
+        export, 90, cutoff, SnapshotScheme(14, 8, activity_share=0.3), SplitConfig(60, 30)
+    )
+    extra = examples.activity_snapshots
+    assert set(extra["cohort"]) == {"train", "holdout"}
+    assert (extra["as_of"] + pd.Timedelta(days=90) <= cutoff).all()
+    # leads with a won opportunity 20 days after creation: snapshots before it are positive
+    won = extra["lead_id"].str[1:].astype(int) % 5 == 0
+    assert extra.loc[won, "label"].eq(1).all() and extra.loc[~won, "label"].eq(0).all()
+    # the periodic snapshots, and so everything evaluated, are as without them
+    periodic = build_training_examples(
+        export, 90, cutoff, SnapshotScheme(14, 8, activity_share=0.0), SplitConfig(60, 30)
+    )
+    pd.testing.assert_frame_equal(examples.snapshots, periodic.snapshots)
+    assert periodic.activity_snapshots.empty

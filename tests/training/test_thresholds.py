@@ -32,6 +32,7 @@ from training.thresholds import (
     threshold_curve,
     threshold_report,
     tier_figures,
+    to_served_scale,
 )
 
 from .marketing_ops_support import RegisteredModel, registered_model
@@ -189,6 +190,60 @@ def test_no_targets_keep_the_current_policy_and_table_marks_the_cutoffs() -> Non
     assert table["share"].is_monotonic_increasing
     with pytest.raises(ValueError):
         ThresholdTargets(sql_share=1.5)
+
+
+def _share_at_or_above(p: np.ndarray, weight: np.ndarray, threshold: float) -> float:
+    return float(weight[p >= threshold].sum() / weight.sum())
+
+
+def test_served_scale_keeps_the_order_and_carries_shares_to_the_served_model() -> None:
+    rng = np.random.default_rng(3)
+    n = 3_000
+    evaluated = np.round(rng.beta(0.6, 8.0, n), 3)  # rounded: ties must map together
+    # A refit: correlated with the evaluated scores, more confident, in another range.
+    served = np.clip(evaluated * 1.4 + rng.normal(0, 0.02, n), 0, 1)
+    weight = 1.0 / rng.integers(1, 6, n)
+    mapped = to_served_scale(evaluated, served, weight)
+    order = np.argsort(evaluated, kind="stable")
+    assert (np.diff(mapped[order]) >= 0).all()  # monotone: precision and recall unchanged
+    tied = evaluated == evaluated[0]
+    assert np.unique(mapped[tied]).size == 1
+    assert set(np.unique(mapped)) <= set(np.unique(served))
+    for share in (0.02, 0.05, 0.1, 0.3):
+        threshold = float(np.quantile(mapped, 1 - share))
+        planned = _share_at_or_above(mapped, weight, threshold)
+        delivered = _share_at_or_above(served, weight, threshold)
+        assert delivered == pytest.approx(planned, abs=0.005)
+        # Without the map, the evaluated threshold would select far more of the served model.
+        raw = float(np.quantile(evaluated, 1 - share))
+        assert _share_at_or_above(served, weight, raw) > 1.2 * _share_at_or_above(
+            evaluated, weight, raw
+        )
+    assert np.array_equal(to_served_scale(evaluated, evaluated, weight), evaluated)
+
+
+def test_holdout_of_a_refitted_model_is_planned_on_the_served_scale() -> None:
+    rng = np.random.default_rng(4)
+    n = 2_000
+    evaluated = rng.beta(0.6, 8.0, n)
+    predictions = pd.DataFrame(
+        {
+            "lead_id": [f"L{i // 2}" for i in range(n)],
+            "as_of": pd.Timestamp("2026-03-01"),
+            "age_days": 14.0 * (np.arange(n) % 2),
+            "label": (rng.random(n) < evaluated).astype(int),
+            "lightgbm": evaluated,
+            "served_model": np.minimum(evaluated * 1.5, 1.0),
+        }
+    )
+    data = holdout_evaluation_set(predictions, {"refit": "True"})
+    assert data.on_served_scale
+    assert np.allclose(np.sort(data.probability), np.sort(predictions["served_model"]))
+    assert np.array_equal(np.argsort(data.probability), np.argsort(evaluated))
+    [caveat] = refit_caveats({"refit": "True"}, data, on_holdout=True)
+    assert "served model's scale" in data.source and "out of sample" in caveat
+    same = predictions.assign(served_model=predictions["lightgbm"])
+    assert not holdout_evaluation_set(same, {"refit": "False"}).on_served_scale
 
 
 def test_refitted_models_come_with_a_caveat() -> None:

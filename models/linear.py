@@ -1,0 +1,158 @@
+"""A logistic regression on the trees' float matrix, with exact per-feature contributions.
+
+The conversion model averages its log-odds with LightGBM's (see `ConversionModel`): on lead
+data the log-odds of conversion are close to additive in log-scaled activity counts, which a
+linear model learns with far less variance than trees do from the same rows. It reads the same
+float matrix LightGBM predicts from (category codes, missing as NaN), so batch scoring and the
+service run it without pandas or scikit-learn pipelines on the way.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.linear_model import LogisticRegression
+from sklearn.utils.validation import check_is_fitted
+
+
+def signed_log1p(x: np.ndarray) -> np.ndarray:
+    """log1p of the magnitude with the sign kept: counts and sizes on a log scale."""
+    return np.sign(x) * np.log1p(np.abs(x))
+
+
+def feature_matrix(X: pd.DataFrame, categories: dict[str, list[str]] | None = None) -> np.ndarray:
+    """Features as LightGBM's float matrix: category codes (missing as NaN), numbers as floats.
+
+    With `categories`, each categorical column must carry exactly those levels (the codes mean
+    what they meant in training); a mismatch raises instead of scoring the wrong level.
+    """
+    out = np.empty((len(X), X.shape[1]), dtype=np.float64)
+    numeric: list[int] = []
+    for j, name in enumerate(X.columns):
+        column = X[name]
+        if not isinstance(column.dtype, pd.CategoricalDtype):
+            numeric.append(j)
+            continue
+        if categories is not None and list(column.cat.categories) != list(categories[name]):
+            raise ValueError(f"feature {name!r} has other category levels than in training")
+        codes = np.asarray(column.array.codes)
+        out[:, j] = np.where(codes >= 0, codes, np.nan)
+    if numeric:
+        # One block copy: column-by-column access costs more than scoring a few leads.
+        out[:, numeric] = X.iloc[:, numeric].to_numpy(dtype=np.float64, na_value=np.nan)
+    return out
+
+
+class LinearLogOdds(ClassifierMixin, BaseEstimator):
+    """L2 logistic regression: one-hot category codes, log-scaled standardised numbers.
+
+    Missing numbers take the training median plus a missing indicator. `contributions` are
+    exact for a linear model: each feature's term minus its training mean, so a row's
+    contributions plus `bias_` add up to its log-odds.
+    """
+
+    def __init__(
+        self,
+        categorical_positions: tuple[int, ...] = (),
+        n_levels: tuple[int, ...] = (),
+        C: float = 0.1,
+        max_iter: int = 500,
+    ) -> None:
+        self.categorical_positions = categorical_positions
+        self.n_levels = n_levels
+        self.C = C
+        self.max_iter = max_iter
+
+    def _numeric_positions(self, n_features: int) -> np.ndarray:
+        categorical = set(self.categorical_positions)
+        return np.array([j for j in range(n_features) if j not in categorical], dtype=int)
+
+    def _numeric_terms(self, A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Standardised log-scaled numbers (missing at the median) and missing indicators."""
+        values = A[:, self.numeric_positions_]
+        missing = np.isnan(values)
+        filled = np.where(missing, self.median_, values)
+        z = (signed_log1p(filled) - self.mean_) / self.scale_
+        return z, missing[:, self.has_missing_].astype(np.float64)
+
+    def _level_codes(self, A: np.ndarray) -> list[np.ndarray]:
+        """Per categorical, integer codes with NaN (never produced by the featurizer) as 0."""
+        codes = []
+        for position, n in zip(self.categorical_positions, self.n_levels, strict=True):
+            raw = A[:, position]
+            codes.append(np.clip(np.where(np.isnan(raw), 0, raw), 0, n - 1).astype(np.int64))
+        return codes
+
+    def fit(self, A: np.ndarray, y: np.ndarray) -> LinearLogOdds:
+        A = np.asarray(A, dtype=np.float64)
+        self.n_features_in_ = A.shape[1]
+        self.numeric_positions_ = self._numeric_positions(A.shape[1])
+        values = A[:, self.numeric_positions_]
+        missing = np.isnan(values)
+        with np.errstate(all="ignore"):
+            median = np.nanmedian(np.where(missing.all(axis=0), 0.0, values), axis=0)
+        self.median_ = np.nan_to_num(median)
+        logged = signed_log1p(np.where(missing, self.median_, values))
+        self.mean_ = logged.mean(axis=0)
+        scale = logged.std(axis=0)
+        self.scale_ = np.where(scale > 0, scale, 1.0)
+        self.has_missing_ = missing.any(axis=0)
+        z, indicators = self._numeric_terms(A)
+        codes = self._level_codes(A)
+        offsets = np.cumsum([0, *self.n_levels])
+        one_hot = sp.csr_matrix(
+            (
+                np.ones(len(A) * len(codes)),
+                (
+                    np.repeat(np.arange(len(A)), len(codes)),
+                    np.column_stack([c + o for c, o in zip(codes, offsets, strict=False)]).ravel()
+                    if codes
+                    else np.zeros(0, dtype=np.int64),
+                ),
+            ),
+            shape=(len(A), int(offsets[-1])),
+        )
+        design = sp.hstack([sp.csr_matrix(z), sp.csr_matrix(indicators), one_hot]).tocsr()
+        model = LogisticRegression(C=self.C, max_iter=self.max_iter).fit(design, y)
+        coef = model.coef_.ravel()
+        n_numeric, n_indicators = z.shape[1], indicators.shape[1]
+        self.numeric_coef_ = coef[:n_numeric]
+        self.indicator_coef_ = coef[n_numeric : n_numeric + n_indicators]
+        level_coef = coef[n_numeric + n_indicators :]
+        self.level_coef_ = [level_coef[offsets[k] : offsets[k + 1]] for k in range(len(codes))]
+        self.intercept_ = float(model.intercept_[0])
+        # Training means of every term: contributions are measured from the average lead.
+        self.indicator_mean_ = indicators.mean(axis=0) if len(A) else indicators.sum(axis=0)
+        self.level_mean_ = [
+            float(table[c].mean()) for table, c in zip(self.level_coef_, codes, strict=True)
+        ]
+        self.bias_ = (
+            self.intercept_
+            + float(self.indicator_coef_ @ self.indicator_mean_)
+            + float(sum(self.level_mean_))
+        )
+        self.classes_ = np.array([0, 1])
+        return self
+
+    def contributions(self, A: np.ndarray) -> np.ndarray:
+        """Per row and feature, its term's log-odds minus the training mean (no bias column)."""
+        check_is_fitted(self, "bias_")
+        A = np.asarray(A, dtype=np.float64)
+        out = np.zeros((len(A), self.n_features_in_))
+        z, indicators = self._numeric_terms(A)
+        out[:, self.numeric_positions_] = z * self.numeric_coef_
+        with_missing = self.numeric_positions_[self.has_missing_]
+        out[:, with_missing] += (indicators - self.indicator_mean_) * self.indicator_coef_
+        for k, codes in enumerate(self._level_codes(A)):
+            out[:, self.categorical_positions[k]] = self.level_coef_[k][codes] - self.level_mean_[k]
+        return out
+
+    def decision_function(self, A: np.ndarray) -> np.ndarray:
+        """Log-odds of conversion."""
+        return np.asarray(self.contributions(A).sum(axis=1) + self.bias_)
+
+    def predict_proba(self, A: np.ndarray) -> np.ndarray:
+        p = 1.0 / (1.0 + np.exp(-self.decision_function(A)))
+        return np.column_stack([1 - p, p])
