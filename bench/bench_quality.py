@@ -43,12 +43,16 @@ def served_baselines(ctx: Context) -> tuple[object, object, list[str]]:
         ignore_index=True,
     )
     featurizer = result.scorer.featurizer
-    X = featurizer.transform(LeadHistory(export.leads, export.activities, rows[["lead_id", "as_of"]]))
+    X = featurizer.transform(
+        LeadHistory(export.leads, export.activities, rows[["lead_id", "as_of"]])
+    )
     y = rows["label"].to_numpy()
     categorical = list(featurizer.categorical_features_)
     numeric = [c for c in X.columns if c not in categorical]
     points = PointsLeadScore(feature_info=featurizer.feature_info_).fit(X, y)
-    logistic = logistic_baseline(categorical, numeric).fit(to_object_categoricals(X, categorical), y)
+    logistic = logistic_baseline(categorical, numeric).fit(
+        to_object_categoricals(X, categorical), y
+    )
     return points, logistic, categorical
 
 

@@ -150,7 +150,7 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
     def raw_from_matrix(self, A: np.ndarray, num_threads: int | None = None) -> np.ndarray:
         """Uncalibrated probabilities: the models' log-odds averaged, before calibration."""
         check_is_fitted(self, "booster_")
-        extra = {} if num_threads is None else {"num_threads": num_threads}
+        extra: dict[str, Any] = {} if num_threads is None else {"num_threads": num_threads}
         trees = np.asarray(
             self.booster_.predict(A, num_iteration=self.best_iteration_, raw_score=True, **extra)
         )
@@ -164,16 +164,16 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
         """Calibrated probabilities of conversion, one per row of `A`."""
         return np.asarray(self.calibrator_.predict(self.raw_from_matrix(A, num_threads)))
 
-    def contributions_from_matrix(self, A: np.ndarray, num_threads: int | None = None) -> np.ndarray:
+    def contributions_from_matrix(
+        self, A: np.ndarray, num_threads: int | None = None
+    ) -> np.ndarray:
         """Per row, each feature's log-odds contribution (tree SHAP and linear terms, averaged
         as the log-odds are), then the bias column; a row adds up to its uncalibrated log-odds.
         """
         check_is_fitted(self, "booster_")
-        extra = {} if num_threads is None else {"num_threads": num_threads}
+        extra: dict[str, Any] = {} if num_threads is None else {"num_threads": num_threads}
         trees = np.asarray(
-            self.booster_.predict(
-                A, num_iteration=self.best_iteration_, pred_contrib=True, **extra
-            )
+            self.booster_.predict(A, num_iteration=self.best_iteration_, pred_contrib=True, **extra)
         )
         linear = getattr(self, "linear_", None)
         if linear is None:

@@ -181,9 +181,7 @@ def train(export: Export, config: TrainConfig | None = None) -> TrainingResult:
     else:
         holdout[SERVED] = holdout[LIGHTGBM]
     # The packed policy's shares hold for the model that is served, refitted or not.
-    policy = TierPolicy.from_shares(
-        holdout[SERVED].to_numpy(), config.sql_share, config.mql_share
-    )
+    policy = TierPolicy.from_shares(holdout[SERVED].to_numpy(), config.sql_share, config.mql_share)
     timings["refit_s"] = time.perf_counter() - clock
 
     clock = time.perf_counter()

@@ -12,7 +12,7 @@ from models.tiers import TIERS
 from tests.conftest import make_export
 from training.demo_world import DemoWorld
 from training.labels import SnapshotScheme, build_training_examples
-from training.pipeline import LIGHTGBM, LOGISTIC, POINTS, TrainingResult
+from training.pipeline import LIGHTGBM, LOGISTIC, POINTS, SERVED, TrainingResult
 
 
 def test_a_feature_that_would_leak_the_label_cannot(small_world: DemoWorld) -> None:
@@ -54,6 +54,8 @@ def test_a_feature_that_would_leak_the_label_cannot(small_world: DemoWorld) -> N
 def test_holdout_is_later_and_models_are_compared_on_it(trained: TrainingResult) -> None:
     snapshots = trained.examples.snapshots
     holdout = trained.holdout
+    # periodic snapshots only: activity snapshots are fitting rows, never evaluated on
+    assert len(trained.examples.activity_snapshots) > 0
     assert len(holdout) == (snapshots["cohort"] == "holdout").sum()
     assert set(trained.evaluations) == {LIGHTGBM, POINTS, LOGISTIC}
     for evaluation in trained.evaluations.values():
@@ -77,10 +79,17 @@ def test_probabilities_are_calibrated_on_the_holdout(trained: TrainingResult) ->
 
 
 def test_default_tier_policy_is_top_5_and_next_15_percent_of_holdout(
-    trained: TrainingResult,
+    trained: TrainingResult, small_world: DemoWorld
 ) -> None:
     policy = trained.scorer.policy
-    p = trained.holdout[LIGHTGBM].to_numpy()
+    p = trained.holdout[SERVED].to_numpy()
+    # the served model's own holdout scores: the policy's shares hold for what is served
+    export = small_world.export
+    holdout = trained.holdout
+    history = LeadHistory(export.leads, export.activities, holdout[["lead_id", "as_of"]])
+    served = trained.scorer.score(history, explain=False)["probability"].to_numpy()
+    assert np.allclose(p, served)
+    assert not np.allclose(p, holdout[LIGHTGBM].to_numpy())  # refitted after the evaluation
     assert np.mean(p >= policy.sql_threshold) == pytest.approx(0.05, abs=0.01)
     assert np.mean(p >= policy.mql_threshold) == pytest.approx(0.20, abs=0.02)
 
