@@ -60,7 +60,10 @@ def _step_seconds(workdir: Path) -> dict[str, float]:
 
     from training.tracking import DEFAULT_EXPERIMENT
 
-    client = MlflowClient(tracking_uri=f"sqlite:///{workdir / 'mlflow.db'}")
+    client = MlflowClient(
+        tracking_uri=f"sqlite:///{workdir / 'mlflow.db'}",
+        registry_uri=f"sqlite:///{workdir / 'mlflow.db'}",
+    )
     experiment = client.get_experiment_by_name(DEFAULT_EXPERIMENT)
     if experiment is None:
         return {}

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import bench_demo
 import bench_features
+import bench_ops
 import bench_quality
 import bench_score
 import bench_train
@@ -36,6 +37,7 @@ BENCHMARKS: dict[str, Callable[[Context], Section]] = {
     "quality": bench_quality.run,
     "score": bench_score.run,
     "train": bench_train.run,
+    "ops": bench_ops.run,
 }
 ALIASES = {"training": "train", "scoring": "score"}
 DOCS = ROOT / "docs" / "benchmarks.md"

@@ -9,6 +9,7 @@ service builds, so every path scores with the same arithmetic.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import lightgbm as lgb
@@ -95,10 +96,10 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
         """Fit trees and linear model on (X, y); stop early and calibrate on (X_val, y_val)."""
         if not 0.0 <= self.linear_weight < 1.0:
             raise ValueError(f"linear_weight must be in [0, 1), got {self.linear_weight}")
-        self.categories_ = {
-            str(name): list(X[name].cat.categories)
-            for name in X.columns
-            if isinstance(X[name].dtype, pd.CategoricalDtype)
+        self.category_dtypes_ = {
+            str(name): dtype
+            for name, dtype in X.dtypes.items()
+            if isinstance(dtype, pd.CategoricalDtype)
         }
         train_set = lgb.Dataset(X, label=np.asarray(y), free_raw_data=True)
         val_set = lgb.Dataset(X_val, label=np.asarray(y_val), reference=train_set)
@@ -138,14 +139,37 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
     def _fit_linear(self, X: pd.DataFrame, y: np.ndarray) -> LinearLogOdds | None:
         if self.linear_weight == 0:
             return None
-        positions = tuple(i for i, name in enumerate(X.columns) if name in self.categories_)
-        levels = tuple(len(self.categories_[str(X.columns[i])]) for i in positions)
+        dtypes = self.category_dtypes_
+        positions = tuple(i for i, name in enumerate(X.columns) if name in dtypes)
+        levels = tuple(len(dtypes[str(X.columns[i])].categories) for i in positions)
         linear = LinearLogOdds(positions, levels, C=self.linear_C)
         return linear.fit(self.matrix(X), np.asarray(y))
 
+    def bind_categories(self, dtypes: Mapping[str, pd.CategoricalDtype]) -> None:
+        """Check the featurizer's category levels are the trained ones, and adopt its dtypes.
+
+        Codes in a float matrix only mean the trained level when the levels are the same, in
+        the same order; a mismatch raises here, once, instead of scoring wrong levels. The
+        adopted dtype objects let `matrix` check frames by identity at no cost per call.
+        """
+        own = getattr(self, "category_dtypes_", None)
+        if own is None:
+            # Pickled before the dtypes were kept: LightGBM remembers the levels in order.
+            trained = getattr(self.booster_, "pandas_categorical", None) or []
+            own = {
+                name: pd.CategoricalDtype(levels)
+                for name, levels in zip(dtypes, trained, strict=False)
+            }
+        if set(own) != set(dtypes):
+            raise ValueError("the model was trained on other categorical features")
+        for name, dtype in dtypes.items():
+            if list(own[name].categories) != list(dtype.categories):
+                raise ValueError(f"the model was trained on other levels of {name!r}")
+        self.category_dtypes_ = dict(dtypes)
+
     def matrix(self, X: pd.DataFrame) -> np.ndarray:
         """The float matrix both models read (category codes of the training levels)."""
-        return feature_matrix(X, getattr(self, "categories_", None))
+        return feature_matrix(X, getattr(self, "category_dtypes_", None))
 
     def raw_from_matrix(self, A: np.ndarray, num_threads: int | None = None) -> np.ndarray:
         """Uncalibrated probabilities: the models' log-odds averaged, before calibration."""

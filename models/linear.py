@@ -9,6 +9,8 @@ service run it without pandas or scikit-learn pipelines on the way.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -22,26 +24,37 @@ def signed_log1p(x: np.ndarray) -> np.ndarray:
     return np.sign(x) * np.log1p(np.abs(x))
 
 
-def feature_matrix(X: pd.DataFrame, categories: dict[str, list[str]] | None = None) -> np.ndarray:
+def feature_matrix(
+    X: pd.DataFrame, categories: Mapping[str, pd.CategoricalDtype] | None = None
+) -> np.ndarray:
     """Features as LightGBM's float matrix: category codes (missing as NaN), numbers as floats.
 
-    With `categories`, each categorical column must carry exactly those levels (the codes mean
-    what they meant in training); a mismatch raises instead of scoring the wrong level.
+    With `categories` (a dtype per categorical column), each categorical column must carry
+    exactly those levels, so the codes mean what they meant in training; a mismatch raises
+    instead of scoring the wrong level.
     """
     out = np.empty((len(X), X.shape[1]), dtype=np.float64)
     numeric: list[int] = []
-    for j, name in enumerate(X.columns):
-        column = X[name]
-        if not isinstance(column.dtype, pd.CategoricalDtype):
+    for j, dtype in enumerate(X.dtypes):
+        if not isinstance(dtype, pd.CategoricalDtype):
             numeric.append(j)
             continue
-        if categories is not None and list(column.cat.categories) != list(categories[name]):
-            raise ValueError(f"feature {name!r} has other category levels than in training")
-        codes = np.asarray(column.array.codes)
+        name = X.columns[j]
+        if categories is not None and dtype is not categories[name]:
+            # Identity is the common case (the featurizer's own dtype objects); equality
+            # compares the levels.
+            if dtype != categories[name] or list(dtype.categories) != list(
+                categories[name].categories
+            ):
+                raise ValueError(f"feature {name!r} has other category levels than in training")
+        codes = np.asarray(X.iloc[:, j].array.codes)
         out[:, j] = np.where(codes >= 0, codes, np.nan)
     if numeric:
-        # One block copy: column-by-column access costs more than scoring a few leads.
-        out[:, numeric] = X.iloc[:, numeric].to_numpy(dtype=np.float64, na_value=np.nan)
+        first = numeric[0]
+        # One block copy (a slice when the numbers are the trailing columns, as the
+        # featurizer lays them out): column-by-column access costs more than a prediction.
+        block = X.iloc[:, first:] if numeric == list(range(first, X.shape[1])) else X.iloc[:, numeric]
+        out[:, numeric] = block.to_numpy(dtype=np.float64, na_value=np.nan)
     return out
 
 

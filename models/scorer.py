@@ -115,6 +115,7 @@ class LeadScorer:
         self.reference = reference
         self.top_reasons = top_reasons
         self.plan = plan_reasons(featurizer)
+        model.bind_categories(featurizer.category_dtypes_)
 
     def with_policy(self, policy: TierPolicy) -> LeadScorer:
         return LeadScorer(self.featurizer, self.model, policy, self.reference, self.top_reasons)
@@ -136,40 +137,49 @@ class LeadScorer:
         return pd.concat(parts, ignore_index=True)
 
     def _score_chunk(self, history: LeadHistory, explain: bool) -> pd.DataFrame:
-        X = self.features(history)
-        A = self.model.matrix(X)
-        # LightGBM refuses an empty matrix; no snapshots simply means no scores.
-        probability = self.model.proba_from_matrix(A) if len(X) else np.zeros(0)
+        A = self.featurizer.transform_matrix(history)
         out: dict[str, Any] = {
             "lead_id": history.snapshots["lead_id"].to_numpy(),
             "as_of": history.snapshots["as_of"].to_numpy(),
+        }
+        out.update(self.score_matrix(A, explain))
+        return pd.DataFrame(out, columns=list(SCORE_COLUMNS))
+
+    def score_matrix(self, A: np.ndarray, explain: bool, num_threads: int | None = None) -> dict:
+        """Every score column but lead_id and as_of, for the rows of a `transform_matrix`."""
+        n = len(A)
+        # LightGBM refuses an empty matrix; no snapshots simply means no scores.
+        probability = self.model.proba_from_matrix(A, num_threads) if n else np.zeros(0)
+        out: dict[str, Any] = {
             "probability": probability,
             "percentile": ReferenceScores.percentile(self.reference.probability, probability),
             "tier": assign_tier(probability, self.policy),
         }
-        if explain and len(X):
-            contrib = self.model.contributions_from_matrix(A)[:, :-1]
+        if explain and n:
+            contrib = self.model.contributions_from_matrix(A, num_threads)[:, :-1]
             fit, engagement = self.group_contributions(contrib)
             out["fit_score"] = ReferenceScores.percentile(self.reference.fit, fit)
             out["engagement_score"] = ReferenceScores.percentile(
                 self.reference.engagement, engagement
             )
-            out["reasons_positive"], out["reasons_negative"] = self.reasons(X, contrib)
+            out["reasons_positive"], out["reasons_negative"] = self.reasons(
+                self.featurizer.matrix_columns(A), contrib
+            )
         else:
-            out["fit_score"] = np.full(len(X), np.nan)
-            out["engagement_score"] = np.full(len(X), np.nan)
-            out["reasons_positive"] = [[] for _ in range(len(X))]
-            out["reasons_negative"] = [[] for _ in range(len(X))]
-        return pd.DataFrame(out, columns=list(SCORE_COLUMNS))
+            out["fit_score"] = np.full(n, np.nan)
+            out["engagement_score"] = np.full(n, np.nan)
+            out["reasons_positive"] = [[] for _ in range(n)]
+            out["reasons_negative"] = [[] for _ in range(n)]
+        return out
 
-    def reasons(self, X: pd.DataFrame, contrib: np.ndarray) -> tuple[list[Any], list[Any]]:
-        """Top positive and negative reasons per row of `X`, from its log-odds `contrib`."""
+    def reasons(
+        self, columns: Mapping[str, np.ndarray], contrib: np.ndarray
+    ) -> tuple[list[Any], list[Any]]:
+        """Top positive and negative reasons per row, from its feature `columns` and `contrib`."""
         keys, inverse = np.unique(np.asarray(self.plan.feature_keys), return_inverse=True)
         grouped = np.zeros((contrib.shape[0], keys.size))
         np.add.at(grouped.T, inverse, contrib.T)
         order = np.argsort(-grouped, axis=1, kind="stable")
-        # Whole columns as arrays once: cell-by-cell frame access dominated batch reasons.
-        columns = feature_columns(X)
         positives, negatives = [], []
         for i in range(grouped.shape[0]):
             row = grouped[i]

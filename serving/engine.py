@@ -4,8 +4,9 @@
 tier policy and reason texts as `LeadScorer.score` (so scores equal batch scoring and the
 MLflow model), but is built for many small calls:
 - the three input frames are built column-wise with fixed dtypes, not inferred row by row;
-- the model reads the float matrix it always reads (`ConversionModel.matrix`: category codes)
-  and LightGBM runs on one thread: thread start-up dominates a prediction for a few rows;
+- features go straight into the float matrix the model reads (`transform_matrix`), never
+  through a DataFrame, and LightGBM runs on one thread: thread start-up dominates a prediction
+  for a few rows;
 - leads of many requests can be scored in one call (they get private internal ids).
 """
 
@@ -22,8 +23,7 @@ import pandas as pd
 
 from features.build import EXTRA_TIMESTAMP, LeadHistory
 from features.contract import LEAD_OPTIONAL
-from models.scorer import LeadScorer, ReferenceScores
-from models.tiers import assign_tier
+from models.scorer import LeadScorer
 from serving.schemas import Lead
 
 log = logging.getLogger(__name__)
@@ -144,28 +144,14 @@ class ScoringEngine:
         self, leads: Sequence[Lead], as_of: Sequence[datetime], explain: bool
     ) -> EngineScores:
         scorer = self.scorer
-        model = scorer.model
-        X = scorer.featurizer.transform(self.history(leads, as_of))
-        n = len(X)
-        A = model.matrix(X)
-        probability = model.proba_from_matrix(A, num_threads=1)
-        reference = scorer.reference
-        fit = np.full(n, np.nan)
-        engagement = np.full(n, np.nan)
-        positive: list[list[str]] = [[] for _ in range(n)]
-        negative: list[list[str]] = [[] for _ in range(n)]
-        if explain and n:
-            contrib = model.contributions_from_matrix(A, num_threads=1)[:, :-1]
-            fit_raw, engagement_raw = scorer.group_contributions(contrib)
-            fit = ReferenceScores.percentile(reference.fit, fit_raw)
-            engagement = ReferenceScores.percentile(reference.engagement, engagement_raw)
-            positive, negative = scorer.reasons(X, contrib)
+        A = scorer.featurizer.transform_matrix(self.history(leads, as_of))
+        scores = scorer.score_matrix(A, explain, num_threads=1)
         return EngineScores(
-            probability=np.asarray(probability, dtype=np.float64),
-            percentile=ReferenceScores.percentile(reference.probability, probability),
-            tier=assign_tier(probability, scorer.policy),
-            fit_score=fit,
-            engagement_score=engagement,
-            reasons_positive=positive,
-            reasons_negative=negative,
+            probability=np.asarray(scores["probability"], dtype=np.float64),
+            percentile=scores["percentile"],
+            tier=scores["tier"],
+            fit_score=scores["fit_score"],
+            engagement_score=scores["engagement_score"],
+            reasons_positive=scores["reasons_positive"],
+            reasons_negative=scores["reasons_negative"],
         )

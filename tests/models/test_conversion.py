@@ -34,12 +34,15 @@ def lead_frame(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
 
 def test_feature_matrix_holds_codes_and_numbers_and_refuses_other_levels() -> None:
     X, _ = lead_frame(50, 0)
-    A = feature_matrix(X, {"lead__source": LEVELS})
+    dtype = X["lead__source"].dtype
+    A = feature_matrix(X, {"lead__source": dtype})
+    same_levels = {"lead__source": pd.CategoricalDtype(LEVELS)}
+    assert np.array_equal(A, feature_matrix(X, same_levels), equal_nan=True)
     assert np.array_equal(A[:, 0], X["lead__source"].cat.codes.to_numpy())
     assert np.array_equal(np.isnan(A[:, 1]), X["act__visit__count"].isna().to_numpy())
     reordered = X.assign(lead__source=X["lead__source"].cat.reorder_categories(LEVELS[::-1]))
     with pytest.raises(ValueError, match="other category levels"):
-        feature_matrix(reordered, {"lead__source": LEVELS})
+        feature_matrix(reordered, {"lead__source": dtype})
 
 
 def test_linear_contributions_add_up_and_point_the_right_way() -> None:

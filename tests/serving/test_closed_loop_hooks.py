@@ -40,7 +40,13 @@ def start_hooked(
     trained_model: TrainedModel, folder: Path, refresh_seconds: int
 ) -> tuple[Server, TrainedModel, Path, str]:
     """A server of a fresh registered version (a copy of the session model) that logs scores."""
-    client = mlflow.MlflowClient(tracking_uri=trained_model.tracking_uri)
+    # create_model_version resolves a models:/ source through the global tracking store, which
+    # other tests in this worker may have pointed elsewhere.
+    mlflow.set_tracking_uri(trained_model.tracking_uri)
+    mlflow.set_registry_uri(trained_model.tracking_uri)
+    client = mlflow.MlflowClient(
+        tracking_uri=trained_model.tracking_uri, registry_uri=trained_model.tracking_uri
+    )
     source = client.get_model_version_by_alias("lead-conversion", "champion")
     if not client.search_registered_models(f"name = '{NAME}'"):
         client.create_registered_model(NAME)
@@ -110,7 +116,7 @@ def test_scores_are_logged_and_an_applied_policy_is_served_on_reload(
     assert logged["tier"].tolist() == [s["tier"] for s in first["scores"]]
     assert (logged["as_of"] == export.cutoff.floor("s")).all()
 
-    client = mlflow.MlflowClient(tracking_uri=model.tracking_uri)
+    client = mlflow.MlflowClient(tracking_uri=model.tracking_uri, registry_uri=model.tracking_uri)
     store = PolicyStore(NAME, client)
     stored = store.save(version, TierPolicy(0.0, 0.0), reason="everyone to sales (test)")
     store.apply(version, stored.version)
@@ -135,7 +141,9 @@ def test_policy_is_picked_up_on_time_and_no_answered_score_is_lost_when_killed(
     hooked: tuple[Server, TrainedModel, Path, str], export: Export
 ) -> None:
     server, model, log_db, version = hooked
-    store = PolicyStore(NAME, mlflow.MlflowClient(tracking_uri=model.tracking_uri))
+    store = PolicyStore(
+        NAME, mlflow.MlflowClient(tracking_uri=model.tracking_uri, registry_uri=model.tracking_uri)
+    )
     stored = store.save(version, TierPolicy(0.0, 0.0))
     store.apply(version, stored.version)
     # Checked every second, off the request path: served within a few requests, no restart.

@@ -33,7 +33,9 @@ def test_model_endpoint_describes_the_served_version(
     response = server.client.get("/model")
     assert response.status_code == 200
     info = response.json()
-    client = mlflow.MlflowClient(tracking_uri=trained_model.tracking_uri)
+    client = mlflow.MlflowClient(
+        tracking_uri=trained_model.tracking_uri, registry_uri=trained_model.tracking_uri
+    )
     version = client.get_model_version_by_alias("lead-conversion", "champion")
     assert version.run_id is not None
     run = client.get_run(version.run_id)
