@@ -53,7 +53,9 @@ def feature_matrix(
         first = numeric[0]
         # One block copy (a slice when the numbers are the trailing columns, as the
         # featurizer lays them out): column-by-column access costs more than a prediction.
-        block = X.iloc[:, first:] if numeric == list(range(first, X.shape[1])) else X.iloc[:, numeric]
+        block = (
+            X.iloc[:, first:] if numeric == list(range(first, X.shape[1])) else X.iloc[:, numeric]
+        )
         out[:, numeric] = block.to_numpy(dtype=np.float64, na_value=np.nan)
     return out
 
