@@ -59,7 +59,8 @@ def run(ctx: Context, repeat: int = 3, repeat_reasons: int = 1) -> Section:
     section.lines.append(
         f"`score_export(export, scorer, as_of)` on the {n:,} leads with no opportunity at the "
         f"cut-off ({as_of:%Y-%m-%d}), model from `training.pipeline.train` on the same export "
-        f"({n_trees} trees + a linear model, {A.shape[1]} features); export already in memory (no file I/O)."
+        f"({n_trees} trees + a linear model, {A.shape[1]} features); export already in memory "
+        "(no file I/O)."
     )
     section.lines.append("")
     section.table(
