@@ -40,13 +40,15 @@ def feature_matrix(
             numeric.append(j)
             continue
         name = X.columns[j]
-        if categories is not None and dtype is not categories[name]:
-            # Identity is the common case (the featurizer's own dtype objects); equality
-            # compares the levels.
-            if dtype != categories[name] or list(dtype.categories) != list(
-                categories[name].categories
-            ):
-                raise ValueError(f"feature {name!r} has other category levels than in training")
+        # Identity is the common case (the featurizer's own dtype objects); otherwise the
+        # levels must match in order.
+        expected = None if categories is None else categories[name]
+        if (
+            expected is not None
+            and dtype is not expected
+            and list(dtype.categories) != list(expected.categories)
+        ):
+            raise ValueError(f"feature {name!r} has other category levels than in training")
         codes = np.asarray(X.iloc[:, j].array.codes)
         out[:, j] = np.where(codes >= 0, codes, np.nan)
     if numeric:
