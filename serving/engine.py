@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -52,9 +52,15 @@ def _object_series(values: list[Any], index: pd.RangeIndex) -> pd.Series:
     return pd.Series(array, index=index, dtype=object, copy=False)
 
 
+_EPOCH = datetime(1970, 1, 1)
+_MICROSECOND = timedelta(microseconds=1)
+
+
 def _datetimes(values: Sequence[datetime]) -> np.ndarray:
     """Tz-naive UTC datetimes (as validated) to datetime64[ns]."""
-    return np.array(values, dtype="datetime64[us]").astype("datetime64[ns]")
+    # Integer arithmetic per value is twice as fast as numpy's conversion of datetime objects.
+    micros = np.array([(value - _EPOCH) // _MICROSECOND for value in values], dtype=np.int64)
+    return (micros * 1000).view("datetime64[ns]")
 
 
 def _timestamp_or_nat(value: Any) -> Any:
