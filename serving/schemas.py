@@ -6,7 +6,7 @@ that is not exactly what the contract says is rejected with the lead index and f
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
