@@ -15,6 +15,7 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardSc
 from sklearn.utils.validation import check_is_fitted
 
 from features.info import DECAYED_COUNT, FREE_MAIL, SENIORITY, FeatureInfo
+from models.linear import signed_log1p
 
 # Hand-set points, as a marketing ops team sets them in a marketing automation tool.
 ACTIVITY_POINTS: dict[str, float] = {
@@ -45,10 +46,6 @@ SENIORITY_POINTS: dict[str, float] = {
 BUSINESS_EMAIL_POINTS = 10.0
 FREE_MAIL_POINTS = -10.0
 POINTS_HALF_LIFE_DAYS = 30.0
-
-
-def _signed_log1p(x: np.ndarray) -> np.ndarray:
-    return np.sign(x) * np.log1p(np.abs(x))
 
 
 class PointsLeadScore(ClassifierMixin, BaseEstimator):
@@ -93,13 +90,13 @@ class PointsLeadScore(ClassifierMixin, BaseEstimator):
 
     def fit(self, X: pd.DataFrame, y: np.ndarray) -> PointsLeadScore:
         # The points are fixed by hand; only their mapping to a probability is learned.
-        self.mapping_ = LogisticRegression().fit(_signed_log1p(self.points(X))[:, None], y)
+        self.mapping_ = LogisticRegression().fit(signed_log1p(self.points(X))[:, None], y)
         self.classes_ = np.array([0, 1])
         return self
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         check_is_fitted(self, "mapping_")
-        return np.asarray(self.mapping_.predict_proba(_signed_log1p(self.points(X))[:, None]))
+        return np.asarray(self.mapping_.predict_proba(signed_log1p(self.points(X))[:, None]))
 
 
 def logistic_baseline(
@@ -108,7 +105,7 @@ def logistic_baseline(
     """Logistic regression on the same features: one-hot categoricals, log-scaled numbers."""
     numeric_steps = make_pipeline(
         SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
-        FunctionTransformer(_signed_log1p),
+        FunctionTransformer(signed_log1p),
         StandardScaler(),
     )
     categorical_steps = make_pipeline(

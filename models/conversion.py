@@ -171,13 +171,17 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
         """The float matrix both models read (category codes of the training levels)."""
         return feature_matrix(X, getattr(self, "category_dtypes_", None))
 
-    def raw_from_matrix(self, A: np.ndarray, num_threads: int | None = None) -> np.ndarray:
-        """Uncalibrated probabilities: the models' log-odds averaged, before calibration."""
+    def _trees(self, A: np.ndarray, num_threads: int | None, **kind: bool) -> np.ndarray:
+        """LightGBM's raw scores or SHAP contributions (`kind`) for the rows of `A`."""
         check_is_fitted(self, "booster_")
         extra: dict[str, Any] = {} if num_threads is None else {"num_threads": num_threads}
-        trees = np.asarray(
-            self.booster_.predict(A, num_iteration=self.best_iteration_, raw_score=True, **extra)
+        return np.asarray(
+            self.booster_.predict(A, num_iteration=self.best_iteration_, **kind, **extra)
         )
+
+    def raw_from_matrix(self, A: np.ndarray, num_threads: int | None = None) -> np.ndarray:
+        """Uncalibrated probabilities: the models' log-odds averaged, before calibration."""
+        trees = self._trees(A, num_threads, raw_score=True)
         linear = getattr(self, "linear_", None)
         if linear is None:
             return _sigmoid(trees)
@@ -194,11 +198,7 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
         """Per row, each feature's log-odds contribution (tree SHAP and linear terms, averaged
         as the log-odds are), then the bias column; a row adds up to its uncalibrated log-odds.
         """
-        check_is_fitted(self, "booster_")
-        extra: dict[str, Any] = {} if num_threads is None else {"num_threads": num_threads}
-        trees = np.asarray(
-            self.booster_.predict(A, num_iteration=self.best_iteration_, pred_contrib=True, **extra)
-        )
+        trees = self._trees(A, num_threads, pred_contrib=True)
         linear = getattr(self, "linear_", None)
         if linear is None:
             return trees
