@@ -146,6 +146,8 @@ def log_run(
     examples = result.examples
     cohorts = examples.snapshots["cohort"].value_counts().to_dict()
     counts = {f"snapshots_{k}": int(v) for k, v in cohorts.items()}
+    activity_cohorts = examples.activity_snapshots["cohort"].value_counts().to_dict()
+    counts |= {f"activity_snapshots_{k}": int(v) for k, v in activity_cohorts.items()}
     with mlflow.start_run(experiment_id=experiment_id, run_name="train") as run:
         mlflow.set_tags(
             {
@@ -159,6 +161,8 @@ def log_run(
             "horizon_days": config.horizon_days,
             "snapshot_every_days": config.scheme.every_days,
             "snapshot_max_per_lead": config.scheme.max_snapshots,
+            "snapshot_activity_share": config.scheme.activity_share,
+            "snapshot_activity_delay_days": config.scheme.activity_delay_days,
             "holdout_days": config.split.holdout_days,
             "validation_days": config.split.validation_days,
             "sql_share": config.sql_share,
