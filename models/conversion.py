@@ -10,18 +10,37 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.metrics import log_loss
 from sklearn.utils.validation import check_is_fitted
 
 from models.calibration import Method, ProbabilityCalibrator
 from models.linear import LinearLogOdds, feature_matrix
 
 log = logging.getLogger(__name__)
+
+
+LINEAR_WEIGHTS = (0.0, 0.25, 0.5)
+
+
+def _held_out_log_loss(
+    calibrator: ProbabilityCalibrator,
+    model: ConversionModel,
+    A_val: np.ndarray,
+    y_val: np.ndarray,
+    weight: float,
+) -> float:
+    """A calibrated candidate's validation log loss: cross-fitted when the calibrator has it."""
+    if calibrator.cv_log_loss_:
+        return float(calibrator.cv_log_loss_[calibrator.method_])
+    model.linear_weight_ = weight
+    p = calibrator.predict(model.raw_from_matrix(A_val))
+    return float(log_loss(y_val, p, labels=[0, 1]))
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -31,10 +50,12 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
 class ConversionModel(ClassifierMixin, BaseEstimator):
     """Trees (+ a linear model) fitted on train, early-stopped and calibrated on validation.
 
-    `linear_weight` is the linear model's share of the averaged log-odds (0 = trees alone).
-    On the demo world the average gets closer to the Bayes-optimal probabilities than either
-    model alone (docs/modeling.md): the linear model has less variance, the trees catch what is
-    not additive.
+    `linear_weight` is the linear model's share of the averaged log-odds (0 = trees alone), or
+    "auto": the one of `LINEAR_WEIGHTS` whose calibrated probabilities have the lowest
+    cross-fitted log loss on validation (`linear_weight_`). On the demo world the average gets
+    closer to the Bayes-optimal probabilities than either model alone (docs/modeling.md): the
+    linear model has less variance, the trees catch what is not additive. Where the linear
+    model extrapolates badly (a drifting numeric feature), validation picks the trees alone.
     """
 
     def __init__(
@@ -48,7 +69,7 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
         max_rounds: int = 1000,
         early_stopping_rounds: int = 50,
         calibration: Method = "auto",
-        linear_weight: float = 0.5,
+        linear_weight: float | Literal["auto"] = "auto",
         linear_C: float = 0.1,
         n_jobs: int = 2,
         random_state: int = 0,
@@ -94,8 +115,9 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
         groups_val: np.ndarray | None = None,
     ) -> ConversionModel:
         """Fit trees and linear model on (X, y); stop early and calibrate on (X_val, y_val)."""
-        if not 0.0 <= self.linear_weight < 1.0:
-            raise ValueError(f"linear_weight must be in [0, 1), got {self.linear_weight}")
+        weights = LINEAR_WEIGHTS if self.linear_weight == "auto" else (self.linear_weight,)
+        if not all(isinstance(w, float | int) and 0.0 <= w < 1.0 for w in weights):
+            raise ValueError(f"linear_weight must be 'auto' or in [0, 1), got {self.linear_weight}")
         self.category_dtypes_ = {
             str(name): dtype
             for name, dtype in X.dtypes.items()
@@ -114,12 +136,26 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
         self.best_iteration_ = int(self.booster_.best_iteration or self.max_rounds)
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)
         self.classes_ = np.array([0, 1])
+        self.linear_weight_ = max(weights)
         self.linear_ = self._fit_linear(X, y)
-        raw_val = self.predict_raw(X_val)
-        self.calibrator_ = ProbabilityCalibrator(self.calibration, self.random_state).fit(
-            raw_val, np.asarray(y_val), groups_val
+        A_val = self.matrix(X_val)
+        fitted: dict[float, ProbabilityCalibrator] = {}
+        for weight in weights:
+            self.linear_weight_ = float(weight)
+            fitted[weight] = ProbabilityCalibrator(self.calibration, self.random_state).fit(
+                self.raw_from_matrix(A_val), np.asarray(y_val), groups_val
+            )
+        # Cross-fitted when "auto" calibration compares methods; else the in-sample log loss.
+        chosen = min(fitted, key=lambda w: _held_out_log_loss(fitted[w], self, A_val, y_val, w))
+        self.linear_weight_ = float(chosen)
+        self.calibrator_ = fitted[chosen]
+        if self.linear_weight_ == 0:
+            self.linear_ = None
+        log.info(
+            "LightGBM stopped at %d trees; linear weight %.2f",
+            self.best_iteration_,
+            self.linear_weight_,
         )
-        log.info("LightGBM stopped at %d trees", self.best_iteration_)
         return self
 
     def refit_all(self, X: pd.DataFrame, y: np.ndarray) -> ConversionModel:
@@ -137,13 +173,20 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
         return self
 
     def _fit_linear(self, X: pd.DataFrame, y: np.ndarray) -> LinearLogOdds | None:
-        if self.linear_weight == 0:
+        if self._weight() == 0:
             return None
         dtypes = self.category_dtypes_
         positions = tuple(i for i, name in enumerate(X.columns) if name in dtypes)
         levels = tuple(len(dtypes[str(X.columns[i])].categories) for i in positions)
         linear = LinearLogOdds(positions, levels, C=self.linear_C)
         return linear.fit(self.matrix(X), np.asarray(y))
+
+    def _weight(self) -> float:
+        """The linear model's share in use (models pickled before "auto" kept a number)."""
+        fitted = getattr(self, "linear_weight_", None)
+        if fitted is not None:
+            return float(fitted)
+        return float(self.linear_weight) if self.linear_weight != "auto" else 0.0
 
     def bind_categories(self, dtypes: Mapping[str, pd.CategoricalDtype]) -> None:
         """Check the featurizer's category levels are the trained ones, and adopt its dtypes.
@@ -185,7 +228,7 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
         linear = getattr(self, "linear_", None)
         if linear is None:
             return _sigmoid(trees)
-        w = self.linear_weight
+        w = self._weight()
         return _sigmoid((1 - w) * trees + w * linear.decision_function(A))
 
     def proba_from_matrix(self, A: np.ndarray, num_threads: int | None = None) -> np.ndarray:
@@ -202,7 +245,7 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
         linear = getattr(self, "linear_", None)
         if linear is None:
             return trees
-        w = self.linear_weight
+        w = self._weight()
         both = (1 - w) * trees
         both[:, :-1] += w * linear.contributions(A)
         both[:, -1] += w * linear.bias_

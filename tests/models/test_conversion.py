@@ -71,7 +71,9 @@ def test_blended_model_is_calibrated_and_contributions_explain_its_log_odds() ->
     A = model.matrix(X_val)
     trees = model.booster_.predict(A, num_iteration=model.best_iteration_, raw_score=True)
     linear = model.linear_.decision_function(A)
-    assert np.allclose(np.log(raw / (1 - raw)), 0.5 * trees + 0.5 * linear)
+    w = model.linear_weight_
+    assert w > 0  # log-odds additive in log counts: validation keeps the linear model
+    assert np.allclose(np.log(raw / (1 - raw)), (1 - w) * trees + w * linear)
     p = model.predict_proba(X_val)[:, 1]
     assert abs(p.mean() - y_val.mean()) < 0.01
     assert np.array_equal(p, model.proba_from_matrix(A, num_threads=1))
@@ -88,10 +90,30 @@ def test_linear_weight_zero_is_the_trees_alone_and_out_of_range_is_refused() -> 
         ConversionModel(linear_weight=1.0).fit(X, y, X_val, y_val)
 
 
+def test_auto_weight_drops_a_linear_model_that_extrapolates_badly() -> None:
+    """The effect saturates; validation leads have far larger values than training ones."""
+
+    def drifting(n: int, shift: float, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
+        rng = np.random.default_rng(seed)
+        x = rng.normal(shift, 1.0, n)
+        logit = -2.0 + 1.5 * np.minimum(x, 1.0)
+        y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+        source = pd.Categorical(rng.choice(LEVELS, n), categories=LEVELS)
+        return pd.DataFrame({"lead__source": source, "lead__x": x}), y
+
+    X, y = drifting(20_000, 0.0, 8)
+    X_val, y_val = drifting(8_000, 2.5, 9)
+    model = ConversionModel(min_child_samples=50, max_rounds=200).fit(X, y, X_val, y_val)
+    assert model.linear_weight_ == 0.0 and model.linear_ is None
+    fixed = ConversionModel(linear_weight=0.5, min_child_samples=50, max_rounds=200)
+    fixed.fit(X, y, X_val, y_val)
+    assert fixed.linear_weight_ == 0.5 and fixed.linear_ is not None
+
+
 def test_refit_all_regrows_both_models_on_all_rows() -> None:
     X, y = lead_frame(5_000, 6)
     X_val, y_val = lead_frame(2_000, 7)
-    model = ConversionModel(max_rounds=50).fit(X, y, X_val, y_val)
+    model = ConversionModel(linear_weight=0.5, max_rounds=50).fit(X, y, X_val, y_val)
     before = model.linear_.intercept_
     calibrator = model.calibrator_
     model.refit_all(pd.concat([X, X_val], ignore_index=True), np.concatenate([y, y_val]))
