@@ -25,7 +25,7 @@ from models.linear import LinearLogOdds, feature_matrix
 log = logging.getLogger(__name__)
 
 
-LINEAR_WEIGHTS = (0.0, 0.25, 0.5)
+LINEAR_WEIGHTS = (0.0, 0.5)
 
 
 def _held_out_log_loss(
