@@ -171,6 +171,7 @@ def log_run(
             "refit": config.refit,
             "recent_leads_per_week": recent_inflow(export, examples.cutoff, config.scheme),
             "best_iteration": result.best_iteration,
+            "linear_weight_chosen": result.scorer.model.linear_weight_,
             **{f"boundary_{k}": f"{v:%Y-%m-%d}" for k, v in examples.boundaries.items()},
             **{f"lgb_{k}": v for k, v in result.scorer.model.get_params().items()},
             **(extra_params or {}),

@@ -62,6 +62,7 @@ def test_run_records_params_metrics_baselines_artifacts_and_tags(
     assert run.data.params["horizon_days"] == "90"
     assert "boundary_holdout_start" in run.data.params
     assert run.data.params["snapshot_activity_share"] == "0.15"
+    assert run.data.params["linear_weight_chosen"] in ("0.0", "0.5")
     assert run.data.metrics["activity_snapshots_train"] > 0
     assert 0.5 < run.data.metrics["holdout_roc_auc"] <= 1
     assert "holdout_roc_auc_ci_low" in run.data.metrics
