@@ -9,7 +9,8 @@ Normalised frames (what every reader and the validator hand on) follow these rul
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pandas as pd
@@ -73,6 +74,27 @@ class Export:
         """Lead columns beyond the contract: a company's custom CRM fields."""
         known = set(LEAD_REQUIRED) | set(LEAD_OPTIONAL)
         return [c for c in self.leads.columns if c not in known]
+
+    def without_extra_columns(self, columns: Sequence[str]) -> Export:
+        """The export without these custom lead columns (say, ids or fields filled in later).
+
+        Only extra columns can go: the contract's own columns are features the service reads
+        from every request, so leaving them out of training would skew scoring.
+        """
+        extra = set(self.extra_lead_columns)
+        contract = [c for c in columns if c in LEAD_REQUIRED or c in LEAD_OPTIONAL]
+        if contract:
+            raise ValueError(
+                f"cannot drop data-contract lead columns {contract}; only custom ones "
+                f"({', '.join(sorted(extra)) or 'none in this export'})"
+            )
+        unknown = [c for c in columns if c not in extra]
+        if unknown:
+            raise ValueError(
+                f"no such lead columns to drop: {unknown}; custom lead columns are "
+                f"{', '.join(sorted(extra)) or 'none'}"
+            )
+        return replace(self, leads=self.leads.drop(columns=list(columns)))
 
     @property
     def cutoff(self) -> pd.Timestamp:

@@ -240,7 +240,11 @@ def train(
     drop: Annotated[
         str,
         typer.Option(
-            "--drop", help="Single table: comma-separated columns filled in after contact."
+            "--drop",
+            help=(
+                "Comma-separated columns to leave out: for a single table, fields filled in "
+                "after contact; for an export, custom lead columns (ids, fields set later)."
+            ),
         ),
     ] = "",
     time_column: Annotated[
@@ -273,6 +277,11 @@ def train(
     from training.tracking import TrackingConfig
 
     read = _read_or_exit(data)
+    try:
+        export = read.export.without_extra_columns(_split_list(drop))
+    except ValueError as exc:
+        err_console.print(f"[red]Cannot train:[/red] {exc}")
+        raise typer.Exit(code=1) from None
     config = TrainConfig(
         horizon_days=horizon_days,
         as_of=_as_utc(as_of),
@@ -283,13 +292,13 @@ def train(
     )
     with console.status("Building snapshots and features, fitting models..."):
         try:
-            result = run_pipeline(read.export, config)
+            result = run_pipeline(export, config)
         except ValueError as exc:
             err_console.print(f"[red]Cannot train:[/red] {exc}")
             raise typer.Exit(code=1) from None
     tracking = TrackingConfig.from_env()
     with console.status("Logging to MLflow and registering the model..."):
-        summary = log_run(result, read.export, data, tracking)
+        summary = log_run(result, export, data, tracking)
     _print_comparison(summary.comparison)
     console.print(
         f"Snapshots: {summary.counts}. Trees: {result.best_iteration}, "

@@ -253,3 +253,17 @@ def test_cli_validate_never_shows_a_traceback(tmp_path: Path, problem: str) -> N
     assert isinstance(result.exception, SystemExit)
     assert "Traceback" not in result.output
     assert ("does not exist" if problem == "missing folder" else "cannot read") in result.output
+
+
+@pytest.mark.parametrize(
+    ("drop", "message"),
+    [("country", "data-contract lead columns"), ("plan_tierx", "no such lead columns")],
+)
+def test_cli_train_refuses_to_drop_contract_or_unknown_columns(
+    tmp_path: Path, drop: str, message: str
+) -> None:
+    folder = write_csv_export(tmp_path / "export")
+    result = runner.invoke(app, ["train", "--data", str(folder), "--drop", drop])
+    assert result.exit_code == 1
+    assert message in result.output and "plan_tier" in result.output
+    assert "Traceback" not in result.output
