@@ -28,19 +28,13 @@ log = logging.getLogger(__name__)
 LINEAR_WEIGHTS = (0.0, 0.5)
 
 
-def _held_out_log_loss(
-    calibrator: ProbabilityCalibrator,
-    model: ConversionModel,
-    A_val: np.ndarray,
-    y_val: np.ndarray,
-    weight: float,
+def _validation_log_loss(
+    calibrator: ProbabilityCalibrator, raw: np.ndarray, y_val: np.ndarray
 ) -> float:
     """A calibrated candidate's validation log loss: cross-fitted when the calibrator has it."""
     if calibrator.cv_log_loss_:
         return float(calibrator.cv_log_loss_[calibrator.method_])
-    model.linear_weight_ = weight
-    p = calibrator.predict(model.raw_from_matrix(A_val))
-    return float(log_loss(y_val, p, labels=[0, 1]))
+    return float(log_loss(y_val, calibrator.predict(raw), labels=[0, 1]))
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -136,17 +130,20 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
         self.best_iteration_ = int(self.booster_.best_iteration or self.max_rounds)
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)
         self.classes_ = np.array([0, 1])
-        self.linear_weight_ = max(weights)
-        self.linear_ = self._fit_linear(X, y)
+        self.linear_ = self._fit_linear(X, y) if max(weights) > 0 else None
+        # Each model predicts validation once; the candidates only weigh the two.
         A_val = self.matrix(X_val)
-        fitted: dict[float, ProbabilityCalibrator] = {}
-        for weight in weights:
-            self.linear_weight_ = float(weight)
-            fitted[weight] = ProbabilityCalibrator(self.calibration, self.random_state).fit(
-                self.raw_from_matrix(A_val), np.asarray(y_val), groups_val
+        trees_val = self._trees(A_val, None, raw_score=True)
+        linear_val = self.linear_.decision_function(A_val) if self.linear_ is not None else 0.0
+        raw = {w: _sigmoid((1 - w) * trees_val + w * linear_val) for w in weights}
+        fitted = {
+            w: ProbabilityCalibrator(self.calibration, self.random_state).fit(
+                raw[w], np.asarray(y_val), groups_val
             )
+            for w in weights
+        }
         # Cross-fitted when "auto" calibration compares methods; else the in-sample log loss.
-        chosen = min(fitted, key=lambda w: _held_out_log_loss(fitted[w], self, A_val, y_val, w))
+        chosen = min(weights, key=lambda w: _validation_log_loss(fitted[w], raw[w], y_val))
         self.linear_weight_ = float(chosen)
         self.calibrator_ = fitted[chosen]
         if self.linear_weight_ == 0:
@@ -169,12 +166,10 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
             self.lgb_params(), lgb.Dataset(X, label=np.asarray(y)), self.best_iteration_
         )
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)
-        self.linear_ = self._fit_linear(X, y)
+        self.linear_ = self._fit_linear(X, y) if self._weight() > 0 else None
         return self
 
-    def _fit_linear(self, X: pd.DataFrame, y: np.ndarray) -> LinearLogOdds | None:
-        if self._weight() == 0:
-            return None
+    def _fit_linear(self, X: pd.DataFrame, y: np.ndarray) -> LinearLogOdds:
         dtypes = self.category_dtypes_
         positions = tuple(i for i, name in enumerate(X.columns) if name in dtypes)
         levels = tuple(len(dtypes[str(X.columns[i])].categories) for i in positions)

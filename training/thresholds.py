@@ -144,6 +144,16 @@ def evaluation_set(
     )
 
 
+def _descending(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The order that sorts `p` highest first, and the sorted positions that end a tie.
+
+    Cumulative sums over that order, read at a tie's end, count everything at or above it.
+    """
+    order = np.argsort(-p, kind="stable")
+    p_desc = p[order]
+    return order, np.flatnonzero(np.append(p_desc[1:] != p_desc[:-1], True))
+
+
 def to_served_scale(evaluated: np.ndarray, served: np.ndarray, weight: np.ndarray) -> np.ndarray:
     """Evaluated probabilities carried to the served model's scale by share of leads.
 
@@ -160,11 +170,9 @@ def to_served_scale(evaluated: np.ndarray, served: np.ndarray, weight: np.ndarra
     by_served = np.argsort(-served, kind="stable")
     served_desc = served[by_served]
     served_share = np.cumsum(weight[by_served]) / total
-    by_evaluated = np.argsort(-evaluated, kind="stable")
-    evaluated_desc = evaluated[by_evaluated]
+    by_evaluated, last_of_tie = _descending(evaluated)
     share = np.cumsum(weight[by_evaluated]) / total
     # Tied evaluated probabilities share the share of their whole tie (at-or-above counts all).
-    last_of_tie = np.flatnonzero(np.append(evaluated_desc[1:] != evaluated_desc[:-1], True))
     tie_share = share[last_of_tie][np.searchsorted(last_of_tie, np.arange(share.size))]
     at = np.searchsorted(served_share, tie_share - _TOLERANCE, side="left")
     mapped = np.empty_like(evaluated)
@@ -289,11 +297,10 @@ def export_evaluation_set(
 
 def threshold_curve(data: EvaluationSet) -> pd.DataFrame:
     """Figures at every candidate threshold (each distinct probability), highest first."""
-    order = np.argsort(-data.probability, kind="stable")
+    order, last_of_tie = _descending(data.probability)
     p = data.probability[order]
     w = data.weight[order]
     yw = w * data.label[order]
-    last_of_tie = np.flatnonzero(np.append(p[1:] != p[:-1], True))
     cum_w = np.cumsum(w)[last_of_tie]
     cum_yw = np.cumsum(yw)[last_of_tie]
     total_w, total_yw = float(w.sum()), float(yw.sum())
