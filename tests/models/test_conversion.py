@@ -6,8 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from features.build import LeadFeaturizer
 from models.conversion import ConversionModel
 from models.linear import LinearLogOdds, feature_matrix
+from tests.features.histories import random_history
 
 LEVELS = ["paid", "organic", "event", "__other__", "__missing__"]
 
@@ -119,3 +121,14 @@ def test_refit_all_regrows_both_models_on_all_rows() -> None:
     model.refit_all(pd.concat([X, X_val], ignore_index=True), np.concatenate([y, y_val]))
     assert model.linear_.intercept_ != before
     assert model.calibrator_ is calibrator  # calibrated on rows the trees had not seen
+
+
+def test_transform_matrix_is_the_frame_as_the_model_reads_it() -> None:
+    batch = random_history(n_leads=60, n_activities=1200, snapshots_per_lead=2, seed=11)
+    featurizer = LeadFeaturizer(min_activity_count=5).fit(batch)
+    X = featurizer.transform(batch)
+    A = featurizer.transform_matrix(batch)
+    assert np.array_equal(A, feature_matrix(X, featurizer.category_dtypes_), equal_nan=True)
+    columns = featurizer.matrix_columns(A)
+    for name in featurizer.categorical_features_:
+        assert columns[name].tolist() == X[name].astype(object).tolist()
