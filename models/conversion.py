@@ -21,6 +21,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from models.calibration import Method, ProbabilityCalibrator
 from models.linear import LinearLogOdds, feature_matrix
+from models.treeshap import TreeShapTable
 
 log = logging.getLogger(__name__)
 
@@ -217,6 +218,24 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
             self.booster_.predict(A, num_iteration=self.best_iteration_, **kind, **extra)
         )
 
+    def tree_shap(self) -> TreeShapTable | None:
+        """The trees' SHAP table (built once per booster), or None when the trees are too big."""
+        check_is_fitted(self, "booster_")
+        cached = getattr(self, "_tree_shap", None)
+        if cached is None or cached[0] is not self.booster_:
+            cached = (
+                self.booster_,
+                TreeShapTable.from_booster(self.booster_, self.best_iteration_),
+            )
+            self._tree_shap = cached
+        return cached[1]
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The table is derived from the booster: rebuilt after loading, never stored.
+        state = dict(super().__getstate__())
+        state.pop("_tree_shap", None)
+        return state
+
     def raw_from_matrix(self, A: np.ndarray, num_threads: int | None = None) -> np.ndarray:
         """Uncalibrated probabilities: the models' log-odds averaged, before calibration."""
         trees = self._trees(A, num_threads, raw_score=True)
@@ -236,7 +255,12 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
         """Per row, each feature's log-odds contribution (tree SHAP and linear terms, averaged
         as the log-odds are), then the bias column; a row adds up to its uncalibrated log-odds.
         """
-        trees = self._trees(A, num_threads, pred_contrib=True)
+        table = self.tree_shap()
+        trees = (
+            table.contributions(A)
+            if table is not None
+            else self._trees(A, num_threads, pred_contrib=True)
+        )
         linear = getattr(self, "linear_", None)
         if linear is None:
             return trees

@@ -31,7 +31,7 @@ from models.prediction_log import PredictionLog
 from models.tiers import TierPolicy, assign_tier
 from serving.batching import MicroBatcher
 from serving.config import ServingConfig
-from serving.engine import EngineScores, ScoringEngine
+from serving.engine import ActivityColumns, EngineScores, ScoringEngine, utc_micros
 from serving.errors import (
     RequestError,
     invalid_request,
@@ -172,34 +172,40 @@ def policy_watcher_for(served: ServedModel, config: ServingConfig) -> PolicyWatc
 
 def check_leads(
     leads: Sequence[Lead], default_as_of: datetime
-) -> tuple[list[datetime], list[dict[str, Any]]]:
-    """Each lead's as_of, and warnings for activities not used; raises on impossible leads."""
+) -> tuple[list[datetime], list[dict[str, Any]], ActivityColumns]:
+    """Each lead's as_of, warnings for activities not used, and the activities column-wise.
+
+    Raises on impossible leads (a duplicate lead_id, created after its as_of).
+    """
     problems = []
     seen: dict[str, int] = {}
     as_of: list[datetime] = []
-    warnings: list[dict[str, Any]] = []
     for i, lead in enumerate(leads):
-        key = str(lead.lead_id)
-        first = seen.setdefault(key, i)
+        first = seen.setdefault(str(lead.lead_id), i)
         if first != i:
             problems.append(lead_problem(i, "lead_id", f"duplicate of leads[{first}].lead_id"))
         when = lead.as_of or default_as_of
         if lead.created_at > when:
             problems.append(lead_problem(i, "created_at", f"after as_of {_iso(when)}"))
         as_of.append(when)
-        for j, activity in enumerate(lead.activities):
-            if activity.occurred_at >= when:
-                warnings.append(
-                    {
-                        "lead_index": i,
-                        "lead_id": key,
-                        "activity_index": j,
-                        "message": AT_OR_AFTER_AS_OF,
-                    }
-                )
     if problems:
         raise invalid_request(problems)
-    return as_of, warnings
+    activities = ActivityColumns.of(leads)
+    late = np.flatnonzero(activities.micros >= utc_micros(as_of)[activities.owner])
+    warnings: list[dict[str, Any]] = []
+    if late.size:
+        position = activities.index_in_lead()
+        for k in late.tolist():
+            i = int(activities.owner[k])
+            warnings.append(
+                {
+                    "lead_index": i,
+                    "lead_id": str(leads[i].lead_id),
+                    "activity_index": int(position[k]),
+                    "message": AT_OR_AFTER_AS_OF,
+                }
+            )
+    return as_of, warnings, activities
 
 
 def render_scores(
@@ -405,10 +411,10 @@ class ScoringAPI:
             leads = parsed.leads
             n_leads = len(leads)
             request_as_of = parsed.as_of or datetime.now(UTC).replace(tzinfo=None)
-            as_of, warnings = check_leads(leads, request_as_of)
+            as_of, warnings, activities = check_leads(leads, request_as_of)
             self._policy_tick()
             policy = state.engine.scorer.policy
-            scores = await state.batcher.score(leads, as_of, parsed.explain)
+            scores = await state.batcher.score(leads, as_of, parsed.explain, activities)
             if self.state is not state:
                 # The tier policy changed while this request was scored: answer (and log) it
                 # under the policy whose version the response names.

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from serving.engine import EngineScores, ScoringEngine
+from serving.engine import ActivityColumns, EngineScores, ScoringEngine
 from serving.schemas import Lead
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,7 @@ class _Job:
     leads: Sequence[Lead]
     as_of: Sequence[datetime]
     explain: bool
+    activities: ActivityColumns | None
     future: asyncio.Future[EngineScores] = field(repr=False)
 
 
@@ -69,13 +70,17 @@ class MicroBatcher:
         self.batched_jobs = 0
 
     async def score(
-        self, leads: Sequence[Lead], as_of: Sequence[datetime], explain: bool
+        self,
+        leads: Sequence[Lead],
+        as_of: Sequence[datetime],
+        explain: bool,
+        activities: ActivityColumns | None = None,
     ) -> EngineScores:
         loop = asyncio.get_running_loop()
         if self._task is None or self._task.done():
             self._wakeup = asyncio.Event()
             self._task = loop.create_task(self._run(), name="leadscore-batcher")
-        job = _Job(leads, as_of, explain, loop.create_future())
+        job = _Job(leads, as_of, explain, activities, loop.create_future())
         self._queue.append(job)
         assert self._wakeup is not None
         self._wakeup.set()
@@ -137,13 +142,18 @@ class MicroBatcher:
         leads = [lead for job in jobs for lead in job.leads]
         as_of = [when for job in jobs for when in job.as_of]
         explain = jobs[0].explain
+        known = [(job.activities, len(job.leads)) for job in jobs if job.activities is not None]
+        # Every request's activities were read already (the service's case), or none are.
+        activities = ActivityColumns.concat(known) if len(known) == len(jobs) else None
         self.batches += 1
         self.batched_jobs += len(jobs)
         try:
             if len(leads) <= self.inline_leads:
-                scores = self.engine.score(leads, as_of, explain)
+                scores = self.engine.score(leads, as_of, explain, activities)
             else:
-                scores = await asyncio.to_thread(self.engine.score, leads, as_of, explain)
+                scores = await asyncio.to_thread(
+                    self.engine.score, leads, as_of, explain, activities
+                )
         except Exception as exc:
             if len(jobs) > 1:
                 # Score each request alone, so one request's failure stays its own.

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -53,14 +53,68 @@ def _object_series(values: list[Any], index: pd.RangeIndex) -> pd.Series:
 
 
 _EPOCH = datetime(1970, 1, 1)
+_EPOCH_UTC = _EPOCH.replace(tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
 
+def utc_micros(values: Sequence[datetime]) -> np.ndarray:
+    """Microseconds since the epoch, UTC: naive datetimes are UTC, aware ones carry an offset."""
+    # Integer arithmetic per value is twice as fast as numpy's conversion of datetime objects;
+    # subtracting an aware epoch from an aware value applies its offset on the way.
+    return np.array(
+        [(v - (_EPOCH if v.tzinfo is None else _EPOCH_UTC)) // _MICROSECOND for v in values],
+        dtype=np.int64,
+    )
+
+
 def _datetimes(values: Sequence[datetime]) -> np.ndarray:
-    """Tz-naive UTC datetimes (as validated) to datetime64[ns]."""
-    # Integer arithmetic per value is twice as fast as numpy's conversion of datetime objects.
-    micros = np.array([(value - _EPOCH) // _MICROSECOND for value in values], dtype=np.int64)
-    return (micros * 1000).view("datetime64[ns]")
+    return (utc_micros(values) * 1000).view("datetime64[ns]")
+
+
+@dataclass(frozen=True)
+class ActivityColumns:
+    """The activities of a list of leads, column-wise, read from the request once.
+
+    `owner` is the lead's position in the list, `micros` the instant in UTC microseconds.
+    """
+
+    owner: np.ndarray
+    activity_type: list[str]
+    micros: np.ndarray
+
+    @classmethod
+    def of(cls, leads: Sequence[Lead]) -> ActivityColumns:
+        counts: list[int] = []
+        types: list[str] = []
+        times: list[datetime] = []
+        for lead in leads:
+            activities = lead.activities
+            counts.append(len(activities))
+            types += [activity.activity_type.strip() for activity in activities]
+            times += [activity.occurred_at for activity in activities]
+        owner = np.repeat(np.arange(len(leads), dtype=np.intp), counts)
+        return cls(owner=owner, activity_type=types, micros=utc_micros(times))
+
+    @property
+    def size(self) -> int:
+        return len(self.activity_type)
+
+    def index_in_lead(self) -> np.ndarray:
+        """Each activity's position in its lead's list."""
+        starts = np.searchsorted(self.owner, self.owner, side="left")
+        return np.arange(self.size) - starts
+
+    @staticmethod
+    def concat(parts: Sequence[tuple[ActivityColumns, int]]) -> ActivityColumns:
+        """One table from (columns, number of leads they belong to), leads numbered on."""
+        offsets = np.cumsum([0] + [n for _, n in parts[:-1]])
+        return ActivityColumns(
+            owner=np.concatenate(
+                [c.owner + off for (c, _), off in zip(parts, offsets, strict=True)]
+            ),
+            activity_type=[t for c, _ in parts for t in c.activity_type],
+            micros=np.concatenate([c.micros for c, _ in parts]),
+        )
 
 
 def _timestamp_or_nat(value: Any) -> Any:
@@ -85,6 +139,10 @@ class ScoringEngine:
         names = [str(n) for n in scorer.model.feature_names_in_]
         if names != list(featurizer.feature_names_out_):
             raise ValueError("the model was not trained on this featurizer's features")
+        # Built now, at start-up, rather than by the first request that asks for reasons.
+        tree_shap = getattr(scorer.model, "tree_shap", None)
+        if tree_shap is not None:
+            tree_shap()
         self.timestamp_extras = {
             column for column, kind in featurizer.extra_columns_.items() if kind == EXTRA_TIMESTAMP
         }
@@ -93,7 +151,12 @@ class ScoringEngine:
     def feature_names(self) -> list[str]:
         return list(self.scorer.featurizer.feature_names_out_)
 
-    def history(self, leads: Sequence[Lead], as_of: Sequence[datetime]) -> LeadHistory:
+    def history(
+        self,
+        leads: Sequence[Lead],
+        as_of: Sequence[datetime],
+        activities: ActivityColumns | None = None,
+    ) -> LeadHistory:
         """The featurizer's frames; lead ids are positions, so batches of requests may mix."""
         n = len(leads)
         index = pd.RangeIndex(n)
@@ -123,20 +186,16 @@ class ScoringEngine:
                 columns[key] = _object_series(values, index)
         leads_frame = pd.DataFrame(columns, index=index, copy=False)
 
-        owners: list[str] = []
-        types: list[str] = []
-        times: list[datetime] = []
-        for key, lead in zip(keys, leads, strict=True):
-            for activity in lead.activities:
-                owners.append(key)
-                types.append(activity.activity_type.strip())
-                times.append(activity.occurred_at)
-        act_index = pd.RangeIndex(len(owners))
-        activities = pd.DataFrame(
+        if activities is None:
+            activities = ActivityColumns.of(leads)
+        act_index = pd.RangeIndex(activities.size)
+        activity_frame = pd.DataFrame(
             {
-                "lead_id": _object_series(owners, act_index),
-                "occurred_at": _datetimes(times),
-                "activity_type": _object_series(types, act_index),
+                "lead_id": pd.Series(
+                    np.asarray(keys, dtype=object)[activities.owner], index=act_index, dtype=object
+                ),
+                "occurred_at": (activities.micros * 1000).view("datetime64[ns]"),
+                "activity_type": _object_series(activities.activity_type, act_index),
             },
             index=act_index,
             copy=False,
@@ -144,13 +203,18 @@ class ScoringEngine:
         snapshots = pd.DataFrame(
             {"lead_id": columns["lead_id"], "as_of": _datetimes(as_of)}, index=index, copy=False
         )
-        return LeadHistory(leads=leads_frame, activities=activities, snapshots=snapshots)
+        return LeadHistory(leads=leads_frame, activities=activity_frame, snapshots=snapshots)
 
     def score(
-        self, leads: Sequence[Lead], as_of: Sequence[datetime], explain: bool
+        self,
+        leads: Sequence[Lead],
+        as_of: Sequence[datetime],
+        explain: bool,
+        activities: ActivityColumns | None = None,
     ) -> EngineScores:
+        """Scores of `leads`; `activities` are theirs, column-wise, when already at hand."""
         scorer = self.scorer
-        A = scorer.featurizer.transform_matrix(self.history(leads, as_of))
+        A = scorer.featurizer.transform_matrix(self.history(leads, as_of, activities))
         scores = scorer.score_matrix(A, explain, num_threads=1)
         return EngineScores(
             probability=np.asarray(scores["probability"], dtype=np.float64),

@@ -32,21 +32,20 @@ MAX_TEXT = 1_000
 
 def _utc_naive(value: datetime) -> datetime:
     """Tz-naive UTC (the data contract's form); no offset means UTC already."""
-    # Runs for every timestamp of every request: the year check and the offset arithmetic
-    # allocate less than comparing and converting whole datetimes.
-    if not EARLIEST.year <= value.year < LATEST.year:  # the date as written, as the pattern
-        raise ValueError("timestamp outside 1900-01-01 .. 2199-12-31")
     offset = value.utcoffset()
     if offset is None:
         return value
     return (value - offset).replace(tzinfo=None) if offset else value.replace(tzinfo=None)
 
 
-Timestamp = Annotated[
+# A timestamp as written, offset kept. The range applies to the date as written (pydantic
+# compares the written fields with the naive bounds, in Rust), like the pattern says.
+Moment = Annotated[
     datetime,
     Strict(),
-    AfterValidator(_utc_naive),
     Field(
+        ge=EARLIEST,
+        lt=LATEST,
         description=(
             "RFC 3339 date-time between 1900 and 2199, e.g. 2026-06-01T09:30:00Z; "
             "no offset means UTC."
@@ -55,6 +54,10 @@ Timestamp = Annotated[
         json_schema_extra={"pattern": "^(19|20|21)[0-9]{2}-"},
     ),
 ]
+# Lead-level timestamps, converted to tz-naive UTC as they are validated. Activities keep the
+# offset as written: a Python validator per activity cost more than validating the rest of a
+# request (docs/benchmarks.md), so the engine converts their instants in its own pass.
+Timestamp = Annotated[Moment, AfterValidator(_utc_naive)]
 Text = Annotated[StrictStr, Field(max_length=MAX_TEXT)]
 FiniteNumber = Annotated[float, Strict(), Field(allow_inf_nan=False)]
 # Values of extra lead attributes (custom CRM fields): scalars only.
@@ -70,7 +73,7 @@ def _not_bool(value: Any) -> Any:
 # An integer id may come as 17 or 17.0 (JSON does not tell them apart); 17.5 is refused.
 LeadId = (
     Annotated[StrictStr, Field(min_length=1, max_length=256, pattern=r"\S")]
-    | Annotated[int, BeforeValidator(_not_bool), Field(ge=-(2**63), lt=2**63)]
+    | Annotated[int, Field(ge=-(2**63), lt=2**63), BeforeValidator(_not_bool)]
 )
 
 
@@ -90,7 +93,7 @@ class Activity(BaseModel):
         ),
     ]
     occurred_at: Annotated[
-        Timestamp, Field(description="When it happened. At or after as_of: not used, warned.")
+        Moment, Field(description="When it happened. At or after as_of: not used, warned.")
     ]
     detail: Text | None = Field(
         default=None, description="Free text (page, campaign); not used for scoring."

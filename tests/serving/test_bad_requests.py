@@ -80,6 +80,7 @@ BAD_REQUESTS: list[tuple[str, Any, int, int | None, str | None]] = [
     ("impossible date", with_field("created_at", "2026-02-30T10:00:00Z"), 422, 0, "created_at"),
     ("impossible hour", with_field("created_at", "2026-02-03T25:00:00Z"), 422, 0, "created_at"),
     ("year 1", with_field("created_at", "0001-01-01T00:00:00Z", 1), 422, 1, "created_at"),
+    ("year 2200", with_field("created_at", "2200-01-01T00:00:00+05:00"), 422, 0, "created_at"),
     ("epoch number", with_field("created_at", 1767225600), 422, 0, "created_at"),
     ("created after as_of", with_field("created_at", "2026-07-01T00:00:00Z"), 422, 0, "created_at"),
     ("bad lead as_of", with_field("as_of", "soon", 1), 422, 1, "as_of"),
@@ -88,6 +89,13 @@ BAD_REQUESTS: list[tuple[str, Any, int, int | None, str | None]] = [
         with_activity("occurred_at", "2026-13-01T00:00:00Z"),
         422,
         1,
+        "activities[1].occurred_at",
+    ),
+    (
+        "activity in 1899",
+        with_activity("occurred_at", "1899-12-31T23:59:59-05:00", lead=0),
+        422,
+        0,
         "activities[1].occurred_at",
     ),
     (

@@ -25,7 +25,9 @@ class FakeEngine:
     def __init__(self) -> None:
         self.calls: list[list[str]] = []
 
-    def score(self, leads: Sequence[Lead], as_of: Sequence[datetime], explain: bool) -> Any:
+    def score(
+        self, leads: Sequence[Lead], as_of: Sequence[datetime], explain: bool, activities: Any
+    ) -> Any:
         ids = [str(lead.lead_id) for lead in leads]
         self.calls.append(ids)
         if "boom" in ids:

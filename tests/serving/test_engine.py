@@ -1,0 +1,74 @@
+"""Reading a request column-wise: activity instants in UTC, warnings, batches of requests."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pytest
+
+from serving.app import check_leads
+from serving.engine import ActivityColumns, utc_micros
+from serving.errors import RequestError
+from serving.schemas import ScoreRequest
+
+AS_OF = datetime(2026, 6, 30)
+
+
+def lead(lead_id: str, *stamps: str) -> dict[str, Any]:
+    return {
+        "lead_id": lead_id,
+        "created_at": "2026-01-01T00:00:00Z",
+        "activities": [{"activity_type": " page_view ", "occurred_at": s} for s in stamps],
+    }
+
+
+def parsed(*leads: dict[str, Any]) -> ScoreRequest:
+    """As the service parses bodies: JSON, timestamps as written, offsets and all."""
+    return ScoreRequest.model_validate_json(json.dumps({"leads": list(leads)}))
+
+
+def test_activity_instants_are_utc_whatever_the_written_offset() -> None:
+    same_instant = ["2026-06-29T22:00:00Z", "2026-06-29T22:00:00", "2026-06-30T00:00:00+02:00"]
+    req = parsed(lead("a", *same_instant), lead("b", "2026-06-29T20:30:00-01:30"))
+    columns = ActivityColumns.of(req.leads)
+    expected = utc_micros([datetime(2026, 6, 29, 22)])[0]
+    assert columns.micros.tolist() == [expected] * 4
+    assert columns.owner.tolist() == [0, 0, 0, 1]
+    assert columns.activity_type == ["page_view"] * 4
+    assert columns.index_in_lead().tolist() == [0, 1, 2, 0]
+
+
+def test_warnings_compare_instants_not_written_clock_times() -> None:
+    req = parsed(
+        # 23:00 UTC the day before as_of: used, although the clock reads 01:00 on the day.
+        lead("east", "2026-06-30T01:00:00+02:00"),
+        # 00:30 UTC on the day: not used, although the clock reads 23:30 the day before.
+        lead("west", "2026-06-29T23:30:00-01:00", "2026-06-29T23:59:59Z", "2026-06-30T00:00:00"),
+    )
+    as_of, warnings, columns = check_leads(req.leads, AS_OF)
+    assert as_of == [AS_OF, AS_OF]
+    assert [(w["lead_id"], w["activity_index"]) for w in warnings] == [("west", 0), ("west", 2)]
+    assert columns.size == 4
+
+
+def test_impossible_leads_are_refused_before_activities_are_read() -> None:
+    req = parsed(lead("x"), lead("x"))
+    with pytest.raises(RequestError) as raised:
+        check_leads(req.leads, AS_OF)
+    assert raised.value.status == 422
+
+
+def test_batches_of_requests_number_their_leads_on() -> None:
+    first = ActivityColumns.of(parsed(lead("a", "2026-06-01T00:00:00Z"), lead("b")).leads)
+    second = ActivityColumns.of(
+        parsed(lead("c", "2026-06-02T00:00:00Z", "2026-06-03T00:00:00Z")).leads
+    )
+    both = ActivityColumns.concat([(first, 2), (second, 1)])
+    assert both.owner.tolist() == [0, 2, 2]
+    assert both.index_in_lead().tolist() == [0, 0, 1]
+    assert np.array_equal(both.micros, np.concatenate([first.micros, second.micros]))
+    empty = ActivityColumns.of(parsed(lead("d")).leads)
+    assert ActivityColumns.concat([(empty, 1), (first, 2)]).owner.tolist() == [1]
