@@ -31,6 +31,8 @@ _ATTRIBUTE_NAMES = {
     FREE_MAIL: "free_mail",
     LEAD_AGE: "lead_age_days",
 }
+# Phrases are remembered per reason and input values; the memory starts over past this many.
+MAX_REMEMBERED_PHRASES = 50_000
 SCORE_COLUMNS = (
     "lead_id",
     "as_of",
@@ -115,6 +117,7 @@ class LeadScorer:
         self.reference = reference
         self.top_reasons = top_reasons
         self.plan = plan_reasons(featurizer)
+        self._phrases: dict[tuple[Any, ...], str] = {}
         model.bind_categories(featurizer.category_dtypes_)
 
     def with_policy(self, policy: TierPolicy) -> LeadScorer:
@@ -176,26 +179,56 @@ class LeadScorer:
         self, columns: Mapping[str, np.ndarray], contrib: np.ndarray
     ) -> tuple[list[Any], list[Any]]:
         """Top positive and negative reasons per row, from its feature `columns` and `contrib`."""
-        keys, inverse = np.unique(np.asarray(self.plan.feature_keys), return_inverse=True)
+        keys, inverse, inputs = self._reason_keys()
         grouped = np.zeros((contrib.shape[0], keys.size))
         np.add.at(grouped.T, inverse, contrib.T)
-        order = np.argsort(-grouped, axis=1, kind="stable")
+        order = np.argsort(-grouped, axis=1, kind="stable").tolist()
+        signs = np.sign(np.where(np.abs(grouped) > 1e-9, grouped, 0.0)).tolist()
+        top = self.top_reasons
+        lists = {name: columns[name].tolist() for name in self._phrase_columns(inputs)}
+        memo = self._phrases
+        if len(memo) >= MAX_REMEMBERED_PHRASES:
+            memo.clear()
+
+        def phrase(i: int, j: int) -> str:
+            # Phrases are remembered per reason and input values: most leads share theirs.
+            values = tuple(None if c is None else lists[c][i] for c in inputs[j])
+            memo_key = (j, *(None if v != v else v for v in values))  # NaN never equals a key
+            text = memo.get(memo_key)
+            if text is None:
+                text = memo[memo_key] = self._phrase(columns, i, str(keys[j]))
+            return text
+
         positives, negatives = [], []
-        for i in range(grouped.shape[0]):
-            row = grouped[i]
-            pos = [
-                self._phrase(columns, i, keys[j])
-                for j in order[i, : self.top_reasons]
-                if row[j] > 1e-9
-            ]
-            neg = [
-                self._phrase(columns, i, keys[j])
-                for j in order[i, ::-1][: self.top_reasons]
-                if row[j] < -1e-9
-            ]
-            positives.append(pos)
-            negatives.append(neg)
+        for i, (ranked, sign) in enumerate(zip(order, signs, strict=True)):
+            positives.append([phrase(i, j) for j in ranked[:top] if sign[j] > 0])
+            negatives.append([phrase(i, j) for j in ranked[::-1][:top] if sign[j] < 0])
         return positives, negatives
+
+    def _reason_keys(self) -> tuple[np.ndarray, np.ndarray, list[tuple[str | None, ...]]]:
+        """The distinct reason keys, each feature's position among them, and for each key the
+        feature columns its words depend on."""
+        cached = self.__dict__.get("_reason_plan")
+        if cached is None:
+            keys, inverse = np.unique(np.asarray(self.plan.feature_keys), return_inverse=True)
+            inputs: list[tuple[str | None, ...]] = []
+            for key in keys.tolist():
+                kind, _, name = key.partition(":")
+                if kind == "activity":
+                    inputs.append(
+                        (
+                            self.plan.activity_count_feature.get(name),
+                            self.plan.activity_last_feature.get(name),
+                        )
+                    )
+                else:
+                    inputs.append((name,))
+            cached = self.__dict__["_reason_plan"] = (keys, inverse, inputs)
+        return cached
+
+    @staticmethod
+    def _phrase_columns(inputs: list[tuple[str | None, ...]]) -> set[str]:
+        return {name for names in inputs for name in names if name is not None}
 
     def _phrase(self, columns: Mapping[str, np.ndarray], i: int, key: str) -> str:
         """Row i's words for one reason key (`activity:TYPE` or `feature:NAME`)."""

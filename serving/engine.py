@@ -15,11 +15,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from pydantic_core import TzInfo
 
 from features.build import EXTRA_TIMESTAMP, LeadHistory
 from features.contract import LEAD_OPTIONAL
@@ -53,18 +54,34 @@ def _object_series(values: list[Any], index: pd.RangeIndex) -> pd.Series:
 
 
 _EPOCH = datetime(1970, 1, 1)
-_EPOCH_UTC = _EPOCH.replace(tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
+
+
+_EPOCH_ORDINAL = _EPOCH.toordinal()
+_FIXED_OFFSETS = (timezone, TzInfo)  # the tzinfo classes whose offset never changes
 
 
 def utc_micros(values: Sequence[datetime]) -> np.ndarray:
     """Microseconds since the epoch, UTC: naive datetimes are UTC, aware ones carry an offset."""
-    # Integer arithmetic per value is twice as fast as numpy's conversion of datetime objects;
-    # subtracting an aware epoch from an aware value applies its offset on the way.
-    return np.array(
-        [(v - (_EPOCH if v.tzinfo is None else _EPOCH_UTC)) // _MICROSECOND for v in values],
-        dtype=np.int64,
-    )
+    # Field arithmetic is 2.5x faster than subtracting datetimes (which asks the tzinfo for
+    # its offset each time); a fixed offset is asked once per tzinfo object, and pydantic
+    # shares one object per offset within a request.
+    offsets: dict[Any, int] = {None: 0}
+    micros: list[int] = []
+    for v in values:
+        tz = v.tzinfo
+        offset = offsets.get(tz)
+        if offset is None:
+            offset = (v.utcoffset() or timedelta(0)) // _MICROSECOND
+            if isinstance(tz, _FIXED_OFFSETS):
+                offsets[tz] = offset
+        micros.append(
+            ((v.toordinal() - _EPOCH_ORDINAL) * 86_400 + v.hour * 3_600 + v.minute * 60 + v.second)
+            * 1_000_000
+            + v.microsecond
+            - offset
+        )
+    return np.array(micros, dtype=np.int64)
 
 
 def _datetimes(values: Sequence[datetime]) -> np.ndarray:
@@ -90,8 +107,8 @@ class ActivityColumns:
         for lead in leads:
             activities = lead.activities
             counts.append(len(activities))
-            types += [activity.activity_type.strip() for activity in activities]
-            times += [activity.occurred_at for activity in activities]
+            types += [activity["activity_type"] for activity in activities]
+            times += [activity["occurred_at"] for activity in activities]
         owner = np.repeat(np.arange(len(leads), dtype=np.intp), counts)
         return cls(owner=owner, activity_type=types, micros=utc_micros(times))
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
@@ -72,3 +73,22 @@ def test_batches_of_requests_number_their_leads_on() -> None:
     assert np.array_equal(both.micros, np.concatenate([first.micros, second.micros]))
     empty = ActivityColumns.of(parsed(lead("d")).leads)
     assert ActivityColumns.concat([(empty, 1), (first, 2)]).owner.tolist() == [1]
+
+
+def test_utc_micros_asks_a_zone_with_daylight_saving_for_each_instant() -> None:
+    paris = ZoneInfo("Europe/Paris")
+    winter, summer = (
+        datetime(2026, 1, 15, 12, tzinfo=paris),
+        datetime(2026, 7, 15, 12, tzinfo=paris),
+    )
+    fixed = datetime(2026, 7, 15, 12, 0, 0, 250, tzinfo=timezone(timedelta(hours=-3, minutes=-30)))
+    naive = datetime(2026, 7, 15, 12)
+    values = [winter, summer, fixed, naive, summer]
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    expected = [
+        (v.replace(tzinfo=v.tzinfo or UTC) - epoch) // timedelta(microseconds=1) for v in values
+    ]
+    assert utc_micros(values).tolist() == expected
+    assert (
+        expected[1] - expected[3] == -2 * 3_600 * 1_000_000
+    )  # 12:00 in Paris in July is 10:00 UTC
