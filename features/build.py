@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -104,6 +104,21 @@ class _Prepared:
     act_time: np.ndarray  # int64 ns
     act_type: np.ndarray  # index into type_names; -1 when missing
     type_names: list[str]  # distinct raw activity types
+
+
+@dataclass(frozen=True)
+class LeadRows:
+    """Leads to score once each, as of `as_of`, with their activities given by lead row.
+
+    `leads` is the leads table (its lead_id unused); the arrays hold one value per activity.
+    Timestamps are int64 nanoseconds since the epoch, UTC.
+    """
+
+    leads: pd.DataFrame
+    as_of: np.ndarray
+    activity_lead: np.ndarray
+    activity_time: np.ndarray
+    activity_type: Sequence[str]
 
 
 def _days(value: float) -> str:
@@ -425,7 +440,9 @@ class LeadFeaturizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
         The same values as `models.linear.feature_matrix(transform(X))`, at a fraction of the
         cost for a few leads, where building the frame costs more than the features.
         """
-        codes, block = self._transform_parts(X)
+        return self._matrix(*self._transform_parts(X))
+
+    def _matrix(self, codes: dict[str, np.ndarray], block: np.ndarray) -> np.ndarray:
         n_cat = len(self.categorical_features_)
         out = np.empty((block.shape[0], n_cat + block.shape[1]), dtype=np.float64)
         for j, name in enumerate(self.categorical_features_):
@@ -444,10 +461,21 @@ class LeadFeaturizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
                 columns[name] = A[:, j]
         return columns
 
+    def transform_matrix_rows(self, rows: LeadRows) -> np.ndarray:
+        """`transform_matrix` for leads scored one row each, their activities given by row.
+
+        What the service scores with: it knows each activity's lead row already, so ids are
+        never written out and matched back (same features, tested against `transform_matrix`).
+        """
+        check_is_fitted(self, "feature_names_out_")
+        return self._matrix(*self._parts(_prepare_rows(rows)))
+
     def _transform_parts(self, X: LeadHistory) -> tuple[dict[str, np.ndarray], np.ndarray]:
         """Category codes per categorical feature, and the numeric block, one row per snapshot."""
         check_is_fitted(self, "feature_names_out_")
-        data = _prepare(X)
+        return self._parts(_prepare(X))
+
+    def _parts(self, data: _Prepared) -> tuple[dict[str, np.ndarray], np.ndarray]:
         per_lead = self._lead_columns(data.leads)
         dated = self._dated_columns(data)
         n_snaps = len(data.snap_lead)
@@ -615,12 +643,7 @@ def _prepare(X: LeadHistory) -> _Prepared:
     needed, snap_lead = np.unique(snap_rows, return_inverse=True)
     sub = leads if len(needed) == len(leads) else leads.iloc[needed]
     created = _to_ns(sub["created_at"])[snap_lead]
-    early = (created != _NAT) & (created > as_of)
-    if early.any():
-        bad = sorted({lead_keys[r] for r in snap_rows[early]})[:5]
-        raise ValueError(
-            f"leads created after their snapshot's as_of (features would see the future): {bad}"
-        )
+    _check_created(created, as_of, lambda early: list({lead_keys[r] for r in snap_rows[early]}))
 
     # Activities of other leads are dropped; ids and types are mapped once per distinct value.
     compact = np.full(len(lead_keys), -1, dtype=np.int64)
@@ -640,5 +663,44 @@ def _prepare(X: LeadHistory) -> _Prepared:
         act_lead=act_lead[keep],
         act_time=act_time[keep],
         act_type=type_codes[keep],
+        type_names=[str(t) for t in type_uniques],
+    )
+
+
+def _check_created(
+    created: np.ndarray, as_of: np.ndarray, keys: Callable[[np.ndarray], list[str]]
+) -> None:
+    """Refuse snapshots of leads created after their as_of; `keys` names the leads."""
+    early = (created != _NAT) & (created > as_of)
+    if early.any():
+        raise ValueError(
+            "leads created after their snapshot's as_of (features would see the future): "
+            f"{sorted(keys(early))[:5]}"
+        )
+
+
+def _prepare_rows(rows: LeadRows) -> _Prepared:
+    """`_prepare` for `LeadRows`: one snapshot per lead row, activities already by row."""
+    n = len(rows.leads)
+    as_of = np.asarray(rows.as_of, dtype=np.int64)
+    act_lead = np.asarray(rows.activity_lead, dtype=np.int64)
+    act_time = np.asarray(rows.activity_time, dtype=np.int64)
+    if len(as_of) != n or not len(act_lead) == len(act_time) == len(rows.activity_type):
+        raise ValueError("LeadRows arrays disagree in length")
+    if act_lead.size and (act_lead.min() < 0 or act_lead.max() >= n):
+        raise ValueError("activities of leads that are not in LeadRows.leads")
+    created = _to_ns(rows.leads["created_at"])
+    ids = rows.leads["lead_id"].to_numpy() if "lead_id" in rows.leads else np.arange(n)
+    _check_created(created, as_of, lambda early: [str(v) for v in ids[early]])
+    keep = act_time != _NAT
+    type_codes, type_uniques = pd.factorize(np.asarray(rows.activity_type, dtype=object))
+    return _Prepared(
+        leads=rows.leads,
+        snap_lead=np.arange(n, dtype=np.int64),
+        as_of=as_of,
+        created=created,
+        act_lead=act_lead[keep],
+        act_time=act_time[keep],
+        act_type=type_codes[keep].astype(np.int64, copy=False),
         type_names=[str(t) for t in type_uniques],
     )

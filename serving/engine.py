@@ -3,11 +3,14 @@
 `ScoringEngine` runs the same fitted featurizer, trees, calibrator, reference distributions,
 tier policy and reason texts as `LeadScorer.score` (so scores equal batch scoring and the
 MLflow model), but is built for many small calls:
-- the three input frames are built column-wise with fixed dtypes, not inferred row by row;
-- features go straight into the float matrix the model reads (`transform_matrix`), never
+- a request's activities are read once, column-wise (`ActivityColumns`: lead row, type, UTC
+  instant), and reach the featurizer by lead row (`LeadRows`), so lead ids are never written
+  out and matched back;
+- the leads table is built column-wise with fixed dtypes, not inferred row by row;
+- features go straight into the float matrix the model reads (`transform_matrix_rows`), never
   through a DataFrame, and LightGBM runs on one thread: thread start-up dominates a prediction
   for a few rows;
-- leads of many requests can be scored in one call (they get private internal ids).
+- leads of many requests can be scored in one call (they get private row numbers).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import numpy as np
 import pandas as pd
 from pydantic_core import TzInfo
 
-from features.build import EXTRA_TIMESTAMP, LeadHistory
+from features.build import EXTRA_TIMESTAMP, LeadRows
 from features.contract import LEAD_OPTIONAL
 from models.scorer import LeadScorer
 from serving.schemas import Lead
@@ -168,18 +171,17 @@ class ScoringEngine:
     def feature_names(self) -> list[str]:
         return list(self.scorer.featurizer.feature_names_out_)
 
-    def history(
+    def rows(
         self,
         leads: Sequence[Lead],
         as_of: Sequence[datetime],
         activities: ActivityColumns | None = None,
-    ) -> LeadHistory:
-        """The featurizer's frames; lead ids are positions, so batches of requests may mix."""
+    ) -> LeadRows:
+        """The featurizer's input: the leads table, and the activities by lead row."""
         n = len(leads)
         index = pd.RangeIndex(n)
-        keys = [str(i) for i in range(n)]
         columns: dict[str, Any] = {
-            "lead_id": _object_series(keys, index),
+            "lead_id": _object_series([str(i) for i in range(n)], index),
             "created_at": _datetimes([lead.created_at for lead in leads]),
         }
         for column in _TEXT_COLUMNS:
@@ -201,26 +203,15 @@ class ScoringEngine:
                 )
             else:
                 columns[key] = _object_series(values, index)
-        leads_frame = pd.DataFrame(columns, index=index, copy=False)
-
         if activities is None:
             activities = ActivityColumns.of(leads)
-        act_index = pd.RangeIndex(activities.size)
-        activity_frame = pd.DataFrame(
-            {
-                "lead_id": pd.Series(
-                    np.asarray(keys, dtype=object)[activities.owner], index=act_index, dtype=object
-                ),
-                "occurred_at": (activities.micros * 1000).view("datetime64[ns]"),
-                "activity_type": _object_series(activities.activity_type, act_index),
-            },
-            index=act_index,
-            copy=False,
+        return LeadRows(
+            leads=pd.DataFrame(columns, index=index, copy=False),
+            as_of=utc_micros(as_of) * 1000,
+            activity_lead=activities.owner,
+            activity_time=activities.micros * 1000,
+            activity_type=activities.activity_type,
         )
-        snapshots = pd.DataFrame(
-            {"lead_id": columns["lead_id"], "as_of": _datetimes(as_of)}, index=index, copy=False
-        )
-        return LeadHistory(leads=leads_frame, activities=activity_frame, snapshots=snapshots)
 
     def score(
         self,
@@ -231,7 +222,7 @@ class ScoringEngine:
     ) -> EngineScores:
         """Scores of `leads`; `activities` are theirs, column-wise, when already at hand."""
         scorer = self.scorer
-        A = scorer.featurizer.transform_matrix(self.history(leads, as_of, activities))
+        A = scorer.featurizer.transform_matrix_rows(self.rows(leads, as_of, activities))
         scores = scorer.score_matrix(A, explain, num_threads=1)
         return EngineScores(
             probability=np.asarray(scores["probability"], dtype=np.float64),

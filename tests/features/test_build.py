@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import pickle
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -13,7 +14,7 @@ from sklearn.exceptions import NotFittedError
 
 from features import info as fi
 from features.activity import activity_stats, stats_layout
-from features.build import MISSING_LEVEL, OTHER_LEVEL, LeadFeaturizer, LeadHistory
+from features.build import MISSING_LEVEL, OTHER_LEVEL, LeadFeaturizer, LeadHistory, LeadRows
 from tests.features.histories import (
     activity_frame,
     history,
@@ -447,3 +448,48 @@ def test_works_inside_a_pandas_pipeline() -> None:
     pipeline = make_pipeline(clone(featurizer)).set_output(transform="pandas")
     expected = clone(featurizer).fit(data).transform(data)
     pd.testing.assert_frame_equal(pipeline.fit(data).transform(data), expected, check_exact=True)
+
+
+def lead_rows(history: LeadHistory) -> LeadRows:
+    """The same leads and activities, given by row: one row per snapshot, in its order."""
+    order = history.snapshots["lead_id"].tolist()
+    leads = history.leads.set_index("lead_id").loc[order].reset_index()
+    row_of = {lead_id: i for i, lead_id in enumerate(order)}
+    acts = history.activities
+    ns = pd.to_datetime(acts["occurred_at"], format="ISO8601", errors="coerce")
+    return LeadRows(
+        leads=leads,
+        as_of=pd.to_datetime(history.snapshots["as_of"]).to_numpy("datetime64[ns]").view(np.int64),
+        activity_lead=np.array([row_of[x] for x in acts["lead_id"]]),
+        activity_time=ns.to_numpy("datetime64[ns]").view(np.int64),
+        activity_type=acts["activity_type"].tolist(),
+    )
+
+
+def test_rows_give_the_features_of_the_history_they_come_from() -> None:
+    batch = random_history(n_leads=80, n_activities=2_000, snapshots_per_lead=1, seed=21)
+    featurizer = LeadFeaturizer(min_activity_count=5).fit(batch)
+    # Activities without a time or a type, a lead without activities, snapshots out of order.
+    activities = batch.activities.copy()
+    activities.loc[activities.index[:15], "occurred_at"] = None
+    activities.loc[activities.index[15:30], "activity_type"] = None
+    activities = activities[activities["lead_id"] != "lead-3"]
+    snapshots = batch.snapshots.sample(frac=1.0, random_state=0).reset_index(drop=True)
+    history = LeadHistory(batch.leads, activities.reset_index(drop=True), snapshots)
+    expected = featurizer.transform_matrix(history)
+    got = featurizer.transform_matrix_rows(lead_rows(history))
+    assert np.array_equal(got, expected, equal_nan=True)
+
+
+def test_rows_that_do_not_add_up_are_refused() -> None:
+    history = random_history(n_leads=10, n_activities=100, snapshots_per_lead=1, seed=22)
+    featurizer = LeadFeaturizer(min_activity_count=1).fit(history)
+    rows = lead_rows(history)
+    stray = replace(rows, activity_lead=np.where(np.arange(100) == 5, 10, rows.activity_lead))
+    with pytest.raises(ValueError, match=r"not in LeadRows\.leads"):
+        featurizer.transform_matrix_rows(stray)
+    with pytest.raises(ValueError, match="disagree in length"):
+        featurizer.transform_matrix_rows(replace(rows, as_of=rows.as_of[:-1]))
+    early = replace(rows, as_of=np.where(np.arange(10) == 2, 0, rows.as_of))
+    with pytest.raises(ValueError, match="created after"):
+        featurizer.transform_matrix_rows(early)
