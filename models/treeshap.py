@@ -12,7 +12,8 @@ of a prediction, against tree SHAP's path recursion per row and tree (5-15x slow
 service's 100-lead requests, docs/benchmarks.md). The numbers are LightGBM's up to rounding
 (tests compare them).
 
-Trees with more than `MAX_SPLITS` splits are left to LightGBM (`supports` says which).
+Boosters with a tree of more than `MAX_SPLITS` splits are left to LightGBM (`from_booster`
+returns None for them).
 """
 
 from __future__ import annotations
@@ -127,18 +128,18 @@ class TreeShapTable:
         k_max = max((len(s) for s, *_ in per_tree), default=0)
         m_max = max((len(f) for _, _, f, _ in per_tree), default=0)
         self.bias = float(sum(b for *_, b in per_tree))
-        # Padding: unused split slots never go left (power 0); unused feature slots add 0 to
-        # the bias column.
+        # Padding: unused split slots never go left; unused feature slots add 0 to the bias.
         self.table = np.zeros((n_trees, 2**k_max, max(m_max, 1)))
         self.columns = np.full((n_trees, max(m_max, 1)), self.n_features, dtype=np.intp)
-        self.powers = np.zeros((n_trees, max(k_max, 1)), dtype=np.intp)
+        # Slot k * n_trees + t is split k of tree t: pattern bit k of all trees is one slice.
+        self.k_max = k_max
         slots: list[tuple[int, _Split]] = []
         for t, (splits, phi, features, _) in enumerate(per_tree):
             self.table[t, : phi.shape[0], : phi.shape[1]] = phi
             self.columns[t, : len(features)] = features
-            self.powers[t, : len(splits)] = 2 ** np.arange(len(splits))
-            slots += [(t * self.powers.shape[1] + b, s) for b, s in enumerate(splits)]
-        self.n_slots = self.powers.size
+            slots += [(b * n_trees + t, s) for b, s in enumerate(splits)]
+        self.n_trees = n_trees
+        self.n_slots = k_max * n_trees
         numeric = [(i, s) for i, s in slots if not s.categorical]
         self.num_slot = np.array([i for i, _ in numeric], dtype=np.intp)
         self.num_feature = np.array([s.feature for _, s in numeric], dtype=np.intp)
@@ -155,6 +156,7 @@ class TreeShapTable:
         for row, (_, s) in enumerate(categorical):
             self.cat_left[row, sorted(s.categories)] = True
         self.cat_width = width
+        self._cat_rows = np.arange(len(categorical))[None, :]
         self.trees = np.arange(n_trees)[None, :]
 
     @classmethod
@@ -173,27 +175,35 @@ class TreeShapTable:
         left = np.zeros((n, self.n_slots), dtype=bool)
         if self.num_slot.size:
             x = A[:, self.num_feature]
+            go = x <= self.num_threshold
             nan = np.isnan(x)
-            # Splits that do not treat NaN as missing read it as 0.
-            x = np.where(nan & ~self.num_nan_missing, 0.0, x)
-            missing = (self.num_nan_missing & nan) | (self.num_zero_missing & (np.abs(x) <= _ZERO))
-            left[:, self.num_slot] = np.where(
-                missing, self.num_default_left, x <= self.num_threshold
-            )
+            if nan.any():
+                # NaN takes the default side where it means missing, else it is read as 0.
+                fill = np.where(
+                    self.num_nan_missing, self.num_default_left, self.num_threshold >= 0
+                )
+                go = np.where(nan, fill, go)
+            if self.num_zero_missing.any():
+                # Zero (and NaN read as 0) is missing for zero-as-missing splits.
+                zero = self.num_zero_missing & (np.abs(np.where(nan, 0.0, x)) <= _ZERO)
+                go = np.where(zero, self.num_default_left, go)
+            left[:, self.num_slot] = go
         if self.cat_slot.size:
             x = A[:, self.cat_feature]
-            # LightGBM truncates codes toward zero; NaN and negative codes go right.
-            codes = np.clip(np.nan_to_num(x, nan=-1.0), -1, self.cat_width).astype(np.intp)
-            codes[codes < 0] = self.cat_width
-            rows = np.arange(self.cat_slot.size)[None, :]
-            left[:, self.cat_slot] = self.cat_left[rows, codes]
+            width = self.cat_width
+            # LightGBM truncates codes toward zero (-0.5 is 0); NaN, negative and unseen codes
+            # read column `width`, which no left set holds.
+            codes = np.where((x > -1) & (x < width), x, width).astype(np.intp)
+            left[:, self.cat_slot] = self.cat_left[self._cat_rows, codes]
         return left
 
     def contributions(self, A: np.ndarray) -> np.ndarray:
         """(n x features + 1): each feature's SHAP value per row, then the bias column."""
         n = A.shape[0]
-        left = self.goes_left(A).reshape(n, *self.powers.shape)
-        pattern = (left * self.powers).sum(axis=2)
+        left = self.goes_left(A).reshape(n, self.k_max, self.n_trees)
+        pattern = np.zeros((n, self.n_trees), dtype=np.intp)
+        for k in range(self.k_max):
+            pattern |= left[:, k, :].astype(np.intp) << k
         values = self.table[self.trees, pattern]
         width = self.n_features + 1
         flat = (np.arange(n)[:, None, None] * width + self.columns[None]).ravel()
