@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import NotFittedError
 
-from models.calibration import ProbabilityCalibrator
+from models.calibration import EPS, ProbabilityCalibrator
 
 
 def _miscalibrated(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -50,3 +51,16 @@ def test_one_outcome_only_is_an_error() -> None:
 def test_predict_before_fit() -> None:
     with pytest.raises(NotFittedError):
         ProbabilityCalibrator().predict(np.array([0.5]))
+
+
+def test_platt_is_applied_with_logistic_regressions_own_arithmetic() -> None:
+    rng = np.random.default_rng(7)
+    raw = rng.random(3_000)
+    y = (rng.random(3_000) < raw**1.5).astype(int)
+    calibrator = ProbabilityCalibrator("platt").fit(raw, y)
+    platt = calibrator.model_
+    assert isinstance(platt, LogisticRegression)
+    clipped = np.clip(raw, EPS, 1 - EPS)
+    logit = np.log(clipped / (1 - clipped))
+    expected = platt.predict_proba(logit[:, None])[:, 1]
+    assert np.array_equal(calibrator.predict(raw), expected)
