@@ -93,7 +93,7 @@ def run(ctx: Context, repeat: int = 3, repeat_reasons: int = 1) -> Section:
             ],
             ["calibrated prediction", f"{predicting.best:.2f}", _us(predicting.best, n)],
             [
-                "contributions (tree SHAP `pred_contrib` + linear terms)",
+                "contributions (tree SHAP tables + linear terms)",
                 f"{explaining.best:.2f}",
                 f"{shap_ms:.3f} ms ({1e3 * shap_ms / max(n_trees, 1):.1f} µs per tree)",
             ],

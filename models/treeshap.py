@@ -26,6 +26,9 @@ import numpy as np
 
 # 2**8 patterns x 2**8 feature subsets per split while building: still milliseconds per tree.
 MAX_SPLITS = 8
+# Rows explained at once: the per-row work arrays (splits, then trees x features) stay in cache;
+# 20,000 rows at once took 4x longer than in chunks of 256-2,048.
+CHUNK_ROWS = 1_024
 # LightGBM's kZeroThreshold: |x| at most this counts as zero for zero-as-missing splits.
 _ZERO = 1e-35
 _MISSING_NONE, _MISSING_ZERO, _MISSING_NAN = "None", "Zero", "NaN"
@@ -199,6 +202,13 @@ class TreeShapTable:
 
     def contributions(self, A: np.ndarray) -> np.ndarray:
         """(n x features + 1): each feature's SHAP value per row, then the bias column."""
+        if A.shape[0] <= CHUNK_ROWS:
+            return self._contributions(A)
+        return np.vstack(
+            [self._contributions(A[i : i + CHUNK_ROWS]) for i in range(0, A.shape[0], CHUNK_ROWS)]
+        )
+
+    def _contributions(self, A: np.ndarray) -> np.ndarray:
         n = A.shape[0]
         left = self.goes_left(A).reshape(n, self.k_max, self.n_trees)
         pattern = np.zeros((n, self.n_trees), dtype=np.intp)

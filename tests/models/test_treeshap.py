@@ -8,6 +8,7 @@ import lightgbm as lgb
 import numpy as np
 import pytest
 
+from models import treeshap
 from models.conversion import ConversionModel
 from models.treeshap import MAX_SPLITS, TreeShapTable
 from tests.models.test_conversion import lead_frame
@@ -125,3 +126,16 @@ def _split_nodes(model: lgb.Booster) -> list[dict]:
     for tree in model.dump_model()["tree_info"]:
         walk(tree["tree_structure"])
     return out
+
+
+def test_many_rows_are_explained_in_chunks_with_the_same_values(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    model = booster(seed=5)
+    X = awkward_rows(3)
+    table = TreeShapTable.from_booster(model, model.num_trees())
+    assert table is not None
+    whole = table.contributions(X)
+    monkeypatch.setattr(treeshap, "CHUNK_ROWS", 128)  # 600 rows: 5 chunks, the last short
+    np.testing.assert_array_equal(table.contributions(X), whole)
+    np.testing.assert_allclose(whole, model.predict(X, pred_contrib=True), rtol=0, atol=1e-12)

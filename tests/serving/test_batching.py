@@ -13,7 +13,7 @@ import pytest
 import models.pyfunc
 from serving import model_source
 from serving.batching import MicroBatcher
-from serving.engine import EngineScores
+from serving.engine import ActivityColumns, EngineScores
 from serving.schemas import Lead
 
 AS_OF = datetime(2026, 6, 30)
@@ -24,12 +24,14 @@ class FakeEngine:
 
     def __init__(self) -> None:
         self.calls: list[list[str]] = []
+        self.activities: list[ActivityColumns | None] = []
 
     def score(
         self, leads: Sequence[Lead], as_of: Sequence[datetime], explain: bool, activities: Any
     ) -> Any:
         ids = [str(lead.lead_id) for lead in leads]
         self.calls.append(ids)
+        self.activities.append(activities)
         if "boom" in ids:
             raise ValueError("cannot score")
         values = np.array([float(len(i)) / 10 for i in ids])
@@ -88,6 +90,28 @@ def test_explain_and_routing_requests_are_not_mixed() -> None:
 
     asyncio.run(run())
     assert sorted(engine.calls) == [["a", "c"], ["b"]]
+
+
+def test_a_batch_carries_each_requests_activities_with_its_leads() -> None:
+    engine = FakeEngine()
+    batcher = MicroBatcher(engine)  # type: ignore[arg-type]
+    first = [lead("a"), lead("b")]
+    first[1].activities.append({"activity_type": "demo_request", "occurred_at": AS_OF})
+    second = [lead("c")]
+    second[0].activities.append({"activity_type": "page_view", "occurred_at": AS_OF})
+
+    async def run() -> None:
+        await asyncio.gather(
+            batcher.score(first, [AS_OF] * 2, True, ActivityColumns.of(first)),
+            batcher.score(second, [AS_OF], True, ActivityColumns.of(second)),
+        )
+
+    asyncio.run(run())
+    assert engine.calls == [["a", "b", "c"]]
+    merged = engine.activities[0]
+    assert merged is not None
+    assert merged.owner.tolist() == [1, 2]
+    assert merged.activity_type == ["demo_request", "page_view"]
 
 
 @pytest.mark.parametrize("name", ["SCORER_ARTIFACT", "POLICY_ARTIFACT"])
