@@ -120,6 +120,18 @@ class LeadScorer:
         self._phrases: dict[tuple[Any, ...], str] = {}
         model.bind_categories(featurizer.category_dtypes_)
 
+    def __getstate__(self) -> dict[str, Any]:
+        # Remembered phrases and the reason plan are derived: rebuilt after loading, never
+        # stored in the model artifact.
+        state = dict(self.__dict__)
+        state.pop("_reason_plan", None)
+        state["_phrases"] = {}
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.__dict__.setdefault("_phrases", {})  # scorers pickled before phrases were kept
+
     def with_policy(self, policy: TierPolicy) -> LeadScorer:
         return LeadScorer(self.featurizer, self.model, policy, self.reference, self.top_reasons)
 

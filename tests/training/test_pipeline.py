@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from features.build import LeadFeaturizer, LeadHistory
-from models.scorer import feature_columns
+from models.scorer import LeadScorer, feature_columns
 from models.tiers import TIERS
 from tests.conftest import make_export
 from training.demo_world import DemoWorld
@@ -162,3 +164,29 @@ def test_hand_raisers_hear_about_it(trained: TrainingResult) -> None:
     assert scores.loc[0, "reasons_negative"][0] == scorer._phrase(
         feature_columns(X), 0, str(by_reason.idxmin())
     )
+
+
+def test_remembered_phrases_are_the_phrases_and_stay_out_of_the_artifact(
+    trained: TrainingResult, small_world: DemoWorld
+) -> None:
+    export = small_world.export
+    leads = small_world.truth["lead_id"].head(300)
+    history = LeadHistory(
+        export.leads, export.activities, pd.DataFrame({"lead_id": leads, "as_of": export.cutoff})
+    )
+    scorer = pickle.loads(pickle.dumps(trained.scorer))
+    first = scorer.score(history)
+    assert scorer._phrases  # remembered while scoring
+    # A fresh scorer (nothing remembered) and a second pass (everything remembered) agree.
+    again = scorer.score(history)
+    restored = pickle.loads(pickle.dumps(scorer))
+    assert restored._phrases == {}
+    fresh = restored.score(history)
+    for column in ("reasons_positive", "reasons_negative"):
+        assert first[column].tolist() == again[column].tolist() == fresh[column].tolist()
+    # Scorers pickled before phrases were remembered load and explain.
+    state = scorer.__getstate__()
+    del state["_phrases"]
+    old = LeadScorer.__new__(LeadScorer)
+    old.__setstate__(state)
+    assert old.score(history)["reasons_positive"].tolist() == first["reasons_positive"].tolist()
