@@ -194,7 +194,7 @@ def parse_job_title(title: object) -> JobRole:
     return _parse_normalised(normalise_title(title))
 
 
-def job_roles(titles: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+def job_roles(titles: pd.Series | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Seniority and department codes (indices into SENIORITY_LEVELS / DEPARTMENTS) of titles."""
     uniques, inverse = _unique_objects(titles)
     roles = [parse_job_title(v) for v in uniques]
@@ -395,7 +395,7 @@ def is_free_mail(domain: object) -> bool | None:
     return normalised in FREE_MAIL_DOMAINS or normalised.split(".", 1)[0] in FREE_MAIL_PROVIDERS
 
 
-def free_mail_flags(domains: pd.Series) -> np.ndarray:
+def free_mail_flags(domains: pd.Series | np.ndarray) -> np.ndarray:
     """1.0 for free-mail domains, 0.0 for business domains, NaN when missing."""
     uniques, inverse = _unique_objects(domains)
     flags = np.array(
@@ -404,7 +404,7 @@ def free_mail_flags(domains: pd.Series) -> np.ndarray:
     return flags[inverse]
 
 
-def _unique_objects(values: pd.Series) -> tuple[list[object], np.ndarray]:
+def _unique_objects(values: pd.Series | np.ndarray) -> tuple[list[object], np.ndarray]:
     """Distinct values (missing as None) and the inverse index, so parsing runs once per value."""
     codes, uniques = factorize(values)
     labels: list[object] = [*uniques, None]

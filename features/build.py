@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,7 +96,8 @@ class LeadHistory:
 class _Prepared:
     """Validated arrays of a LeadHistory, restricted to the leads that snapshots ask for."""
 
-    leads: pd.DataFrame  # one row per distinct snapshot lead
+    leads: LeadTable  # one row per distinct snapshot lead
+    n_leads: int  # its rows
     snap_lead: np.ndarray  # row of `leads` per snapshot
     as_of: np.ndarray  # int64 ns per snapshot
     created: np.ndarray  # int64 ns per snapshot: its lead's created_at
@@ -106,15 +107,21 @@ class _Prepared:
     type_names: list[str]  # distinct raw activity types
 
 
+# What the featurizer reads a leads table from: a DataFrame, or (for the service, where
+# building pandas objects costs more than the features of a few leads) one array per column.
+LeadTable = pd.DataFrame | Mapping[str, np.ndarray]
+
+
 @dataclass(frozen=True)
 class LeadRows:
     """Leads to score once each, as of `as_of`, with their activities given by lead row.
 
-    `leads` is the leads table (its lead_id unused); the arrays hold one value per activity.
-    Timestamps are int64 nanoseconds since the epoch, UTC.
+    `leads` is the leads table, a DataFrame or a mapping of column name to array (one value
+    per lead; its lead_id is used in messages only); the activity arrays hold one value per
+    activity. Timestamps are int64 nanoseconds since the epoch, UTC.
     """
 
-    leads: pd.DataFrame
+    leads: LeadTable
     as_of: np.ndarray
     activity_lead: np.ndarray
     activity_time: np.ndarray
@@ -145,8 +152,12 @@ def _unique_slugs(names: Iterable[object], taken: set[str]) -> list[str]:
     return slugs
 
 
-def _to_ns(values: pd.Series) -> np.ndarray:
+def _to_ns(values: pd.Series | np.ndarray) -> np.ndarray:
     """Timestamps as int64 nanoseconds since the epoch, tz-naive UTC; missing as NaT's integer."""
+    if isinstance(values, np.ndarray):
+        if values.dtype.kind == "M":
+            return values.astype("datetime64[ns]").view(np.int64)
+        values = pd.Series(values, dtype=object)
     if not pd.api.types.is_datetime64_any_dtype(values.dtype):
         values = pd.to_datetime(values, format="ISO8601", utc=True, errors="coerce")
     if isinstance(values.dtype, pd.DatetimeTZDtype):
@@ -154,14 +165,29 @@ def _to_ns(values: pd.Series) -> np.ndarray:
     return values.to_numpy(dtype="datetime64[ns]").view(np.int64)
 
 
-def _column(frame: pd.DataFrame, name: str) -> pd.Series:
+def _n_rows(frame: LeadTable) -> int:
+    if isinstance(frame, pd.DataFrame):
+        return len(frame)
+    return len(frame["created_at"])
+
+
+def _frame_column(frame: pd.DataFrame, name: str) -> pd.Series:
     """A column, or all-missing when the frame lacks it (a partial online record)."""
     if name in frame.columns:
         return frame[name]
     return pd.Series([None] * len(frame), index=frame.index, dtype=object)
 
 
-def _normalised_levels(values: pd.Series) -> tuple[np.ndarray, list[str | None]]:
+def _column(frame: LeadTable, name: str) -> pd.Series | np.ndarray:
+    """A column of a DataFrame or of arrays; all-missing when the table lacks it."""
+    if isinstance(frame, pd.DataFrame):
+        return _frame_column(frame, name)
+    if name in frame:
+        return frame[name]
+    return np.full(_n_rows(frame), None, dtype=object)
+
+
+def _normalised_levels(values: pd.Series | np.ndarray) -> tuple[np.ndarray, list[str | None]]:
     """Codes into distinct stripped string values (None: missing or blank), and those values."""
     codes, uniques = factorize(values)
     labels: list[str | None] = [str(value).strip() or None for value in uniques]
@@ -169,8 +195,12 @@ def _normalised_levels(values: pd.Series) -> tuple[np.ndarray, list[str | None]]
     return codes, [*labels, None]
 
 
-def _numeric(values: pd.Series) -> np.ndarray:
+def _numeric(values: pd.Series | np.ndarray) -> np.ndarray:
     """Float values; text that is not a number becomes NaN."""
+    if isinstance(values, np.ndarray):
+        if values.dtype.kind in "bfiu":
+            return values.astype(np.float64)
+        values = pd.Series(values, dtype=object)
     if pd.api.types.is_bool_dtype(values.dtype) or pd.api.types.is_float_dtype(values.dtype):
         return values.to_numpy(dtype=np.float64, na_value=np.nan)
     converted = pd.to_numeric(values, errors="coerce")
@@ -226,13 +256,15 @@ class LeadFeaturizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
         self._check_params()
         data = _prepare(X)
         self.activity_types_ = self._learn_vocabulary(data)
+        leads = data.leads
+        assert isinstance(leads, pd.DataFrame)  # _prepare keeps the frame it was given
         extra = [c for c in X.leads.columns if c not in (*LEAD_REQUIRED, *LEAD_OPTIONAL)]
-        self.extra_columns_ = {c: _extra_kind(data.leads[c]) for c in extra}
+        self.extra_columns_ = {c: _extra_kind(leads[c]) for c in extra}
         categorical = [
             *CATEGORICAL_LEAD_COLUMNS,
             *(c for c, k in self.extra_columns_.items() if k == EXTRA_CATEGORY),
         ]
-        levels = {c: self._learn_levels(_column(data.leads, c)) for c in categorical}
+        levels = {c: self._learn_levels(_frame_column(leads, c)) for c in categorical}
         self._describe(levels)
         return self
 
@@ -252,7 +284,7 @@ class LeadFeaturizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
 
     def _learn_vocabulary(self, data: _Prepared) -> list[str]:
         """Activity types seen often enough before their lead's last snapshot."""
-        last_as_of = np.full(len(data.leads), _NAT, dtype=np.int64)
+        last_as_of = np.full(data.n_leads, _NAT, dtype=np.int64)
         np.maximum.at(last_as_of, data.snap_lead, data.as_of)
         known = (data.act_time < last_as_of[data.act_lead]) & (data.act_type >= 0)
         per_code = np.bincount(data.act_type[known], minlength=len(data.type_names))
@@ -489,7 +521,7 @@ class LeadFeaturizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
         block[:, n_lead_numeric:] = self._activity_stats(data).matrix[:, self.activity_columns_]
         return codes, block
 
-    def _category_codes(self, name: str, values: pd.Series) -> np.ndarray:
+    def _category_codes(self, name: str, values: pd.Series | np.ndarray) -> np.ndarray:
         codes, labels = _normalised_levels(values)
         level_codes = self.level_codes_[name]
         other, missing = level_codes[OTHER_LEVEL], level_codes[MISSING_LEVEL]
@@ -498,7 +530,7 @@ class LeadFeaturizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
         )
         return label_codes[codes]
 
-    def _lead_columns(self, leads: pd.DataFrame) -> dict[str, np.ndarray]:
+    def _lead_columns(self, leads: LeadTable) -> dict[str, np.ndarray]:
         """Features of each lead row that do not depend on as_of."""
         columns: dict[str, np.ndarray] = {}
         for name, info in self.feature_info_.items():
@@ -551,7 +583,7 @@ class LeadFeaturizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
             n_types,
             data.snap_lead,
             data.as_of,
-            len(data.leads),
+            data.n_leads,
             [float(w) for w in self.windows_days],
             [float(h) for h in self.half_lives_days],
             ACTIVE_WINDOW_DAYS,
@@ -657,6 +689,7 @@ def _prepare(X: LeadHistory) -> _Prepared:
     type_codes, type_uniques = factorize(activities["activity_type"])
     return _Prepared(
         leads=sub,
+        n_leads=len(sub),
         snap_lead=snap_lead.astype(np.int64),
         as_of=as_of,
         created=created,
@@ -681,7 +714,7 @@ def _check_created(
 
 def _prepare_rows(rows: LeadRows) -> _Prepared:
     """`_prepare` for `LeadRows`: one snapshot per lead row, activities already by row."""
-    n = len(rows.leads)
+    n = _n_rows(rows.leads)
     as_of = np.asarray(rows.as_of, dtype=np.int64)
     act_lead = np.asarray(rows.activity_lead, dtype=np.int64)
     act_time = np.asarray(rows.activity_time, dtype=np.int64)
@@ -690,12 +723,13 @@ def _prepare_rows(rows: LeadRows) -> _Prepared:
     if act_lead.size and (act_lead.min() < 0 or act_lead.max() >= n):
         raise ValueError("activities of leads that are not in LeadRows.leads")
     created = _to_ns(rows.leads["created_at"])
-    ids = rows.leads["lead_id"].to_numpy() if "lead_id" in rows.leads else np.arange(n)
+    ids = np.asarray(_column(rows.leads, "lead_id"))
     _check_created(created, as_of, lambda early: [str(v) for v in ids[early]])
     keep = act_time != _NAT
     type_codes, type_uniques = pd.factorize(np.asarray(rows.activity_type, dtype=object))
     return _Prepared(
         leads=rows.leads,
+        n_leads=n,
         snap_lead=np.arange(n, dtype=np.int64),
         as_of=as_of,
         created=created,

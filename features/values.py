@@ -22,12 +22,13 @@ def is_missing(value: object) -> bool:
     return isinstance(value, float) and math.isnan(value)
 
 
-def factorize(values: pd.Series | pd.Index) -> tuple[np.ndarray, list[object]]:
+def factorize(values: pd.Series | pd.Index | np.ndarray) -> tuple[np.ndarray, list[object]]:
     """Codes into the distinct non-missing values in order of appearance; -1 marks missing."""
     if len(values) <= SMALL:
         seen: dict[object, int] = {}
         codes = np.empty(len(values), dtype=np.int64)
-        for i, value in enumerate(values.to_numpy(dtype=object)):
+        objects = values if isinstance(values, np.ndarray) else values.to_numpy(dtype=object)
+        for i, value in enumerate(objects):
             codes[i] = -1 if is_missing(value) else seen.setdefault(value, len(seen))
         return codes, list(seen)
     codes, uniques = pd.factorize(values, use_na_sentinel=True)

@@ -6,7 +6,8 @@ MLflow model), but is built for many small calls:
 - a request's activities are read once, column-wise (`ActivityColumns`: lead row, type, UTC
   instant), and reach the featurizer by lead row (`LeadRows`), so lead ids are never written
   out and matched back;
-- the leads table is built column-wise with fixed dtypes, not inferred row by row;
+- the leads table is one array per column with fixed dtypes (no pandas objects: for a few
+  leads, building them cost more than the features);
 - features go straight into the float matrix the model reads (`transform_matrix_rows`), never
   through a DataFrame, and LightGBM runs on one thread: thread start-up dominates a prediction
   for a few rows;
@@ -48,12 +49,11 @@ class EngineScores:
     reasons_negative: list[list[str]]
 
 
-def _object_series(values: list[Any], index: pd.RangeIndex) -> pd.Series:
-    # An explicit object dtype keeps strings as they are: inferring pandas' Arrow-backed string
-    # dtype costs more than the scoring itself for a handful of rows.
+def _objects(values: list[Any]) -> np.ndarray:
+    # An object array keeps values as they are (no inference of dtypes or string types).
     array = np.empty(len(values), dtype=object)
     array[:] = values
-    return pd.Series(array, index=index, dtype=object, copy=False)
+    return array
 
 
 _EPOCH = datetime(1970, 1, 1)
@@ -177,15 +177,14 @@ class ScoringEngine:
         as_of: Sequence[datetime],
         activities: ActivityColumns | None = None,
     ) -> LeadRows:
-        """The featurizer's input: the leads table, and the activities by lead row."""
+        """The featurizer's input: the leads table as arrays, and the activities by lead row."""
         n = len(leads)
-        index = pd.RangeIndex(n)
-        columns: dict[str, Any] = {
-            "lead_id": _object_series([str(i) for i in range(n)], index),
+        columns: dict[str, np.ndarray] = {
+            "lead_id": np.arange(n),
             "created_at": _datetimes([lead.created_at for lead in leads]),
         }
         for column in _TEXT_COLUMNS:
-            columns[column] = _object_series([getattr(lead, column) for lead in leads], index)
+            columns[column] = _objects([getattr(lead, column) for lead in leads])
         columns["company_size"] = np.array(
             [np.nan if lead.company_size is None else lead.company_size for lead in leads],
             dtype=np.float64,
@@ -199,14 +198,14 @@ class ScoringEngine:
                 continue
             if key in self.timestamp_extras:
                 columns[key] = pd.Series(
-                    [_timestamp_or_nat(v) for v in values], index=index, dtype="datetime64[ns]"
-                )
+                    [_timestamp_or_nat(v) for v in values], dtype="datetime64[ns]"
+                ).to_numpy()
             else:
-                columns[key] = _object_series(values, index)
+                columns[key] = _objects(values)
         if activities is None:
             activities = ActivityColumns.of(leads)
         return LeadRows(
-            leads=pd.DataFrame(columns, index=index, copy=False),
+            leads=columns,
             as_of=utc_micros(as_of) * 1000,
             activity_lead=activities.owner,
             activity_time=activities.micros * 1000,

@@ -481,6 +481,25 @@ def test_rows_give_the_features_of_the_history_they_come_from() -> None:
     assert np.array_equal(got, expected, equal_nan=True)
 
 
+def test_rows_read_a_leads_table_of_arrays_as_the_same_frame() -> None:
+    batch = random_history(n_leads=60, n_activities=1_500, snapshots_per_lead=1, seed=23)
+    # A timestamp extra column, some of it missing, beside the numeric and categorical ones.
+    contacted = pd.Series(pd.to_datetime(batch.leads["created_at"]) + pd.Timedelta(days=30))
+    contacted[contacted.index % 4 == 0] = pd.NaT
+    history = replace(batch, leads=batch.leads.assign(last_contacted=contacted))
+    featurizer = LeadFeaturizer(min_activity_count=5).fit(history)
+    assert featurizer.extra_columns_["last_contacted"] == "timestamp"
+    rows = lead_rows(history)
+    assert isinstance(rows.leads, pd.DataFrame)
+    arrays = {str(c): rows.leads[c].to_numpy() for c in rows.leads.columns}
+    del arrays["industry"]  # a column the service did not get: all missing
+    expected = featurizer.transform_matrix_rows(
+        replace(rows, leads=rows.leads.assign(industry=None))
+    )
+    got = featurizer.transform_matrix_rows(replace(rows, leads=arrays))
+    assert np.array_equal(got, expected, equal_nan=True)
+
+
 def test_rows_that_do_not_add_up_are_refused() -> None:
     history = random_history(n_leads=10, n_activities=100, snapshots_per_lead=1, seed=22)
     featurizer = LeadFeaturizer(min_activity_count=1).fit(history)
