@@ -8,7 +8,7 @@ takes at each split of the tree (on or off its path). A tree of K splits has at 
 patterns, so with the default 7 leaves (6 splits, at most 6 features) every tree's Shapley
 values fit in a table of 64 patterns, computed once from the tree. Explaining a row is then
 evaluating its splits (vectorised over rows and trees) and adding table rows: about the cost
-of a prediction, against tree SHAP's path recursion per row and tree (5-15x slower on the
+of a prediction, against tree SHAP's path recursion per row and tree (6-8x slower on the
 service's 100-lead requests, docs/benchmarks.md). The numbers are LightGBM's up to rounding
 (tests compare them).
 
@@ -31,7 +31,7 @@ MAX_SPLITS = 8
 CHUNK_ROWS = 1_024
 # LightGBM's kZeroThreshold: |x| at most this counts as zero for zero-as-missing splits.
 _ZERO = 1e-35
-_MISSING_NONE, _MISSING_ZERO, _MISSING_NAN = "None", "Zero", "NaN"
+_MISSING_ZERO, _MISSING_NAN = "Zero", "NaN"  # LightGBM's missing_type names ("None": no missing)
 
 
 @dataclass(frozen=True)
