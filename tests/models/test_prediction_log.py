@@ -159,7 +159,10 @@ def test_nothing_acknowledged_is_lost_when_the_writer_is_killed(tmp_path: Path) 
             break
         acknowledged.append(int(line))
     writer.send_signal(signal.SIGKILL)  # mid-way: the writer is inside its loop
-    rest, _ = writer.communicate(timeout=10)
+    # Read the rest through the same buffered reader: communicate(timeout=...) reads the raw
+    # pipe and would miss acknowledgements readline() had already buffered.
+    rest = writer.stdout.read()
+    writer.wait(timeout=10)
     acknowledged += [int(line) for line in rest.split()]
     assert writer.returncode == -signal.SIGKILL
     assert len(acknowledged) >= 40, "the writer did not get going"
