@@ -110,7 +110,7 @@ class ActivityColumns:
         for lead in leads:
             activities = lead.activities
             counts.append(len(activities))
-            types += [activity["activity_type"] for activity in activities]
+            types += [activity["activity_type"].strip() for activity in activities]
             times += [activity["occurred_at"] for activity in activities]
         owner = np.repeat(np.arange(len(leads), dtype=np.intp), counts)
         return cls(owner=owner, activity_type=types, micros=utc_micros(times))

@@ -112,6 +112,13 @@ BAD_REQUESTS: list[tuple[str, Any, int, int | None, str | None]] = [
         1,
         "activities[1].activity_type",
     ),
+    (
+        "activity_type over 200 characters with padding",
+        with_activity("activity_type", " " * 5 + "x" * 198),
+        422,
+        1,
+        "activities[1].activity_type",
+    ),
     ("activity not an object", with_field("activities", ["page_view"], 1), 422, 1, "activities[0]"),
     ("activities not a list", with_field("activities", "many"), 422, 0, "activities"),
     ("negative company_size", with_field("company_size", -1, 1), 422, 1, "company_size"),
