@@ -97,7 +97,6 @@ class _Prepared:
     """Validated arrays of a LeadHistory, restricted to the leads that snapshots ask for."""
 
     leads: LeadTable  # one row per distinct snapshot lead
-    n_leads: int  # its rows
     snap_lead: np.ndarray  # row of `leads` per snapshot
     as_of: np.ndarray  # int64 ns per snapshot
     created: np.ndarray  # int64 ns per snapshot: its lead's created_at
@@ -284,7 +283,7 @@ class LeadFeaturizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
 
     def _learn_vocabulary(self, data: _Prepared) -> list[str]:
         """Activity types seen often enough before their lead's last snapshot."""
-        last_as_of = np.full(data.n_leads, _NAT, dtype=np.int64)
+        last_as_of = np.full(_n_rows(data.leads), _NAT, dtype=np.int64)
         np.maximum.at(last_as_of, data.snap_lead, data.as_of)
         known = (data.act_time < last_as_of[data.act_lead]) & (data.act_type >= 0)
         per_code = np.bincount(data.act_type[known], minlength=len(data.type_names))
@@ -583,7 +582,7 @@ class LeadFeaturizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
             n_types,
             data.snap_lead,
             data.as_of,
-            data.n_leads,
+            _n_rows(data.leads),
             [float(w) for w in self.windows_days],
             [float(h) for h in self.half_lives_days],
             ACTIVE_WINDOW_DAYS,
@@ -689,7 +688,6 @@ def _prepare(X: LeadHistory) -> _Prepared:
     type_codes, type_uniques = factorize(activities["activity_type"])
     return _Prepared(
         leads=sub,
-        n_leads=len(sub),
         snap_lead=snap_lead.astype(np.int64),
         as_of=as_of,
         created=created,
@@ -726,15 +724,14 @@ def _prepare_rows(rows: LeadRows) -> _Prepared:
     ids = np.asarray(_column(rows.leads, "lead_id"))
     _check_created(created, as_of, lambda early: [str(v) for v in ids[early]])
     keep = act_time != _NAT
-    type_codes, type_uniques = pd.factorize(np.asarray(rows.activity_type, dtype=object))
+    type_codes, type_uniques = factorize(np.asarray(rows.activity_type, dtype=object))
     return _Prepared(
         leads=rows.leads,
-        n_leads=n,
         snap_lead=np.arange(n, dtype=np.int64),
         as_of=as_of,
         created=created,
         act_lead=act_lead[keep],
         act_time=act_time[keep],
-        act_type=type_codes[keep].astype(np.int64, copy=False),
+        act_type=type_codes[keep],
         type_names=[str(t) for t in type_uniques],
     )
