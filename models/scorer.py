@@ -72,6 +72,31 @@ class ReasonPlan:
     activity_last_feature: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class _ReasonIndex:
+    """The distinct reason keys, each feature's position among them, for each key the feature
+    columns its words read, and all of those columns."""
+
+    keys: np.ndarray
+    of_feature: np.ndarray
+    inputs: list[tuple[str | None, ...]]
+    columns: frozenset[str]
+
+    @classmethod
+    def of(cls, plan: ReasonPlan) -> _ReasonIndex:
+        keys, of_feature = np.unique(np.asarray(plan.feature_keys), return_inverse=True)
+        inputs: list[tuple[str | None, ...]] = []
+        for key in keys.tolist():
+            kind, _, name = key.partition(":")
+            if kind == "activity":
+                count = plan.activity_count_feature.get(name)
+                inputs.append((count, plan.activity_last_feature.get(name)))
+            else:
+                inputs.append((name,))
+        columns = frozenset(name for names in inputs for name in names if name is not None)
+        return cls(keys, of_feature, inputs, columns)
+
+
 def group_contributions(
     contrib: np.ndarray, groups: tuple[str, ...]
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -191,13 +216,14 @@ class LeadScorer:
         self, columns: Mapping[str, np.ndarray], contrib: np.ndarray
     ) -> tuple[list[Any], list[Any]]:
         """Top positive and negative reasons per row, from its feature `columns` and `contrib`."""
-        keys, inverse, inputs = self._reason_keys()
+        index = self._reason_index()
+        keys, inputs = index.keys, index.inputs
         grouped = np.zeros((contrib.shape[0], keys.size))
-        np.add.at(grouped.T, inverse, contrib.T)
+        np.add.at(grouped.T, index.of_feature, contrib.T)
         order = np.argsort(-grouped, axis=1, kind="stable").tolist()
         signs = np.sign(np.where(np.abs(grouped) > 1e-9, grouped, 0.0)).tolist()
         top = self.top_reasons
-        lists = {name: columns[name].tolist() for name in self._phrase_columns(inputs)}
+        lists = {name: columns[name].tolist() for name in index.columns}
         memo = self._phrases
         if len(memo) >= MAX_REMEMBERED_PHRASES:
             memo.clear()
@@ -217,30 +243,12 @@ class LeadScorer:
             negatives.append([phrase(i, j) for j in ranked[::-1][:top] if sign[j] < 0])
         return positives, negatives
 
-    def _reason_keys(self) -> tuple[np.ndarray, np.ndarray, list[tuple[str | None, ...]]]:
-        """The distinct reason keys, each feature's position among them, and for each key the
-        feature columns its words depend on."""
-        cached = self.__dict__.get("_reason_plan")
-        if cached is None:
-            keys, inverse = np.unique(np.asarray(self.plan.feature_keys), return_inverse=True)
-            inputs: list[tuple[str | None, ...]] = []
-            for key in keys.tolist():
-                kind, _, name = key.partition(":")
-                if kind == "activity":
-                    inputs.append(
-                        (
-                            self.plan.activity_count_feature.get(name),
-                            self.plan.activity_last_feature.get(name),
-                        )
-                    )
-                else:
-                    inputs.append((name,))
-            cached = self.__dict__["_reason_plan"] = (keys, inverse, inputs)
-        return cached
-
-    @staticmethod
-    def _phrase_columns(inputs: list[tuple[str | None, ...]]) -> set[str]:
-        return {name for names in inputs for name in names if name is not None}
+    def _reason_index(self) -> _ReasonIndex:
+        """The reason keys and what their words read (built once, never pickled)."""
+        index = self.__dict__.get("_reason_plan")
+        if index is None:
+            index = self.__dict__["_reason_plan"] = _ReasonIndex.of(self.plan)
+        return index
 
     def _phrase(self, columns: Mapping[str, np.ndarray], i: int, key: str) -> str:
         """Row i's words for one reason key (`activity:TYPE` or `feature:NAME`)."""
@@ -259,11 +267,6 @@ class LeadScorer:
             value = math.expm1(float(value))
         column = _ATTRIBUTE_NAMES.get(info.kind) or info.source_column or name
         return describe_attribute(column, value)
-
-
-def feature_columns(X: pd.DataFrame) -> dict[str, np.ndarray]:
-    """Each feature column as a numpy array (categoricals as their level strings)."""
-    return {str(name): X[name].to_numpy() for name in X.columns}
 
 
 def _chunks(history: LeadHistory, size: int) -> Iterator[LeadHistory]:

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from features.build import LeadFeaturizer, LeadHistory
-from models.scorer import LeadScorer, feature_columns
+from models.scorer import LeadScorer
 from models.tiers import TIERS
 from tests.conftest import make_export
 from training.demo_world import DemoWorld
@@ -160,9 +160,11 @@ def test_hand_raisers_hear_about_it(trained: TrainingResult) -> None:
     contrib = scorer.model.contributions(X).drop(columns="bias").iloc[0]
     by_reason = contrib.groupby(np.asarray(scorer.plan.feature_keys)).sum()
     top_key = str(by_reason.idxmax())
-    assert scores.loc[0, "reasons_positive"][0] == scorer._phrase(feature_columns(X), 0, top_key)
+    # The feature frame's columns, independently of the matrix the scorer reads.
+    columns = {str(name): X[name].to_numpy() for name in X.columns}
+    assert scores.loc[0, "reasons_positive"][0] == scorer._phrase(columns, 0, top_key)
     assert scores.loc[0, "reasons_negative"][0] == scorer._phrase(
-        feature_columns(X), 0, str(by_reason.idxmin())
+        columns, 0, str(by_reason.idxmin())
     )
 
 
