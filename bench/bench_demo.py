@@ -6,7 +6,7 @@ import shutil
 
 from common import Check, Context, Section, at_most, time_runs
 
-from training.demo_world import generate_demo_world, write_demo_world
+from demo.world import generate_demo_world, write_demo_world
 
 GENERATE_TARGET_S = 60.0  # issue 2, section 3: "generated in under a minute on 2 cores"
 

@@ -29,22 +29,20 @@ import numpy as np
 import pandas as pd
 from common import Check, Context, Section, at_most
 
-from features.build import LeadHistory
-from features.contract import Export
-from models.prediction_log import PredictionLog, sqlite_url
-from models.scorer import LeadScorer
-from models.tiers import TIERS
-from training.closed_loop import closed_loop
-from training.demo_world import (
+from demo.world import (
     _build_export,
     _sample_leads,
     lead_covariates,
     simulate_journeys,
 )
-from training.drift import feature_drift
-from training.labels import SnapshotScheme
-from training.pipeline import LIGHTGBM, TrainingResult, train
-from training.thresholds import (
+from features.build import LeadHistory
+from features.contract import Export
+from models.scorer import LeadScorer
+from models.tiers import TIERS
+from ops.closed_loop import closed_loop
+from ops.drift import feature_drift
+from ops.prediction_log import PredictionLog, sqlite_url
+from ops.thresholds import (
     EvaluationSet,
     ThresholdTargets,
     choose_policy,
@@ -53,6 +51,8 @@ from training.thresholds import (
     recent_inflow,
     tier_figures,
 )
+from training.labels import SnapshotScheme
+from training.pipeline import LIGHTGBM, TrainingResult, train
 
 CAPACITY_TOLERANCE = 0.10
 CAPACITY_SHARES = (0.02, 0.05, 0.10)  # capacities as shares of the holdout's inflow

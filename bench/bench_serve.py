@@ -187,7 +187,7 @@ def ensure_model(workdir: Path, n_leads: int) -> Path:
     data = workdir / "demo"
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{workdir / 'mlflow.db'}"}
     if not (workdir / "mlflow.db").exists():
-        cli = [sys.executable, "-m", "training.cli"]
+        cli = [sys.executable, "-m", "cli.main"]
         subprocess.run(
             [*cli, "demo-data", "--out", str(data), "--leads", str(n_leads)],
             cwd=workdir, env=env, check=True, capture_output=True,
@@ -353,7 +353,7 @@ def main(argv: list[str] | None = None) -> int:
 
     port = free_port()
     command = [
-        sys.executable, "-m", "training.cli", "serve", "--port", str(port),
+        sys.executable, "-m", "cli.main", "serve", "--port", str(port),
         "--workers", str(args.workers), "--model", MODEL_URI,
     ]  # fmt: skip
     process, startup = start(command, env, f"http://127.0.0.1:{port}/readyz", scratch / "ls.log")

@@ -202,14 +202,14 @@ class Context:
 
     @property
     def config(self) -> Any:
-        from training.demo_world import DemoConfig
+        from demo.world import DemoConfig
 
         return DemoConfig(n_leads=self.n_leads, seed=self.seed)
 
     @property
     def world(self) -> Any:
         if self._world is None:
-            from training.demo_world import generate_demo_world
+            from demo.world import generate_demo_world
 
             self._world = generate_demo_world(self.config)
         return self._world
@@ -221,7 +221,7 @@ class Context:
     def demo_dir(self) -> Path:
         """The default demo export written as csv (what `leadscore demo-data` writes)."""
         if self._demo_dir is None:
-            from training.demo_world import write_demo_world
+            from demo.world import write_demo_world
 
             folder = self.workdir / "demo_data"
             write_demo_world(self.world, folder)

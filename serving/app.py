@@ -26,9 +26,9 @@ from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from models.policy_store import PolicyStore, PolicyWatcher
-from models.prediction_log import PredictionLog
 from models.tiers import TierPolicy, assign_tier
+from ops.policy_store import PolicyStore, PolicyWatcher
+from ops.prediction_log import PredictionLog
 from serving.batching import MicroBatcher
 from serving.config import ServingConfig
 from serving.engine import ActivityColumns, EngineScores, ScoringEngine, utc_micros

@@ -123,7 +123,7 @@ class LeadScoring:
     """Lead conversion scores for CRM integrations: POST /score, GET /model."""
 
     def __init__(self) -> None:
-        from models.prediction_log import PredictionLog, sqlite_url
+        from ops.prediction_log import PredictionLog, sqlite_url
         from serving.app import ScoringAPI, build_state, policy_watcher_for
         from serving.model_source import ModelLoadError
 

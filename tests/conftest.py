@@ -1,11 +1,14 @@
-"""Shared fixtures: tiny hand-made exports."""
+"""Shared fixtures: tiny hand-made exports, and a small demo world with one training run."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
+from demo.world import DemoConfig, DemoWorld, generate_demo_world
 from features.contract import LEAD_OPTIONAL, Export
+from training.pipeline import TrainConfig, TrainingResult, train
 
 
 def make_export(
@@ -28,3 +31,16 @@ def make_export(
         opps[column] = pd.to_datetime(opps[column]).astype("datetime64[ns]")
     opps["amount"] = opps["amount"].astype(float)
     return Export(leads=lead_frame, activities=acts, opportunities=opps)
+
+
+SMALL_CONFIG = TrainConfig(n_bootstrap=50, reference_size=1_000)
+
+
+@pytest.fixture(scope="session")
+def small_world() -> DemoWorld:
+    return generate_demo_world(DemoConfig(n_leads=6_000, seed=1))
+
+
+@pytest.fixture(scope="session")
+def trained(small_world: DemoWorld) -> TrainingResult:
+    return train(small_world.export, SMALL_CONFIG)

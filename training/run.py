@@ -16,6 +16,7 @@ from mlflow.data.pandas_dataset import from_pandas
 from features.build import LeadHistory
 from features.contract import Export
 from training.evaluate import compare_table, flatten_metrics
+from training.inflow import recent_inflow
 from training.pipeline import LIGHTGBM, LOGISTIC, POINTS, TrainingResult
 from training.plots import (
     plot_calibration,
@@ -25,7 +26,6 @@ from training.plots import (
     plot_score_distribution,
 )
 from training.report import ReportSection, write_report
-from training.thresholds import recent_inflow
 from training.tracking import (
     CHALLENGER,
     CHAMPION,

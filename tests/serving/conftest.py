@@ -51,7 +51,7 @@ class Server:
 
 
 def _build_model(folder: Path) -> TrainedModel:
-    from training.demo_world import DemoConfig, generate_demo_world, write_demo_world
+    from demo.world import DemoConfig, generate_demo_world, write_demo_world
     from training.pipeline import TrainConfig, train
     from training.run import log_run
     from training.tracking import TrackingConfig

@@ -20,9 +20,9 @@ import pandas as pd
 import pytest
 
 from features.contract import Export
-from models.policy_store import APPLIED_TAG, PolicyStore
-from models.prediction_log import read_predictions, sqlite_url
 from models.tiers import TierPolicy
+from ops.policy_store import APPLIED_TAG, PolicyStore
+from ops.prediction_log import read_predictions, sqlite_url
 from serving.launch import ServeOptions, prepare
 from tests.serving.conftest import (
     TOKEN,

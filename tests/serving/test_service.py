@@ -10,6 +10,7 @@ import mlflow
 import pytest
 from typer.testing import CliRunner
 
+from cli.main import app
 from features.contract import Export
 from serving.launch import ServeOptions, bentoml_command, server_env
 from tests.serving.conftest import (
@@ -19,7 +20,6 @@ from tests.serving.conftest import (
     free_port,
     lead_payloads,
 )
-from training.cli import app
 
 SCORE_BODY = {
     "leads": [{"lead_id": "a", "created_at": "2026-06-01T00:00:00Z"}],

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from demo.world import DemoWorld
 from training.batch import score_export
-from training.demo_world import DemoWorld
 from training.pipeline import TrainingResult
 
 

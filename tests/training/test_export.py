@@ -10,8 +10,8 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
+from cli.main import app
 from features.validation import MSG_ACTIVITY_BEFORE_LEAD, MSG_UNKNOWN_LEAD, MSG_UNPARSABLE
-from training.cli import app
 from training.export import (
     MAX_ISSUES_SHOWN_PER_TABLE,
     ExportError,

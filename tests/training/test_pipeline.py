@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from demo.world import DemoWorld
 from features.build import LeadFeaturizer, LeadHistory
 from models.scorer import LeadScorer
 from models.tiers import TIERS
 from tests.conftest import make_export
-from training.demo_world import DemoWorld
 from training.labels import SnapshotScheme, build_training_examples
 from training.pipeline import LIGHTGBM, LOGISTIC, POINTS, SERVED, TrainingResult
 

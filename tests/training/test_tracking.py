@@ -17,9 +17,9 @@ import pytest
 from mlflow import MlflowClient
 from typer.testing import CliRunner
 
+from cli.main import app
+from demo.world import DemoWorld, write_demo_world
 from features.build import LeadHistory
-from training.cli import app
-from training.demo_world import DemoWorld, write_demo_world
 from training.pipeline import LIGHTGBM, TrainingResult
 from training.run import RunSummary, log_run
 from training.tracking import CHALLENGER, CHAMPION, TrackingConfig, lead_records

@@ -10,15 +10,11 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from models.policy_store import PolicyStore
+from cli.main import app
+from demo.world import DemoWorld
 from models.tiers import TierPolicy
-from tests.conftest import make_export
-from training.cli import app
-from training.demo_world import DemoWorld
-from training.labels import SnapshotScheme
-from training.pipeline import TrainingResult
-from training.report import render_report
-from training.thresholds import (
+from ops.policy_store import PolicyStore
+from ops.thresholds import (
     EvaluationSet,
     ThresholdTargets,
     candidate_table,
@@ -34,6 +30,10 @@ from training.thresholds import (
     tier_figures,
     to_served_scale,
 )
+from tests.conftest import make_export
+from training.labels import SnapshotScheme
+from training.pipeline import TrainingResult
+from training.report import render_report
 
 from .marketing_ops_support import RegisteredModel, registered_model
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import mlflow
 from mlflow import MlflowClient
 
-from models.policy_store import APPLIED_TAG
-from training.demo_world import DemoWorld, write_demo_world
+from demo.world import DemoWorld, write_demo_world
+from ops.policy_store import APPLIED_TAG
 from training.pipeline import TrainingResult
 from training.tracking import CHAMPION, TrackingConfig, lead_records, log_scorer_model
 

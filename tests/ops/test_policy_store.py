@@ -8,14 +8,14 @@ import mlflow
 import pytest
 from mlflow import MlflowClient
 
-from models.policy_store import (
+from models.tiers import TierPolicy
+from ops.policy_store import (
     APPLIED_TAG,
     PolicyNotFound,
     PolicyStore,
     PolicyWatcher,
     resolve_model_version,
 )
-from models.tiers import TierPolicy
 
 NAME = "lead-conversion-policy-test"
 PACKED = TierPolicy(sql_threshold=0.30, mql_threshold=0.10, version="1")

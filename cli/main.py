@@ -78,7 +78,7 @@ def demo_data(
     fmt: Annotated[str, typer.Option("--format", help="csv or parquet.")] = "csv",
 ) -> None:
     """Write a realistic demo CRM export with its exact conversion probabilities."""
-    from training.demo_world import DemoConfig, generate_demo_world, write_demo_world
+    from demo.world import DemoConfig, generate_demo_world, write_demo_world
 
     config = DemoConfig(n_leads=leads, seed=seed, horizon_days=horizon_days)
     if as_of is not None:
@@ -333,7 +333,7 @@ def score(
     """Score every lead with no opportunity as of the date."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    from models.policy_store import PolicyStore, resolve_model_version
+    from ops.policy_store import PolicyStore, resolve_model_version
     from training.batch import open_leads, score_export, write_scores
     from training.tracking import TrackingConfig, load_scorer_from_uri
 
@@ -530,8 +530,8 @@ def thresholds(
     from rich import box
     from rich.table import Table
 
-    from models.policy_store import PolicyNotFound, PolicyStore, resolve_model_version
-    from training.thresholds import ThresholdTargets, calibrate_thresholds, candidate_table
+    from ops.policy_store import PolicyNotFound, PolicyStore, resolve_model_version
+    from ops.thresholds import ThresholdTargets, calibrate_thresholds, candidate_table
     from training.tracking import TrackingConfig
 
     TrackingConfig.from_env().activate()
@@ -671,7 +671,7 @@ def report(
     ),
 ) -> None:
     """Closed loop: logged scores joined with a later export's outcomes; drift; MLflow metrics."""
-    from training.closed_loop import ClosedLoopError, run_closed_loop_report, summary_lines
+    from ops.closed_loop import ClosedLoopError, run_closed_loop_report, summary_lines
     from training.tracking import TrackingConfig
 
     read = _read_or_exit(data)

@@ -29,7 +29,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from features.contract import Export
 from models.tiers import MQL, NURTURE, SQL, TIERS
-from training.drift import DEFAULT_PSI_FLAG, DriftReport, drift_metrics, feature_drift
+from ops.drift import DEFAULT_PSI_FLAG, DriftReport, drift_metrics, feature_drift
 from training.evaluate import decile_table, expected_calibration_error
 from training.labels import label_snapshots
 from training.plots import plot_calibration, plot_lift_by_decile
@@ -381,9 +381,9 @@ def run_closed_loop_report(
     import mlflow
     from mlflow import MlflowClient
 
-    from models.policy_store import resolve_model_version
-    from models.prediction_log import read_predictions
     from models.pyfunc import load_scorer_from_uri
+    from ops.policy_store import resolve_model_version
+    from ops.prediction_log import read_predictions
 
     try:
         predictions = read_predictions(source)

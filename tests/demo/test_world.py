@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from training.demo_world import (
+from demo.world import (
     DAY,
     DEFAULT_PARAMS,
     DemoConfig,

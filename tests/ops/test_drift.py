@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from demo.world import DemoWorld
 from features.build import LeadHistory
-from training.demo_world import DemoWorld
-from training.drift import (
+from ops.drift import (
     DEFAULT_PSI_FLAG,
     SCORE,
     drift_metrics,

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from models.prediction_log import (
+from ops.prediction_log import (
     COLUMNS,
     URL_ENV,
     PredictionLog,
@@ -127,7 +127,7 @@ def test_read_from_file_dumps_url_and_env(tmp_path: Path, monkeypatch: pytest.Mo
 WRITER = textwrap.dedent(
     """
     import sys
-    from models.prediction_log import PredictionLog
+    from ops.prediction_log import PredictionLog
     store = PredictionLog(sys.argv[1])
     batch = 0
     while True:

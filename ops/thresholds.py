@@ -47,6 +47,7 @@ import pandas as pd
 from features.build import LeadHistory
 from features.contract import Export
 from models.tiers import MQL, NURTURE, SQL, TIERS, TierPolicy, assign_tier
+from training.inflow import RECENT_INFLOW_DAYS, lead_inflow, recent_inflow
 from training.labels import SnapshotScheme, build_snapshots, label_snapshots
 from training.pipeline import LIGHTGBM, SERVED
 from training.plots import REFERENCE_COLOR, plot_calibration, plot_cumulative_gains
@@ -60,9 +61,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DAY = pd.Timedelta(days=1)
-WEEK_DAYS = 7.0
 DEFAULT_MIN_LEADS = 20.0
-RECENT_INFLOW_DAYS = 28
 RECENT_INFLOW_PARAM = "recent_leads_per_week"  # a training run parameter, when recorded
 CANDIDATE_SHARES = (0.01, 0.02, 0.03, 0.05, 0.075, 0.10, 0.15, 0.20, 0.30, 0.40, 0.50)
 _TOLERANCE = 1e-12
@@ -102,22 +101,6 @@ class EvaluationSet:
 
     def with_inflow(self, leads_per_week: float, source: str) -> EvaluationSet:
         return replace(self, leads_per_week=float(leads_per_week), inflow_source=source)
-
-
-def lead_inflow(
-    lead_id: pd.Series,
-    created_at: pd.Series,
-    window_start: pd.Timestamp,
-    window_end: pd.Timestamp,
-    every_days: float,
-) -> float:
-    """Distinct leads created per week in [start, end - one snapshot interval)."""
-    complete_end = window_end - every_days * DAY
-    if complete_end <= window_start:
-        complete_end = window_end
-    inside = (created_at >= window_start) & (created_at < complete_end)
-    weeks = (complete_end - window_start) / DAY / WEEK_DAYS
-    return float(lead_id[inside].nunique() / weeks)
 
 
 def evaluation_set(
@@ -220,27 +203,6 @@ def holdout_evaluation_set(
             f"cut-off; the holdout's own was {data.leads_per_week:,.1f}",
         )
     return data
-
-
-def recent_inflow(
-    export: Export,
-    cutoff: pd.Timestamp,
-    scheme: SnapshotScheme,
-    days: int = RECENT_INFLOW_DAYS,
-) -> float:
-    """Leads entering the scored population per week in the `days` before the cut-off.
-
-    Counted like `lead_inflow` (leads with a snapshot, created in a window that ends one
-    snapshot interval before the cut-off), so it is comparable with a period's inflow.
-    """
-    start = cutoff - (days + scheme.every_days) * DAY
-    recent = export.leads[export.leads["created_at"] >= start]
-    snapshots = build_snapshots(
-        replace(export, leads=recent.reset_index(drop=True)), cutoff, scheme
-    )
-    return lead_inflow(
-        snapshots["lead_id"], snapshots["created_at"], start, cutoff, scheme.every_days
-    )
 
 
 def export_evaluation_set(
@@ -785,7 +747,7 @@ class ModelVersionFacts:
 
 def model_version_facts(model_uri: str, client: Any) -> ModelVersionFacts:
     """Resolve `model_uri` to a registry version with its run parameters and served policy."""
-    from models.policy_store import PolicyStore, resolve_model_version
+    from ops.policy_store import PolicyStore, resolve_model_version
 
     name, version = resolve_model_version(model_uri, client)
     found = client.get_model_version(name, version)
@@ -871,8 +833,8 @@ def calibrate_thresholds(
     """
     from mlflow import MlflowClient
 
-    from models.policy_store import PolicyStore
     from models.pyfunc import load_scorer_from_uri
+    from ops.policy_store import PolicyStore
     from training.report import render_report
 
     client = client or MlflowClient()

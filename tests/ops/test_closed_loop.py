@@ -7,11 +7,9 @@ import pytest
 from mlflow import MlflowClient
 from typer.testing import CliRunner
 
-from models.prediction_log import PredictionLog, sqlite_url
-from tests.conftest import make_export
-from training.batch import open_leads
-from training.cli import app
-from training.closed_loop import (
+from cli.main import app
+from demo.world import DemoWorld
+from ops.closed_loop import (
     closed_loop,
     closed_loop_sections,
     funnel_by,
@@ -20,7 +18,9 @@ from training.closed_loop import (
     most_logged_model,
     wilson_interval,
 )
-from training.demo_world import DemoWorld
+from ops.prediction_log import PredictionLog, sqlite_url
+from tests.conftest import make_export
+from training.batch import open_leads
 from training.pipeline import TrainingResult
 from training.report import render_report
 
