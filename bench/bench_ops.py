@@ -41,16 +41,15 @@ from models.scorer import LeadScorer
 from models.tiers import TIERS
 from ops.closed_loop import closed_loop
 from ops.drift import feature_drift
-from ops.prediction_log import PredictionLog, sqlite_url
-from ops.thresholds import (
+from ops.evaluation_set import (
     EvaluationSet,
-    ThresholdTargets,
-    choose_policy,
     export_evaluation_set,
     holdout_evaluation_set,
-    recent_inflow,
     tier_figures,
 )
+from ops.prediction_log import PredictionLog, sqlite_url
+from ops.targets import ThresholdTargets, choose_policy
+from training.inflow import recent_inflow
 from training.labels import SnapshotScheme
 from training.pipeline import LIGHTGBM, TrainingResult, train
 

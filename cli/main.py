@@ -531,7 +531,8 @@ def thresholds(
     from rich.table import Table
 
     from ops.policy_store import PolicyNotFound, PolicyStore, resolve_model_version
-    from ops.thresholds import ThresholdTargets, calibrate_thresholds, candidate_table
+    from ops.targets import ThresholdTargets, candidate_table
+    from ops.thresholds import calibrate_thresholds
     from training.tracking import TrackingConfig
 
     TrackingConfig.from_env().activate()

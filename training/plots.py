@@ -25,7 +25,8 @@ Curves = Mapping[str, tuple[npt.ArrayLike, npt.ArrayLike]]
 REFERENCE_COLOR = "0.55"
 
 
-def _new_figure(width: float, height: float) -> Figure:
+def new_figure(width: float, height: float) -> Figure:
+    """An empty figure on its own Agg canvas (every plot of training and ops starts here)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -49,7 +50,7 @@ def _check_curves(curves: Curves) -> None:
 def plot_calibration(curves: Curves, n_bins: int = 10) -> Figure:
     """Reliability diagram for several models, with the distribution of their probabilities."""
     _check_curves(curves)
-    fig = _new_figure(7.0, 7.0)
+    fig = new_figure(7.0, 7.0)
     top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=[3, 1])
     upper = 0.0
     probabilities = []
@@ -84,7 +85,7 @@ def plot_calibration(curves: Curves, n_bins: int = 10) -> Figure:
 def plot_cumulative_gains(curves: Curves) -> Figure:
     """Cumulative gains: share of conversions captured when contacting the top-scored leads."""
     _check_curves(curves)
-    fig = _new_figure(7.0, 5.0)
+    fig = new_figure(7.0, 5.0)
     ax = fig.subplots()
     for name, (y_true, p) in curves.items():
         share, captured = gains_curve(y_true, p)
@@ -108,7 +109,7 @@ def plot_cumulative_gains(curves: Curves) -> Figure:
 def plot_lift_by_decile(curves: Curves) -> Figure:
     """Lift (decile conversion rate / overall rate) per score decile, one bar group per decile."""
     _check_curves(curves)
-    fig = _new_figure(8.0, 4.5)
+    fig = new_figure(8.0, 4.5)
     ax = fig.subplots()
     width = 0.8 / len(curves)
     for i, (name, (y_true, p)) in enumerate(curves.items()):
@@ -134,7 +135,7 @@ def plot_score_distribution(
 ) -> Figure:
     """Density of predicted probabilities for converted vs not converted leads."""
     y, prob = validate_predictions(y_true, p)
-    fig = _new_figure(7.0, 4.5)
+    fig = new_figure(7.0, 4.5)
     ax = fig.subplots()
     upper = float(np.quantile(prob, 0.995)) if prob.size else 1.0
     bins = np.linspace(0.0, max(upper, 1e-6), 41)
@@ -165,7 +166,7 @@ def plot_feature_importance(importance: pd.Series, top: int = 25) -> Figure:
     if importance.empty:
         raise ValueError("no feature importances to plot")
     shown = importance.astype(float).sort_values(ascending=False).head(top).iloc[::-1]
-    fig = _new_figure(7.0, max(2.5, 0.28 * len(shown) + 1.2))
+    fig = new_figure(7.0, max(2.5, 0.28 * len(shown) + 1.2))
     ax = fig.subplots()
     ax.barh([str(name) for name in shown.index], shown.to_numpy(), color="#4C72B0")
     label = str(importance.name) if importance.name is not None else "importance"

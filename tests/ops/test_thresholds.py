@@ -13,24 +13,20 @@ from typer.testing import CliRunner
 from cli.main import app
 from demo.world import DemoWorld
 from models.tiers import TierPolicy
-from ops.policy_store import PolicyStore
-from ops.thresholds import (
+from ops.evaluation_set import (
     EvaluationSet,
-    ThresholdTargets,
-    candidate_table,
-    choose_policy,
-    choose_thresholds,
     evaluation_set,
     holdout_evaluation_set,
-    lead_inflow,
-    recent_inflow,
-    refit_caveats,
     threshold_curve,
-    threshold_report,
     tier_figures,
     to_served_scale,
 )
+from ops.policy_store import PolicyStore
+from ops.targets import ThresholdTargets, candidate_table, choose_policy, choose_thresholds
+from ops.threshold_report import threshold_report
+from ops.thresholds import refit_caveats
 from tests.conftest import make_export
+from training.inflow import lead_inflow, recent_inflow
 from training.labels import SnapshotScheme
 from training.pipeline import TrainingResult
 from training.report import render_report
