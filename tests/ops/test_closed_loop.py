@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from mlflow import MlflowClient
-from typer.testing import CliRunner
 
-from cli.main import app
-from demo.world import DemoWorld
 from ops.closed_loop import (
     closed_loop,
     closed_loop_sections,
@@ -18,13 +14,8 @@ from ops.closed_loop import (
     most_logged_model,
     wilson_interval,
 )
-from ops.prediction_log import PredictionLog, sqlite_url
 from tests.conftest import make_export
-from training.batch import open_leads
-from training.pipeline import TrainingResult
 from training.report import render_report
-
-from .marketing_ops_support import RegisteredModel, registered_model
 
 HORIZON = 30
 CUTOFF = pd.Timestamp("2026-04-01")
@@ -143,66 +134,3 @@ def test_report_sections_render_with_censored_and_tiers() -> None:
     markdown, html = render_report("loop", closed_loop_sections(result, "log.db"))
     assert "Realized conversion per tier" in markdown and "censored" in markdown
     assert "Funnel" in html
-
-
-@pytest.fixture(scope="module")
-def model(trained: TrainingResult, small_world: DemoWorld) -> RegisteredModel:
-    return registered_model(trained, small_world)
-
-
-def test_cli_report_joins_logged_scores_and_logs_drift_to_mlflow(
-    model: RegisteredModel,
-    trained: TrainingResult,
-    small_world: DemoWorld,
-    tmp_path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", model.tracking.tracking_uri)
-    monkeypatch.setenv("LEADSCORE_EXPERIMENT", model.tracking.experiment)
-    monkeypatch.chdir(tmp_path)
-    export = small_world.export
-    store = PredictionLog(sqlite_url(tmp_path / "predictions.db"))
-    # Scores a served model gave 120 days and 20 days before the export's cut-off.
-    for days, limit in ((120, 1_500), (20, 200)):
-        as_of = export.cutoff - pd.Timedelta(days=days)
-        snapshots = open_leads(export, as_of).tail(limit)
-        from features.build import LeadHistory
-
-        scores = trained.scorer.score(
-            LeadHistory(export.leads, export.activities, snapshots), explain=False
-        )
-        store.append(
-            scores,
-            model_name=model.name,
-            model_version=model.version,
-            policy_version="1",
-            scored_at=as_of.to_pydatetime(),
-        )
-    out = tmp_path / "loop.html"
-    result = CliRunner().invoke(
-        app,
-        [
-            "report",
-            "--predictions",
-            str(tmp_path / "predictions.db"),
-            "--data",
-            str(model.export_dir),
-            "--out",
-            str(out),
-        ],
-    )
-    assert result.exit_code == 0, result.output
-    assert "SQL:" in result.output and "Score PSI" in result.output
-    page = out.read_text()
-    assert "Drift" in page and "Funnel" in page and page.count("<img") >= 2
-    client = model.activate()
-    [run] = client.search_runs(
-        [client.get_experiment_by_name(model.tracking.experiment).experiment_id],
-        "tags.`leadscore.report` = 'closed-loop'",
-    )
-    metrics = run.data.metrics
-    assert metrics["realized_nurture_leads"] > 100 and metrics["censored_entries"] >= 100
-    assert 0 <= metrics["drift_psi_score"] < 5
-    assert "drift_psi_lead__age_days" in metrics and "drift_flagged" in metrics
-    assert run.data.tags["model_version"] == model.version
-    assert isinstance(client, MlflowClient)

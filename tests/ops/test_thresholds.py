@@ -8,10 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
-from cli.main import app
-from demo.world import DemoWorld
 from models.tiers import TierPolicy
 from ops.evaluation_set import (
     EvaluationSet,
@@ -21,17 +18,13 @@ from ops.evaluation_set import (
     tier_figures,
     to_served_scale,
 )
-from ops.policy_store import PolicyStore
 from ops.targets import ThresholdTargets, candidate_table, choose_policy, choose_thresholds
 from ops.threshold_report import threshold_report
 from ops.thresholds import refit_caveats
 from tests.conftest import make_export
 from training.inflow import lead_inflow, recent_inflow
 from training.labels import SnapshotScheme
-from training.pipeline import TrainingResult
 from training.report import render_report
-
-from .marketing_ops_support import RegisteredModel, registered_model
 
 CHROMIUM = Path("/usr/bin/chromium")
 CURRENT = TierPolicy(sql_threshold=0.5, mql_threshold=0.2, version="1")
@@ -297,82 +290,3 @@ def test_report_page_renders_in_a_headless_browser(tmp_path: Path) -> None:
 
     pixels = imread(shot)
     assert pixels.std() > 0.05  # not a blank page
-
-
-@pytest.fixture(scope="module")
-def model(trained: TrainingResult, small_world: DemoWorld) -> RegisteredModel:
-    return registered_model(trained, small_world)
-
-
-def test_cli_records_and_applies_a_policy_for_the_model_version(
-    model: RegisteredModel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", model.tracking.tracking_uri)
-    monkeypatch.setenv("LEADSCORE_EXPERIMENT", model.tracking.experiment)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("LEADSCORE_USER", "ops-test")
-    report = tmp_path / "thresholds.html"
-    result = CliRunner().invoke(
-        app,
-        [
-            "thresholds",
-            "--model",
-            f"models:/{model.name}@champion",
-            "--sql-capacity",
-            "5",
-            "--mql-recall",
-            "0.6",
-            "--reason",
-            "SDR team of two",
-            "--apply",
-            "--report",
-            str(report),
-        ],
-    )
-    assert result.exit_code == 0, result.output
-    assert "(met)" in result.output and "Recorded tier policy" in result.output
-    assert report.exists() and "<img" in report.read_text()
-    store = PolicyStore(model.name, model.activate())
-    applied = store.applied_version(model.version)
-    stored = store.get(model.version, str(applied))
-    assert stored.reason == "SDR team of two" and stored.author == "ops-test"
-    assert stored.targets == {"sql_capacity": 5.0, "mql_recall": 0.6}
-    assert stored.figures["tiers"]["SQL"]["leads_per_week"] <= 5.0
-    served = store.served_policy(model.version, store.packaged_policy(model.version))
-    assert served.version == applied != "1"
-
-    # A fresh export instead of the holdout, without recording; then roll back to the packed one.
-    fresh = CliRunner().invoke(
-        app,
-        [
-            "thresholds",
-            "--model",
-            model.uri,
-            "--data",
-            str(model.export_dir),
-            "--sql-share",
-            "0.05",
-            "--dry-run",
-            "--report",
-            str(tmp_path / "fresh.html"),
-        ],
-    )
-    assert fresh.exit_code == 0, fresh.output
-    assert "export cut-off" in fresh.output and "No policy recorded" in fresh.output
-    assert store.applied_version(model.version) == applied
-    back = CliRunner().invoke(app, ["thresholds", "--model", model.uri, "--apply-version", "1"])
-    assert back.exit_code == 0, back.output
-    assert store.applied_version(model.version) == "1"
-
-
-def test_targets_out_of_range_are_refused(
-    model: RegisteredModel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", model.tracking.tracking_uri)
-    monkeypatch.setenv("LEADSCORE_EXPERIMENT", model.tracking.experiment)
-    monkeypatch.chdir(tmp_path)
-    result = CliRunner().invoke(app, ["thresholds", "--model", model.uri, "--sql-precision", "2"])
-    assert result.exit_code == 2
-    # --apply without a target would record nothing to apply.
-    result = CliRunner().invoke(app, ["thresholds", "--model", model.uri, "--apply"])
-    assert result.exit_code == 2 and "--apply" in result.output

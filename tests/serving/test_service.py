@@ -8,9 +8,7 @@ from pathlib import Path
 
 import mlflow
 import pytest
-from typer.testing import CliRunner
 
-from cli.main import app
 from features.contract import Export
 from serving.launch import ServeOptions, bentoml_command, server_env
 from tests.serving.conftest import (
@@ -100,17 +98,6 @@ def test_the_token_opens_scoring_and_health_stays_open(auth_server: Server) -> N
         assert auth_server.client.get(path).status_code == 200
     spec = auth_server.client.get("/openapi.json").json()
     assert spec["paths"]["/score"]["post"]["security"] == [{"bearerAuth": []}]
-
-
-def test_serve_refuses_a_missing_model(trained_model: TrainedModel) -> None:
-    result = CliRunner().invoke(
-        app,
-        ["serve", "--model", "models:/lead-conversion@nope", "--port", str(free_port())],
-        env={"MLFLOW_TRACKING_URI": trained_model.tracking_uri},
-    )
-    assert result.exit_code == 1
-    assert "Cannot serve" in result.output
-    assert "lead-conversion@nope" in result.output
 
 
 def test_service_with_a_broken_model_fails_start_up_with_a_message(tmp_path: Path) -> None:

@@ -8,9 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from rich.console import Console
-from typer.testing import CliRunner
 
-from cli.main import app
 from features.validation import MSG_ACTIVITY_BEFORE_LEAD, MSG_UNKNOWN_LEAD, MSG_UNPARSABLE
 from training.export import (
     MAX_ISSUES_SHOWN_PER_TABLE,
@@ -218,52 +216,3 @@ def test_summary_shows_row_counts_and_time_span(tmp_path: Path) -> None:
     assert "leads" in text and "2024-01-01" in text and "2024-01-03" in text
     assert "1 won" in text and "1 open" in text
     assert "plan_tier" in text
-
-
-runner = CliRunner()
-
-
-def test_cli_validate_exits_zero_on_a_good_export(tmp_path: Path) -> None:
-    folder = write_csv_export(tmp_path / "export")
-    result = runner.invoke(app, ["validate", "--data", str(folder)])
-    assert result.exit_code == 0, result.output
-    assert "OK" in result.output
-    assert "Traceback" not in result.output
-
-
-def test_cli_validate_exits_one_and_prints_the_issue(tmp_path: Path) -> None:
-    leads = LEADS_CSV.replace("L2,", "L1,")  # duplicate lead_id in row 2
-    folder = write_csv_export(tmp_path / "export", leads=leads)
-    result = runner.invoke(app, ["validate", "--data", str(folder)])
-    assert result.exit_code == 1
-    assert result.exception is None or isinstance(result.exception, SystemExit)
-    assert "duplicate lead_id" in result.output
-    assert "Traceback" not in result.output
-
-
-@pytest.mark.parametrize("problem", ["missing folder", "unreadable file"])
-def test_cli_validate_never_shows_a_traceback(tmp_path: Path, problem: str) -> None:
-    folder = tmp_path / "export"
-    if problem == "unreadable file":
-        write_csv_export(folder)
-        (folder / "leads.csv").unlink()
-        (folder / "leads.parquet").write_bytes(b"\x00garbage")
-    result = runner.invoke(app, ["validate", "--data", str(folder)])
-    assert result.exit_code == 1
-    assert isinstance(result.exception, SystemExit)
-    assert "Traceback" not in result.output
-    assert ("does not exist" if problem == "missing folder" else "cannot read") in result.output
-
-
-@pytest.mark.parametrize(
-    ("drop", "message"),
-    [("country", "data-contract lead columns"), ("plan_tierx", "no such lead columns")],
-)
-def test_cli_train_refuses_to_drop_contract_or_unknown_columns(
-    tmp_path: Path, drop: str, message: str
-) -> None:
-    folder = write_csv_export(tmp_path / "export")
-    result = runner.invoke(app, ["train", "--data", str(folder), "--drop", drop])
-    assert result.exit_code == 1
-    assert message in result.output and "plan_tier" in result.output
-    assert "Traceback" not in result.output

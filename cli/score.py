@@ -1,0 +1,77 @@
+"""`leadscore score`: score every open lead of an export into a file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cli.common import (
+    AsOfOption,
+    DataOption,
+    ModelOption,
+    as_utc,
+    console,
+    err_console,
+    read_or_exit,
+)
+
+
+def score(
+    data: DataOption,
+    out: Annotated[Path, typer.Option("--out", help="Scores file: .csv or .parquet.")],
+    as_of: AsOfOption = None,
+    model: ModelOption = "models:/lead-conversion@champion",
+    no_reasons: Annotated[
+        bool, typer.Option("--no-reasons", help="Skip SHAP reasons and sub-scores (faster).")
+    ] = False,
+) -> None:
+    """Score every lead with no opportunity as of the date."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from ops.policy_store import PolicyStore, resolve_model_version
+    from training.batch import open_leads, score_export, write_scores
+    from training.tracking import TrackingConfig, load_scorer_from_uri
+
+    if out.suffix not in (".csv", ".parquet"):
+        err_console.print(f"[red]--out must end in .csv or .parquet:[/red] {out}")
+        raise typer.Exit(code=2)
+    read = read_or_exit(data)
+    when = as_utc(as_of) or read.export.cutoff
+    TrackingConfig.from_env().activate()
+    try:
+        with console.status(f"Loading {model}..."):
+            scorer = load_scorer_from_uri(model)
+            if model.startswith("models:/"):
+                # the tier policy applied to this version (leadscore thresholds --apply), as
+                # the service serves it
+                name, version = resolve_model_version(model)
+                scorer = scorer.with_policy(PolicyStore(name).served_policy(version, scorer.policy))
+    except Exception as exc:  # MLflow raises many kinds; the person needs the message
+        err_console.print(f"[red]Cannot load model {model}:[/red] {exc}")
+        raise typer.Exit(code=1) from None
+    total = len(open_leads(read.export, when))
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("Scoring leads", total=total)
+        scores = score_export(
+            read.export,
+            scorer,
+            when,
+            explain=not no_reasons,
+            on_progress=lambda n: progress.advance(task, n),
+        )
+    write_scores(scores, out)
+    tiers = scores["tier"].value_counts().to_dict()
+    console.print(
+        f"Scored {len(scores):,} open leads as of {when:%Y-%m-%d %H:%M} with {model}: "
+        + ", ".join(f"{k} {v:,}" for k, v in tiers.items())
+        + f". Wrote {out}."
+    )

@@ -1,0 +1,67 @@
+"""`leadscore serve`: the model over HTTP."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+
+from cli.common import ModelOption, console, err_console
+
+
+def serve(
+    host: Annotated[
+        str, typer.Option("--host", envvar="LEADSCORE_HOST", help="Address to listen on.")
+    ] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option("--port", envvar="LEADSCORE_PORT", min=1, max=65_535, help="Port.")
+    ] = 3000,
+    model: ModelOption = "models:/lead-conversion@champion",
+    workers: Annotated[
+        int,
+        typer.Option("--workers", envvar="LEADSCORE_WORKERS", min=1, help="Worker processes."),
+    ] = 1,
+) -> None:
+    """Serve the model over HTTP (BentoML): POST /score, GET /model, /livez, /readyz."""
+    import json
+    import tempfile
+
+    from serving.config import ServingConfig
+    from serving.launch import ServeOptions, prepare, run_server
+    from serving.model_source import ModelLoadError
+    from serving.schemas import EXAMPLE_LEAD
+
+    config = ServingConfig.from_env()
+    options = ServeOptions(model, config.tracking_uri, host, port, workers)
+    with tempfile.TemporaryDirectory(prefix="leadscore-serve-") as tmp:
+        try:
+            with console.status(f"Loading {model}..."):
+                card = prepare(options, Path(tmp))
+        except ModelLoadError as exc:
+            err_console.print(f"[red]Cannot serve:[/red] {exc}")
+            raise typer.Exit(code=1) from None
+        url = f"http://{host}:{port}"
+        now = pd.Timestamp.now(tz="UTC").floor("min")
+        lead = dict(EXAMPLE_LEAD, created_at=f"{now - pd.Timedelta(days=9):%Y-%m-%dT%H:%M:%SZ}")
+        lead["activities"] = [
+            dict(a, occurred_at=f"{now - pd.Timedelta(days=5 - 3 * i):%Y-%m-%dT%H:%M:%SZ}")
+            for i, a in enumerate(EXAMPLE_LEAD["activities"])
+        ]
+        body = json.dumps({"leads": [lead], "explain": True})
+        auth = " -H 'Authorization: Bearer $LEADSCORE_API_TOKEN'" if config.api_token else ""
+        console.print(
+            f"Serving [bold]{card.name}[/bold] version {card.version}"
+            + (f" (@{card.alias})" if card.alias else "")
+            + f" on {url} ({workers} worker{'s' if workers > 1 else ''}). Score a lead:"
+        )
+        console.print(
+            f"  curl -s {url}/score -H 'Content-Type: application/json'{auth} -d '{body}'",
+            soft_wrap=True,
+            highlight=False,
+            markup=False,
+        )
+        code = run_server(options, Path(tmp))
+    if code not in (0, -2, 130):
+        raise typer.Exit(code=code)

@@ -1,0 +1,287 @@
+"""`leadscore train` and `leadscore promote`: fit, log and register a model; move @champion."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+
+from cli.common import (
+    DataOption,
+    as_utc,
+    console,
+    err_console,
+    read_or_exit,
+    split_list,
+)
+
+EXPORT_PANEL = "Export (a CRM folder)"
+SPLIT_PANEL = "Split and snapshots (export; the defaults suit most exports)"
+TABLE_PANEL = "Single table (--data FILE.csv/.parquet)"
+
+
+def _print_comparison(comparison: pd.DataFrame) -> None:
+    """Models side by side, one metric per row, so the table fits a terminal."""
+    from rich.table import Table
+
+    table = Table(title="Holdout: models side by side (95% bootstrap intervals)")
+    table.add_column("metric")
+    for column in comparison.index:
+        table.add_column(str(column), justify="right")
+    for name, row in comparison.T.iterrows():
+        table.add_row(str(name), *[str(v) for v in row])
+    console.print(table)
+
+
+def _train_table(
+    path: Path,
+    label_column: str | None,
+    drop: str,
+    time_column: str | None,
+    row_order_is_time: bool,
+    missing_values: str,
+    seed: int,
+) -> None:
+    """`leadscore train --data TABLE --label-column COL`: one row per lead with its outcome."""
+
+    from training.single_table import (
+        DROPPED,
+        LABEL,
+        TableConfig,
+        log_single_table_run,
+        train_single_table,
+    )
+    from training.tracking import TrackingConfig
+
+    if label_column is None:
+        err_console.print(
+            f"[red]{path} is a single table: give its outcome with --label-column.[/red]"
+        )
+        raise typer.Exit(code=2)
+    try:
+        config = TableConfig(
+            label_column=label_column,
+            drop=split_list(drop),
+            time_column=time_column,
+            row_order_is_time=row_order_is_time,
+            missing_values=split_list(missing_values),
+            seed=seed,
+        )
+        with console.status(f"Reading {path.name}, fitting models..."):
+            result = train_single_table(path, config)
+    except ValueError as exc:  # TableError is a ValueError with a message for people
+        err_console.print(f"[red]Cannot train:[/red] {exc}")
+        raise typer.Exit(code=1) from None
+    tracking = TrackingConfig.from_env()
+    with console.status("Logging to MLflow..."):
+        summary = log_single_table_run(result, tracking)
+    _print_comparison(summary.comparison)
+    console.print(
+        f"Split: {config.split}; rows: {summary.counts}. Trees: {result.best_iteration}, "
+        f"calibration: {result.calibration['method']}."
+    )
+    automatic = {c: r for c, r in summary.excluded.items() if r not in (LABEL, DROPPED)}
+    if automatic:
+        console.print(
+            "Not used as features: " + "; ".join(f"{c} ({r})" for c, r in automatic.items())
+        )
+    for column, auc in summary.suspected_leaks.items():
+        console.print(
+            f"[yellow]Suspected leak:[/yellow] {column!r} alone reaches validation ROC AUC "
+            f"{auc:.3f}; if it is filled in after contact, --drop it."
+        )
+    console.print(
+        f"MLflow run {summary.run_id} at {tracking.tracking_uri} "
+        "(single-table runs register no model, so they never replace the champion)."
+    )
+
+
+def train(
+    data: DataOption,
+    drop: Annotated[
+        str,
+        typer.Option(
+            "--drop",
+            help=(
+                "Comma-separated columns to leave out: for a single table, fields filled in "
+                "after contact; for an export, custom lead columns (ids, fields set later)."
+            ),
+        ),
+    ] = "",
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    as_of: Annotated[
+        datetime | None,
+        typer.Option(
+            "--as-of",
+            help="Cut-off (UTC); default: the export's last timestamp.",
+            rich_help_panel=EXPORT_PANEL,
+        ),
+    ] = None,
+    horizon_days: Annotated[
+        int,
+        typer.Option(
+            "--horizon-days",
+            min=1,
+            help="Label: won within this many days.",
+            rich_help_panel=EXPORT_PANEL,
+        ),
+    ] = 90,
+    refit: Annotated[
+        bool,
+        typer.Option(
+            "--refit/--no-refit",
+            help="Serve a model refitted on train + holdout leads after the evaluation.",
+            rich_help_panel=EXPORT_PANEL,
+        ),
+    ] = True,
+    holdout_days: Annotated[
+        int,
+        typer.Option(
+            "--holdout-days",
+            min=7,
+            help="Latest lead cohort held out.",
+            rich_help_panel=SPLIT_PANEL,
+        ),
+    ] = 120,
+    validation_days: Annotated[
+        int,
+        typer.Option(
+            "--validation-days",
+            min=7,
+            help="Cohort before it, for calibration.",
+            rich_help_panel=SPLIT_PANEL,
+        ),
+    ] = 60,
+    every_days: Annotated[
+        int,
+        typer.Option(
+            "--snapshot-every-days",
+            min=1,
+            help="Days between snapshots.",
+            rich_help_panel=SPLIT_PANEL,
+        ),
+    ] = 14,
+    max_snapshots: Annotated[
+        int,
+        typer.Option(
+            "--max-snapshots",
+            min=1,
+            help="Snapshots per lead at most.",
+            rich_help_panel=SPLIT_PANEL,
+        ),
+    ] = 8,
+    label_column: Annotated[
+        str | None,
+        typer.Option(
+            "--label-column",
+            help="The outcome column (0/1, yes/no, true/false, won/lost).",
+            rich_help_panel=TABLE_PANEL,
+        ),
+    ] = None,
+    time_column: Annotated[
+        str | None,
+        typer.Option(
+            "--time-column",
+            help="Split forward in time by this column.",
+            rich_help_panel=TABLE_PANEL,
+        ),
+    ] = None,
+    row_order_is_time: Annotated[
+        bool,
+        typer.Option(
+            "--row-order-is-time",
+            help="Rows are in time order; split by it.",
+            rich_help_panel=TABLE_PANEL,
+        ),
+    ] = False,
+    missing_values: Annotated[
+        str,
+        typer.Option(
+            "--missing-values",
+            help="Comma-separated placeholders read as missing (blanks always are).",
+            rich_help_panel=TABLE_PANEL,
+        ),
+    ] = "Select",
+) -> None:
+    """Train the calibrated conversion model and baselines; log and register in MLflow."""
+    if label_column is not None or data.is_file():
+        _train_table(data, label_column, drop, time_column, row_order_is_time, missing_values, seed)
+        return
+
+    from training.labels import SnapshotScheme, SplitConfig
+    from training.pipeline import TrainConfig
+    from training.pipeline import train as run_pipeline
+    from training.run import log_run
+    from training.tracking import TrackingConfig
+
+    read = read_or_exit(data)
+    try:
+        export = read.export.without_extra_columns(split_list(drop))
+    except ValueError as exc:
+        err_console.print(f"[red]Cannot train:[/red] {exc}")
+        raise typer.Exit(code=1) from None
+    config = TrainConfig(
+        horizon_days=horizon_days,
+        as_of=as_utc(as_of),
+        scheme=SnapshotScheme(every_days=every_days, max_snapshots=max_snapshots, seed=seed),
+        split=SplitConfig(holdout_days=holdout_days, validation_days=validation_days),
+        seed=seed,
+        refit=refit,
+    )
+    with console.status("Building snapshots and features, fitting models..."):
+        try:
+            result = run_pipeline(export, config)
+        except ValueError as exc:
+            err_console.print(f"[red]Cannot train:[/red] {exc}")
+            raise typer.Exit(code=1) from None
+    tracking = TrackingConfig.from_env()
+    with console.status("Logging to MLflow and registering the model..."):
+        summary = log_run(result, export, data, tracking)
+    _print_comparison(summary.comparison)
+    console.print(
+        f"Snapshots: {summary.counts}. Trees: {result.best_iteration}, "
+        f"calibration: {result.calibration['method']}."
+    )
+    console.print(
+        f"Registered [bold]{summary.model_name}[/bold] version {summary.version} as "
+        f"@challenger; gate: {'promoted to @champion' if summary.gate.promoted else 'not promoted'}"
+        f" ({summary.gate.reason})."
+    )
+    for key, value in summary.gate.metrics.items():
+        console.print(f"  {key}: {value:.4f}")
+    console.print(f"MLflow run {summary.run_id} at {tracking.tracking_uri}")
+
+
+def promote(
+    version: Annotated[
+        str, typer.Argument(help="Model version to make @champion (e.g. a rollback).")
+    ],
+    name: Annotated[str, typer.Option("--name", help="Registered model name.")] = "",
+) -> None:
+    """Force a model version to @champion: promote a challenger or roll back."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    from training.tracking import CHAMPION, TrackingConfig, set_alias
+
+    tracking = TrackingConfig.from_env()
+    tracking.activate()
+    model_name = name or tracking.model_name
+    client = MlflowClient()
+    try:
+        client.get_model_version(model_name, version)
+        try:
+            previous = client.get_model_version_by_alias(model_name, CHAMPION).version
+        except MlflowException:
+            previous = None
+        set_alias(client, model_name, CHAMPION, version)
+    except MlflowException as exc:
+        err_console.print(f"[red]Cannot promote {model_name} version {version}:[/red] {exc}")
+        raise typer.Exit(code=1) from None
+    console.print(
+        f"{model_name}@champion -> version {version}"
+        + (f" (was version {previous})" if previous else " (there was no champion)")
+    )
