@@ -47,5 +47,9 @@ app.command()(ops.thresholds)
 app.command()(ops.report)
 
 
+from cli.ui import ui  # noqa: E402  (the web app's command lives in its own module)
+
+app.command("ui")(ui)
+
 if __name__ == "__main__":
     app()

@@ -22,6 +22,7 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -35,6 +36,9 @@ from training.labels import label_snapshots
 from training.plots import plot_calibration, plot_lift_by_decile
 from training.report import ReportSection, render_report
 from training.tracking import TrackingConfig
+
+if TYPE_CHECKING:
+    from models.scorer import LeadScorer
 
 log = logging.getLogger(__name__)
 
@@ -364,11 +368,21 @@ def most_logged_model(predictions: pd.DataFrame) -> str:
     return f"models:/{counts['model_name'].iloc[0]}/{counts['model_version'].iloc[0]}"
 
 
-def run_closed_loop_report(
+@dataclass(frozen=True)
+class JoinedLoop:
+    """The closed loop of one prediction log and export, and the model version it is about."""
+
+    result: ClosedLoopResult
+    model_uri: str
+    model_name: str | None
+    model_version: str | None
+    horizon_days: int
+    scorer: LeadScorer | None = None  # loaded for drift; None without it
+
+
+def join_closed_loop(
     source: str,
     export: Export,
-    data_path: Path,
-    tracking: TrackingConfig,
     *,
     cutoff: pd.Timestamp | None = None,
     horizon_days: int | None = None,
@@ -376,8 +390,8 @@ def run_closed_loop_report(
     since: pd.Timestamp | None = None,
     psi_threshold: float = DEFAULT_PSI_FLAG,
     with_drift: bool = True,
-) -> ClosedLoopOutcome:
-    """Read the log, join outcomes, measure drift, render the page, log a `closed-loop` run."""
+) -> JoinedLoop:
+    """Read the log, join outcomes, measure drift (MLflow must be activated; nothing is logged)."""
     import mlflow
     from mlflow import MlflowClient
 
@@ -393,7 +407,6 @@ def run_closed_loop_report(
         predictions = predictions[predictions["scored_at"] >= since].reset_index(drop=True)
     if predictions.empty:
         raise ClosedLoopError(f"the prediction log {source} holds no scores in that period")
-    experiment_id = tracking.activate()
     client = MlflowClient()
     uri = model_uri or most_logged_model(predictions)
     params: dict[str, str] = {}
@@ -407,6 +420,7 @@ def run_closed_loop_report(
         log.warning("no registry facts for %s: %s", uri, exc)
     horizon = horizon_days or int(params.get("horizon_days", 90))
     drift = None
+    scorer = None
     if with_drift:
         if not params or name is None:
             raise ClosedLoopError(
@@ -421,6 +435,38 @@ def run_closed_loop_report(
         result = closed_loop(predictions, export, horizon, cutoff, drift=drift)
     except ValueError as exc:
         raise ClosedLoopError(str(exc)) from exc
+    return JoinedLoop(result, uri, name, version, horizon, scorer)
+
+
+def run_closed_loop_report(
+    source: str,
+    export: Export,
+    data_path: Path,
+    tracking: TrackingConfig,
+    *,
+    cutoff: pd.Timestamp | None = None,
+    horizon_days: int | None = None,
+    model_uri: str | None = None,
+    since: pd.Timestamp | None = None,
+    psi_threshold: float = DEFAULT_PSI_FLAG,
+    with_drift: bool = True,
+) -> ClosedLoopOutcome:
+    """Read the log, join outcomes, measure drift, render the page, log a `closed-loop` run."""
+    import mlflow
+
+    experiment_id = tracking.activate()
+    joined = join_closed_loop(
+        source,
+        export,
+        cutoff=cutoff,
+        horizon_days=horizon_days,
+        model_uri=model_uri,
+        since=since,
+        psi_threshold=psi_threshold,
+        with_drift=with_drift,
+    )
+    result, drift, uri = joined.result, joined.result.drift, joined.model_uri
+    name, version, horizon = joined.model_name, joined.model_version, joined.horizon_days
     sections = closed_loop_sections(result, str(source))
     _, page = render_report("leadscore closed-loop report", sections)
     metrics = {k: v for k, v in result.key_figures().items() if v == v}
