@@ -67,8 +67,13 @@ def create_app(settings: UiSettings) -> Starlette:
     templates.env.filters.update(FILTERS)
     templates.env.globals.update(csrf_field=CSRF_FIELD, settings=settings)
 
+    flashes: dict[str, dict[str, str]] = {}  # CSRF token of a session -> its next message
+
     def session_of(request: Request) -> Session:
         return request.scope["state"]["session"]
+
+    def flash(session: Session, kind: str, text: str) -> None:
+        flashes[session.csrf_token] = {"kind": kind, "text": text[:600]}
 
     def render(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
         context = {"session": request.scope.get("state", {}).get("session"), **context}
@@ -140,17 +145,24 @@ def create_app(settings: UiSettings) -> Starlette:
             "facts": facts,
             "data": data,
             "history": registry.policy_history(version),
+            "next_policy": registry.store.next_version(version),
         }
         try:
             targets = targets_from_form(params)
         except TargetError as exc:
             context |= {"controls": controls(data, {}), "target_error": str(exc), "view": None}
             return context
-        view = threshold_view(data, targets, facts.current)
+        recent = (
+            loops.recent_scores(settings.predictions, registry.model_name, version)
+            if settings.predictions
+            else None
+        )
+        view = threshold_view(data, targets, facts.current, recent)
         context |= {
             "controls": controls(data, targets.given()),
             "view": view,
             "charts_json": json.dumps(view.charts),
+            "recent": recent is not None and len(recent) > 0,
             "closest_links": {
                 name: _with(params, {name: f"{value:.4g}", f"use_{name}": "on"})
                 for name, value in view.closest.items()
@@ -161,7 +173,7 @@ def create_app(settings: UiSettings) -> Starlette:
     async def thresholds_page(request: Request) -> Response:
         params = dict(request.query_params)
         context = await run_in_threadpool(threshold_context, params)
-        context["message"] = _message(params)
+        context["message"] = flashes.pop(session_of(request).csrf_token, None)
         return render(request, "thresholds.html", context)
 
     async def thresholds_preview(request: Request) -> Response:
@@ -179,7 +191,7 @@ def create_app(settings: UiSettings) -> Starlette:
         version = form.get("version", "")
         back = {k: v for k, v in form.items() if k in _target_keys() or k == "version"}
         if len(reason) < REASON_MIN:
-            back["error"] = "Say why in a few words: the reason is kept with the policy."
+            flash(session, "error", "Say why in a few words: the reason is kept with the policy.")
             return RedirectResponse(f"/thresholds?{urlencode(back)}#apply", status_code=303)
         try:
             targets = targets_from_form(form)
@@ -196,12 +208,16 @@ def create_app(settings: UiSettings) -> Starlette:
                 client=registry.client,
             )
         except (TargetError, ValueError, MlflowException) as exc:
-            back["error"] = str(exc)
+            flash(session, "error", f"Not applied: {exc}")
             return RedirectResponse(f"/thresholds?{urlencode(back)}#apply", status_code=303)
         log.info(
             "%s applied tier policy %s to version %s", session.user, result.saved_version, version
         )
-        back["done"] = f"Policy {result.saved_version} recorded and applied to version {version}."
+        flash(
+            session,
+            "done",
+            f"Policy {result.saved_version} recorded and applied to version {version}.",
+        )
         return RedirectResponse(f"/thresholds?{urlencode(back)}#history", status_code=303)
 
     async def rollback_policy(request: Request) -> Response:
@@ -217,9 +233,11 @@ def create_app(settings: UiSettings) -> Starlette:
                 registry.store.apply, registry.resolve(version), policy_version, session.user
             )
         except (PolicyNotFound, MlflowException, ValueError) as exc:
-            back["error"] = str(exc)
+            flash(session, "error", f"Not applied: {exc}")
         else:
-            back["done"] = f"Policy {policy_version} is served with version {version} again."
+            flash(
+                session, "done", f"Policy {policy_version} is served with version {version} again."
+            )
         return RedirectResponse(f"/thresholds?{urlencode(back)}#history", status_code=303)
 
     # ------------------------------------------------------------------ closed loop, model
@@ -315,11 +333,3 @@ def _with(params: dict[str, str], changes: dict[str, str]) -> str:
     merged = {k: v for k, v in params.items() if k in _target_keys() or k == "version"}
     merged.update(changes)
     return f"/thresholds?{urlencode(merged)}"
-
-
-def _message(params: dict[str, str]) -> dict[str, str] | None:
-    if params.get("error"):
-        return {"kind": "error", "text": params["error"][:500]}
-    if params.get("done"):
-        return {"kind": "done", "text": params["done"][:500]}
-    return None

@@ -17,11 +17,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sqlalchemy.exc import SQLAlchemyError
 
 from features.contract import Export
 from ops.closed_loop import JoinedLoop, join_closed_loop, wilson_interval
 from ops.closed_loop_examples import TierSurprises, tier_surprises
+from ops.prediction_log import read_predictions
 from training.evaluate import calibration_curve
+from training.inflow import RECENT_INFLOW_DAYS
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +95,9 @@ class LoopCache:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._exports: dict[tuple[str, float], Export] = {}
-        self._pages: dict[tuple[Any, ...], LoopPage] = {}
+        self._joined: dict[tuple[Any, ...], JoinedLoop] = {}
+        self._surprises: dict[tuple[Any, ...], TierSurprises | None] = {}
+        self._recent: dict[tuple[Any, ...], np.ndarray | None] = {}
 
     def export(self, path: Path) -> Export:
         from training.export import ExportError, read_export
@@ -110,27 +115,50 @@ class LoopCache:
                 self._exports = {key: found}
         return found
 
+    def recent_scores(self, source: str, model_name: str, version: str) -> np.ndarray | None:
+        """The first logged score of each lead in the 4 weeks before the log's last score."""
+        key = (_source_stamp(source), model_name, version)
+        with self._lock:
+            if key in self._recent:
+                return self._recent[key]
+        try:
+            logged = read_predictions(source)
+        except (OSError, ValueError, SQLAlchemyError) as exc:
+            log.warning("cannot read the prediction log %s: %s", source, exc)
+            return None
+        mine = logged[(logged["model_name"] == model_name) & (logged["model_version"] == version)]
+        scores = None
+        if len(mine):
+            since = mine["scored_at"].max() - pd.Timedelta(days=RECENT_INFLOW_DAYS)
+            recent = mine[mine["scored_at"] >= since].drop_duplicates("lead_id", keep="first")
+            scores = recent["probability"].to_numpy(dtype=float)
+        with self._lock:
+            self._recent = {key: scores}
+        return scores
+
     def page(self, predictions: str, export_path: Path, with_contact: bool) -> LoopPage:
+        """The joined loop (kept while the log and export are unchanged) and its examples."""
         if not export_path.is_dir():
             raise ValueError(f"{export_path} is not an export folder")
-        key = (_source_stamp(predictions), str(export_path.resolve()), with_contact)
+        key = (_source_stamp(predictions), str(export_path.resolve()))
         with self._lock:
-            found = self._pages.get(key)
-        if found is not None:
-            return found
+            found = self._joined.get(key)
         export = self.export(export_path)
-        joined = join_closed_loop(predictions, export)
-        surprises = (
-            tier_surprises(joined.result, export, joined.scorer, with_contact=with_contact)
-            if joined.scorer is not None
-            else None
-        )
-        page = LoopPage(joined, surprises, loop_charts(joined), predictions, export_path)
+        if found is None:
+            found = join_closed_loop(predictions, export)
+            log.info("closed loop joined: %s scores", len(found.result.scored))
+            with self._lock:
+                self._joined = {key: found}
+                self._surprises = {}
         with self._lock:
-            self._pages = {k: v for k, v in self._pages.items() if k[0] == key[0]}
-            self._pages[key] = page
-        log.info("closed loop joined: %s scores", len(joined.result.scored))
-        return page
+            surprises = self._surprises.get((key, with_contact))
+        if surprises is None and found.scorer is not None:
+            surprises = tier_surprises(
+                found.result, export, found.scorer, with_contact=with_contact
+            )
+            with self._lock:
+                self._surprises[(key, with_contact)] = surprises
+        return LoopPage(found, surprises, loop_charts(found), predictions, export_path)
 
 
 def drift_rows(joined: JoinedLoop, top: int = 20) -> list[dict[str, Any]]:
@@ -139,7 +167,9 @@ def drift_rows(joined: JoinedLoop, top: int = 20) -> list[dict[str, Any]]:
     if drift is None:
         return []
     table = drift.table.head(top + 1)
-    rows: list[dict[str, Any]] = [{str(k): v for k, v in r.items()} for r in table.to_dict(orient="records")]
+    rows: list[dict[str, Any]] = [
+        {str(k): v for k, v in r.items()} for r in table.to_dict(orient="records")
+    ]
     for row in rows:
         psi = row.get("psi", np.nan)
         row["flagged"] = bool(psi == psi and psi > drift.threshold)

@@ -20,10 +20,16 @@ from ops.closed_loop import wilson_interval
 from ops.evaluation_set import EvaluationSet, tier_figures
 from ops.targets import TARGET_TEXT, ThresholdChoice, ThresholdTargets, choose_policy
 
-# The form's fields: name -> (label, unit, slider minimum, maximum, step, default).
 # Rates are entered as percentages, capacity as SQLs per week.
 PERCENT_TARGETS = ("sql_precision", "sql_share", "mql_recall", "mql_share")
 TARGET_ORDER = ("sql_capacity", "sql_precision", "sql_share", "mql_recall", "mql_share")
+CONTROL_LABELS = {
+    "sql_capacity": "SQL capacity: SQLs per week sales can work",
+    "sql_precision": "SQL precision: share of SQLs that convert",
+    "sql_share": "SQL share: share of leads that are SQL",
+    "mql_recall": "MQL recall: share of conversions at MQL or above",
+    "mql_share": "MQL share: share of leads in the MQL tier",
+}
 GAINS_POINTS = 200
 HISTOGRAM_BINS = 40
 
@@ -65,7 +71,7 @@ def controls(data: EvaluationSet, given: Mapping[str, float]) -> list[TargetCont
     units = {"sql_capacity": "SQLs per week"} | dict.fromkeys(PERCENT_TARGETS, "%")
     out = []
     for name in TARGET_ORDER:
-        label, bound, _ = TARGET_TEXT[name]
+        label, bound = CONTROL_LABELS[name], TARGET_TEXT[name][1]
         low, high, step = ranges[name]
         used = name in given
         value = given[name] if used else defaults[name]
@@ -112,7 +118,7 @@ class ThresholdView:
     choice: ThresholdChoice
     policy: TierPolicy
     current: TierPolicy
-    tiers: pd.DataFrame  # tier_figures, indexed by tier
+    tiers: dict[str, dict[str, float]]  # tier -> tier_figures' columns
     sql_precision: Estimate
     mql_precision: Estimate
     sql_recall: Estimate
@@ -159,7 +165,10 @@ def threshold_view(
 ) -> ThresholdView:
     """The solver's choice for `targets` and every figure the page shows."""
     curve, choice, policy = choose_policy(data, targets, current)
-    tiers = tier_figures(data, policy).set_index("tier")
+    tiers: dict[str, dict[str, float]] = {
+        str(row["tier"]): {str(k): float(v) for k, v in row.items() if k != "tier"}
+        for row in tier_figures(data, policy).to_dict(orient="records")
+    }
     weighted_won = data.weight * data.label
     total_won = float(weighted_won.sum())
     sql_mask = data.probability >= policy.sql_threshold
@@ -169,8 +178,8 @@ def threshold_view(
     charts: dict[str, Any] = {
         "gains": {
             **_gains(curve),
-            "sql_share": float(tiers.loc[SQL, "share"]),
-            "mql_share": float(tiers.loc[SQL, "share"] + tiers.loc[MQL, "share"]),
+            "sql_share": float(tiers[SQL]["share"]),
+            "mql_share": float(tiers[SQL]["share"] + tiers[MQL]["share"]),
         },
         "distribution": {
             **score_histogram(

@@ -16,7 +16,8 @@ from mlflow import MlflowClient
 
 from demo.world import DemoWorld, write_demo_world
 from ops.policy_store import APPLIED_TAG
-from training.pipeline import TrainingResult
+from training.evaluate import flatten_metrics
+from training.pipeline import LIGHTGBM, TrainingResult
 from training.tracking import CHAMPION, TrackingConfig, lead_records, log_scorer_model
 
 MODEL_NAME = "lead-conversion-ops-test"
@@ -53,12 +54,18 @@ def run_params(result: TrainingResult) -> dict[str, str]:
     }
 
 
-_CACHE: dict[int, RegisteredModel] = {}
+_CACHE: dict[tuple[int, str], RegisteredModel] = {}
 
 
-def registered_model(result: TrainingResult, world: DemoWorld) -> RegisteredModel:
-    """The session's registered model of `result` (built on first use)."""
-    key = id(result)
+def registered_model(
+    result: TrainingResult, world: DemoWorld, name: str = MODEL_NAME
+) -> RegisteredModel:
+    """The session's registered model of `result` under `name`, in its own store (built once).
+
+    Tests that change a version's policies (the web app's) take their own name, so they never
+    see another test's policies.
+    """
+    key = (id(result), name)
     if key in _CACHE:
         return _CACHE[key]
     root = Path(tempfile.mkdtemp(prefix="leadscore-ops-test-"))
@@ -66,7 +73,7 @@ def registered_model(result: TrainingResult, world: DemoWorld) -> RegisteredMode
         tracking_uri=f"sqlite:///{root / 'mlflow.db'}",
         artifact_location=(root / "mlartifacts").as_uri(),
         experiment="leadscore-ops-test",
-        model_name=MODEL_NAME,
+        model_name=name,
     )
     experiment_id = tracking.activate()
     client = MlflowClient()
@@ -75,6 +82,7 @@ def registered_model(result: TrainingResult, world: DemoWorld) -> RegisteredMode
     export = world.export
     with mlflow.start_run(experiment_id=experiment_id, run_name="train") as run:
         mlflow.log_params(run_params(result))
+        mlflow.log_metrics(flatten_metrics(result.evaluations[LIGHTGBM].metrics, prefix="holdout_"))
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "holdout_predictions.parquet"
             result.holdout.to_parquet(path, index=False)
@@ -82,9 +90,9 @@ def registered_model(result: TrainingResult, world: DemoWorld) -> RegisteredMode
         leads = result.holdout["lead_id"].drop_duplicates().head(2).tolist()
         example = lead_records(export, leads, result.examples.cutoff)
         model_uri = log_scorer_model(result.scorer, example, result.examples.cutoff)
-    version = str(mlflow.register_model(model_uri, MODEL_NAME).version)
-    client.set_model_version_tag(MODEL_NAME, version, APPLIED_TAG, result.scorer.policy.version)
-    client.set_registered_model_alias(MODEL_NAME, CHAMPION, version)
-    model = RegisteredModel(tracking, MODEL_NAME, version, run.info.run_id, export_dir, root)
+    version = str(mlflow.register_model(model_uri, name).version)
+    client.set_model_version_tag(name, version, APPLIED_TAG, result.scorer.policy.version)
+    client.set_registered_model_alias(name, CHAMPION, version)
+    model = RegisteredModel(tracking, name, version, run.info.run_id, export_dir, root)
     _CACHE[key] = model
     return model

@@ -154,5 +154,5 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () { draw(document); });
-  document.addEventListener("htmx:afterSettle", function (event) { draw(event.target); });
+  document.addEventListener("htmx:afterSettle", function () { draw(document); });
 })();
