@@ -44,6 +44,8 @@ COLUMNS = (
     "probability",
     "tier",
 )
+# The API accepts lead ids of up to 256 characters (serving/schemas.py): stored whole.
+MAX_LEAD_ID_LENGTH = 256
 _TIMESTAMPS = ("scored_at", "as_of")
 _TEXT = ("lead_id", "model_name", "model_version", "policy_version", "tier")
 
@@ -59,10 +61,10 @@ def _table(metadata: sa.MetaData) -> sa.Table:
             primary_key=True,
             autoincrement=True,
         ),
-        sa.Column("lead_id", sa.String(255), nullable=False, index=True),
+        sa.Column("lead_id", sa.String(MAX_LEAD_ID_LENGTH), nullable=False, index=True),
         sa.Column("scored_at", sa.DateTime(timezone=False), nullable=False, index=True),
         sa.Column("as_of", sa.DateTime(timezone=False), nullable=False),
-        sa.Column("model_name", sa.String(255), nullable=False),
+        sa.Column("model_name", sa.String(MAX_LEAD_ID_LENGTH), nullable=False),
         sa.Column("model_version", sa.String(64), nullable=False),
         sa.Column("policy_version", sa.String(64), nullable=False),
         sa.Column("probability", sa.Float(precision=53), nullable=False),
@@ -145,6 +147,12 @@ class PredictionLog:
         it returns, the rows are committed.
         """
         lead_ids = [str(v) for v in scores["lead_id"]]
+        too_long = next((lead for lead in lead_ids if len(lead) > MAX_LEAD_ID_LENGTH), None)
+        if too_long is not None:
+            raise ValueError(
+                f"lead_id {too_long[:20]!r}... is {len(too_long)} characters; "
+                f"the log stores at most {MAX_LEAD_ID_LENGTH}"
+            )
         n = len(lead_ids)
         if n == 0:
             return 0

@@ -10,6 +10,9 @@ from demo.world import DemoConfig, DemoWorld, generate_demo_world
 from features.contract import LEAD_OPTIONAL, Export
 from training.pipeline import TrainConfig, TrainingResult, train
 
+# A real PostgreSQL server for the tests that ask for `postgres_url` (tests/postgres.py).
+pytest_plugins = ("tests.postgres",)
+
 
 def make_export(
     leads: list[dict], activities: list[dict] | None = None, opportunities: list[dict] | None = None

@@ -13,16 +13,28 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import sqlalchemy as sa
+from pydantic import TypeAdapter, ValidationError
 
 from ops.prediction_log import (
     COLUMNS,
+    MAX_LEAD_ID_LENGTH,
     URL_ENV,
     PredictionLog,
     read_predictions,
     sqlite_url,
 )
+from serving.schemas import LeadId
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def log_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The same tests on the default SQLite file and on a real PostgreSQL server."""
+    if request.param == "sqlite":
+        return sqlite_url(tmp_path / "log.db")
+    return str(request.getfixturevalue("postgres_url"))
 
 
 def _batch(n: int, prefix: str = "L") -> dict[str, list]:
@@ -34,8 +46,8 @@ def _batch(n: int, prefix: str = "L") -> dict[str, list]:
     }
 
 
-def test_appended_scores_read_back_with_contract_dtypes(tmp_path: Path) -> None:
-    store = PredictionLog(sqlite_url(tmp_path / "log.db"))
+def test_appended_scores_read_back_with_contract_dtypes(log_url: str) -> None:
+    store = PredictionLog(log_url)
     scored_at = datetime(2026, 7, 1, 9, 30, tzinfo=UTC)
     assert (
         store.append(
@@ -59,8 +71,8 @@ def test_appended_scores_read_back_with_contract_dtypes(tmp_path: Path) -> None:
     assert store.count() == 3
 
 
-def test_one_as_of_for_a_whole_batch_and_filters(tmp_path: Path) -> None:
-    store = PredictionLog(sqlite_url(tmp_path / "log.db"))
+def test_one_as_of_for_a_whole_batch_and_filters(log_url: str) -> None:
+    store = PredictionLog(log_url)
     batch = {**_batch(2), "as_of": "2026-06-30T00:00:00Z"}
     store.append(
         batch, model_name="m", model_version="1", policy_version="1", scored_at=datetime(2026, 7, 1)
@@ -79,8 +91,8 @@ def test_one_as_of_for_a_whole_batch_and_filters(tmp_path: Path) -> None:
     assert store.read(model_version="2")["lead_id"].tolist() == ["N0"]
 
 
-def test_bad_batches_are_refused_whole(tmp_path: Path) -> None:
-    store = PredictionLog(sqlite_url(tmp_path / "log.db"))
+def test_bad_batches_are_refused_whole(log_url: str) -> None:
+    store = PredictionLog(log_url)
     with pytest.raises(ValueError, match="probability"):
         store.append(
             {**_batch(2), "probability": [0.1, 1.5]},
@@ -97,6 +109,56 @@ def test_bad_batches_are_refused_whole(tmp_path: Path) -> None:
         )
     assert store.count() == 0
     assert store.append(_batch(0), model_name="m", model_version="1", policy_version="1") == 0
+
+
+def test_the_longest_lead_id_the_api_accepts_is_logged_whole(log_url: str) -> None:
+    store = PredictionLog(log_url)
+    # The API's own bound: the longest id it accepts, and one character more that it refuses.
+    longest = "é" + "x" * (MAX_LEAD_ID_LENGTH - 1)  # multi-byte: the limit counts characters
+    TypeAdapter(LeadId).validate_python(longest)
+    with pytest.raises(ValidationError):
+        TypeAdapter(LeadId).validate_python(longest + "y")
+    batch = {**_batch(2), "lead_id": [longest, "L1"]}
+    assert store.append(batch, model_name="m", model_version="1", policy_version="1") == 2
+    assert store.read()["lead_id"].tolist() == [longest, "L1"]
+    # Longer than the API allows: refused whole, with the lead named, not cut or half stored.
+    with pytest.raises(ValueError, match=r"lead_id 'éxxx.*\.\.\. is 257 characters"):
+        store.append(
+            {**_batch(1), "lead_id": [longest + "y"]},
+            model_name="m",
+            model_version="1",
+            policy_version="1",
+        )
+    assert store.count() == 2
+
+
+def test_postgresql_scorer_role_appends_and_reads_but_never_changes_rows(
+    postgres_url: str,
+) -> None:
+    """The grants of docs/deployment.md are enough for the service, and the log stays
+    append-only for it: UPDATE and DELETE are refused by the database, not only by the code."""
+    PredictionLog(postgres_url).close()  # an admin creates the table once
+    admin = sa.create_engine(postgres_url)
+    with admin.begin() as connection:
+        for statement in (
+            "CREATE ROLE scorer LOGIN PASSWORD 'scorer-test-password'",
+            "GRANT SELECT, INSERT ON predictions TO scorer",
+            "GRANT USAGE ON SEQUENCE predictions_id_seq TO scorer",
+        ):
+            connection.exec_driver_sql(statement)
+    admin.dispose()
+    url = sa.make_url(postgres_url).set(username="scorer", password="scorer-test-password")
+    store = PredictionLog(url.render_as_string(hide_password=False))
+    assert store.append(_batch(3), model_name="m", model_version="1", policy_version="1") == 3
+    assert store.read()["lead_id"].tolist() == ["L0", "L1", "L2"]
+    for statement in ("UPDATE predictions SET tier = 'SQL'", "DELETE FROM predictions"):
+        with (
+            pytest.raises(sa.exc.ProgrammingError, match="permission denied"),
+            store.engine.begin() as connection,
+        ):
+            connection.exec_driver_sql(statement)
+    assert store.count() == 3
+    store.close()
 
 
 def test_sqlite_log_uses_wal(tmp_path: Path) -> None:
@@ -144,8 +206,8 @@ WRITER = textwrap.dedent(
 )
 
 
-def test_nothing_acknowledged_is_lost_when_the_writer_is_killed(tmp_path: Path) -> None:
-    url = sqlite_url(tmp_path / "log.db")
+def test_nothing_acknowledged_is_lost_when_the_writer_is_killed(log_url: str) -> None:
+    url = log_url
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     writer = subprocess.Popen(
         [sys.executable, "-c", WRITER, url], stdout=subprocess.PIPE, text=True, env=env

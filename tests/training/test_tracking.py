@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 from cli.main import app
 from demo.world import DemoWorld, write_demo_world
 from features.build import LeadHistory
+from models.pyfunc import load_scorer_from_uri
 from training.pipeline import LIGHTGBM, TrainingResult
 from training.run import RunSummary, log_run
 from training.tracking import CHALLENGER, CHAMPION, TrackingConfig, lead_records
@@ -154,6 +155,44 @@ def test_worse_challenger_is_not_promoted_and_promote_rolls_back(
     assert "Cannot promote" in missing.output
 
 
+def test_tracking_store_on_postgresql_registers_promotes_and_loads(
+    tmp_path: Path,
+    trained: TrainingResult,
+    small_world: DemoWorld,
+    export_dir: Path,
+    postgres_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """MLFLOW_TRACKING_URI naming a PostgreSQL database directly (no tracking server)."""
+    tracking = _tracking(tmp_path, postgres_url)
+    tracking = replace(tracking, artifact_location=(tmp_path / "mlartifacts").as_uri())
+    summary = log_run(trained, small_world.export, export_dir, tracking)
+    assert summary.gate.promoted
+    client = MlflowClient(postgres_url, postgres_url)
+    assert client.get_run(summary.run_id).data.metrics["holdout_roc_auc"] > 0.5
+    first = client.get_model_version_by_alias(tracking.model_name, CHAMPION)
+    second = client.create_model_version(tracking.model_name, first.source, run_id=first.run_id)
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", postgres_url)
+    monkeypatch.setenv("LEADSCORE_MODEL_NAME", tracking.model_name)
+    monkeypatch.setenv("LEADSCORE_EXPERIMENT", tracking.experiment)
+    promoted = CliRunner().invoke(app, ["promote", str(second.version)])
+    assert promoted.exit_code == 0, promoted.output
+    assert "was version 1" in promoted.output
+    assert client.get_model_version_by_alias(tracking.model_name, CHAMPION).version == 2
+
+    # The project's own loader resolves the alias through the PostgreSQL registry.
+    served = load_scorer_from_uri(f"models:/{tracking.model_name}@{CHAMPION}")
+    export = small_world.export
+    leads = small_world.truth["lead_id"].head(5).tolist()
+    history = LeadHistory(
+        export.leads, export.activities, pd.DataFrame({"lead_id": leads, "as_of": export.cutoff})
+    )
+    np.testing.assert_allclose(
+        served.score(history)["probability"], trained.scorer.score(history)["probability"]
+    )
+
+
 class _Reversed:
     """Wraps a calibrator so the challenger ranks leads backwards."""
 
@@ -180,9 +219,15 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_logs_to_a_real_mlflow_server(
-    tmp_path: Path, trained: TrainingResult, small_world: DemoWorld, export_dir: Path
+def test_logs_to_a_real_mlflow_server_on_postgresql(
+    tmp_path: Path,
+    trained: TrainingResult,
+    small_world: DemoWorld,
+    export_dir: Path,
+    postgres_url: str,
 ) -> None:
+    """The production layout (docs/deployment.md): a tracking server on PostgreSQL that
+    proxies an artifact store; the project's code only knows the server's http:// URI."""
     port = _free_port()
     server = subprocess.Popen(
         [
@@ -195,7 +240,7 @@ def test_logs_to_a_real_mlflow_server(
             "--port",
             str(port),
             "--backend-store-uri",
-            f"sqlite:///{tmp_path / 'server.db'}",
+            postgres_url,
             "--artifacts-destination",
             str(tmp_path / "server-artifacts"),
             "--workers",
@@ -207,14 +252,14 @@ def test_logs_to_a_real_mlflow_server(
     )
     uri = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 90
         while True:
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=1):
                     break
             except OSError:
                 if time.monotonic() > deadline or server.poll() is not None:
-                    pytest.fail("mlflow server did not start within 60 s")
+                    pytest.fail("mlflow server did not start within 90 s")
                 time.sleep(0.5)
         tracking = _tracking(tmp_path, uri)
         summary = log_run(trained, small_world.export, export_dir, tracking)
