@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from cli import data, ops, score, serve, train
+from cli import data, ops, score, serve, train, ui
 
 app = typer.Typer(
     name="leadscore",
@@ -45,11 +45,7 @@ app.command()(train.promote)
 app.command()(serve.serve)
 app.command()(ops.thresholds)
 app.command()(ops.report)
-
-
-from cli.ui import ui  # noqa: E402  (the web app's command lives in its own module)
-
-app.command("ui")(ui)
+app.command()(ui.ui)
 
 if __name__ == "__main__":
     app()

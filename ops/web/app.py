@@ -164,7 +164,7 @@ def create_app(settings: UiSettings) -> Starlette:
             "charts_json": json.dumps(view.charts),
             "recent": recent is not None and len(recent) > 0,
             "closest_links": {
-                name: _with(params, {name: f"{value:.4g}", f"use_{name}": "on"})
+                name: _with(params, {name: f"{value:g}", f"use_{name}": "on"})
                 for name, value in view.closest.items()
             },
         }

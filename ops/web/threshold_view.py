@@ -8,6 +8,7 @@ intervals (each lead one trial), the gains curve and the score distribution for 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -127,6 +128,15 @@ class ThresholdView:
     closest: dict[str, float] = field(default_factory=dict)  # unmet target -> reachable value
 
 
+def _reachable(name: str, achieved: float) -> float:
+    """`achieved` as the form shows it (percent or per week), rounded to 2 decimals towards
+    what the thresholds reach, so that the offered target is met when taken."""
+    value = achieved * 100 if name in PERCENT_TARGETS else achieved
+    if TARGET_TEXT[name][1] == "at least":
+        return math.floor(value * 100) / 100
+    return math.ceil(value * 100) / 100
+
+
 def _estimate(successes: float, trials: float) -> Estimate:
     if trials <= 0:
         return Estimate(float("nan"), float("nan"), float("nan"))
@@ -192,11 +202,7 @@ def threshold_view(
     }
     # The chosen thresholds minimise the largest shortfall: their figures are the closest
     # targets that can all be met together.
-    closest = {
-        o.name: (o.achieved * 100 if o.name in PERCENT_TARGETS else o.achieved)
-        for o in choice.outcomes
-        if not o.met
-    }
+    closest = {o.name: _reachable(o.name, o.achieved) for o in choice.outcomes if not o.met}
     return ThresholdView(
         targets=targets,
         choice=choice,
