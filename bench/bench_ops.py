@@ -30,9 +30,9 @@ import pandas as pd
 from common import Check, Context, Section, at_most
 
 from demo.world import (
-    _build_export,
-    _sample_leads,
+    build_export,
     lead_covariates,
+    sample_leads,
     simulate_journeys,
 )
 from features.build import LeadHistory
@@ -184,14 +184,14 @@ def outcome_export(ctx: Context) -> tuple[Export, pd.Timestamp]:
     """The demo world exported a horizon (plus a day) after its cut-off: every outcome known."""
     config = ctx.config
     rng = np.random.default_rng(config.seed)
-    sampled = _sample_leads(config, rng)
+    sampled = sample_leads(config, rng)
     covariates = lead_covariates(sampled.frame, config.params)
     journeys = simulate_journeys(
         sampled.created, covariates, config.as_of_seconds, config.horizon_days, config.params, rng
     )
-    _build_export(sampled, journeys, config, rng)  # keeps the generator's random stream
+    build_export(sampled, journeys, config, rng)  # keeps the generator's random stream
     later_cutoff = config.as_of + pd.Timedelta(days=config.horizon_days + 1)
-    later = _build_export(sampled, journeys, config.with_as_of(later_cutoff), rng)
+    later = build_export(sampled, journeys, config.with_as_of(later_cutoff), rng)
     return later, later_cutoff
 
 

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from cli.common import DataOption, console, read_or_exit
+from cli.common import DataOption, console, err_console, read_or_exit
 
 
 def validate(data: DataOption) -> None:
@@ -18,7 +18,18 @@ def validate(data: DataOption) -> None:
 
 def demo_data(
     out: Annotated[Path, typer.Option("--out", help="Folder to write the demo export into.")],
-    leads: Annotated[int, typer.Option("--leads", min=100, help="Number of leads.")] = 50_000,
+    leads: Annotated[
+        int | None,
+        typer.Option("--leads", min=100, help="Number of leads (default: the world's size)."),
+    ] = None,
+    world_name: Annotated[
+        str,
+        typer.Option(
+            "--world",
+            help="Which demo world: default, quick_close, enterprise, behavioural, drifting, "
+            "seasonal, sparse, custom_crm, small (docs/demo-world.md).",
+        ),
+    ] = "default",
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
     as_of: Annotated[
         datetime | None,
@@ -30,12 +41,19 @@ def demo_data(
     fmt: Annotated[str, typer.Option("--format", help="csv or parquet.")] = "csv",
 ) -> None:
     """Write a realistic demo CRM export with its exact conversion probabilities."""
-    from demo.world import DemoConfig, generate_demo_world, write_demo_world
+    from dataclasses import replace
 
-    config = DemoConfig(n_leads=leads, seed=seed, horizon_days=horizon_days)
+    from demo.variants import world_config
+    from demo.world import generate_demo_world, write_demo_world
+
+    try:
+        config = replace(world_config(world_name, leads, seed), horizon_days=horizon_days)
+    except ValueError as exc:
+        err_console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(code=2) from None
     if as_of is not None:
         config = config.with_as_of(as_of)
-    with console.status(f"Simulating {leads:,} buyer journeys..."):
+    with console.status(f"Simulating {config.n_leads:,} buyer journeys ({world_name} world)..."):
         world = generate_demo_world(config)
     paths = write_demo_world(world, out, fmt=fmt)
     truth = world.truth
