@@ -12,7 +12,7 @@ HOST ?= 127.0.0.1
 PORT ?= 3000
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run demo-data validate-demo train-demo test lint format bench bench-serve mlflow-ui clean
+.PHONY: help setup run demo-data validate-demo train-demo test lint format bench bench-serve bench-worlds mlflow-ui clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -58,6 +58,9 @@ format: setup ## Apply ruff formatting and safe fixes
 
 bench: setup ## Run the benchmarks under bench/ (figures go in docs/benchmarks.md)
 	$(RUN) python bench/run.py
+
+bench-worlds: setup ## Train and score every named demo world against its exact truth (docs/benchmarks.md)
+	$(RUN) python bench/bench_worlds.py
 
 bench-serve: setup ## Load-test the scoring service side by side with `mlflow models serve`
 	$(RUN) python bench/bench_serve.py --workdir .bench-serve --json .bench-serve/results.json
