@@ -43,3 +43,22 @@ def test_cli_validate_never_shows_a_traceback(tmp_path: Path, problem: str) -> N
     assert isinstance(result.exception, SystemExit)
     assert "Traceback" not in result.output
     assert ("does not exist" if problem == "missing folder" else "cannot read") in result.output
+
+
+def test_cli_demo_data_writes_a_named_world(tmp_path: Path) -> None:
+    out = tmp_path / "custom"
+    result = runner.invoke(
+        app, ["demo-data", "--out", str(out), "--world", "custom_crm", "--leads", "600"]
+    )
+    assert result.exit_code == 0, result.output
+    header = (out / "leads.csv").read_text().splitlines()[0].split(",")
+    assert {"budget_status", "lead_owner", "intent_level"} <= set(header)
+    assert "Book a Meeting" in (out / "activities.csv").read_text()
+    assert (out / "truth.csv").exists()
+
+
+def test_cli_demo_data_rejects_an_unknown_world(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["demo-data", "--out", str(tmp_path / "x"), "--world", "nope"])
+    assert result.exit_code == 2
+    assert "no demo world 'nope'" in result.output
+    assert "Traceback" not in result.output
