@@ -8,6 +8,7 @@ overrides them.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 from demo.params import (
     DEFAULT_EMISSION_RATES,
@@ -46,7 +47,7 @@ class WorldVariant:
     config: DemoConfig
 
 
-def _variant(name: str, summary: str, n_leads: int = 30_000, **params: object) -> WorldVariant:
+def _variant(name: str, summary: str, n_leads: int = 30_000, **params: Any) -> WorldVariant:
     return WorldVariant(
         name, summary, DemoConfig(n_leads=n_leads, params=replace(DEFAULT_PARAMS, **params))
     )
