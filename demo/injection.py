@@ -65,7 +65,7 @@ def injected_truth(
     """The edited export and, per lead, p_true before and after one hand-raise `days_before`
     the cut-off (columns lead_id, hand_raise, p_before, p_after)."""
     at = _injected_at(config, days_before)
-    types = config.params.hand_raises
+    types = tuple(t for t in config.params.hand_raises if t in config.params.activity_types)
     edited = with_hand_raises(world.export, lead_ids, types, at)
     before = world.truth.set_index("lead_id").loc[lead_ids, "p_true"].to_numpy()
     after = bayes_won_probability(edited, lead_ids, config)
