@@ -62,7 +62,7 @@ bench: setup ## Run the benchmarks under bench/ (figures go in docs/benchmarks.m
 bench-worlds: setup ## Train and score every named demo world against its exact truth (docs/benchmarks.md)
 	$(RUN) python bench/bench_worlds.py
 
-bench-serve: setup ## Load-test the scoring service side by side with `mlflow models serve`
+bench-serve: setup ## Load-test the scoring service beside a typed @bentoml.api endpoint and `mlflow models serve`
 	$(RUN) python bench/bench_serve.py --workdir .bench-serve --json .bench-serve/results.json
 
 mlflow-ui: setup ## Open the local MLflow store on http://$(HOST):5000

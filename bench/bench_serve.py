@@ -4,9 +4,12 @@ One run on 127.0.0.1: trains a demo model when the work folder has none, starts
 `leadscore serve` and `mlflow models serve` on the same registered model, and drives each with
 a bounded closed-loop load (C concurrent keep-alive clients for D seconds): one lead with 30
 activities (with and without reasons), 100 leads per request, and a long run that samples the
-service's memory. Load comes from wrk when it is installed (it costs the 2 cores least),
-otherwise from the asyncio client below. Figures go to stdout as a markdown table and, with
---json, to a file (for docs/benchmarks.md).
+service's memory. Beside `leadscore serve` (the Starlette app mounted in BentoML) it runs the
+same engine behind a typed `@bentoml.api` endpoint (bench/bento_api_service.py) and loads the
+two in turns (A B B A ...), so both see the same machine load; the ratios compare them. Load
+comes from wrk when it is installed (it costs the 2 cores least), otherwise from the asyncio
+client below. Figures go to stdout as a markdown table and, with --json, to a file (for
+docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -181,6 +184,25 @@ def run_load(
     )  # fmt: skip
 
 
+def combine(runs: list[LoadResult]) -> LoadResult:
+    """Several runs of one scenario on one server as one row: throughput from the totals,
+    latency percentiles averaged over the runs (each run's own percentile)."""
+    first = runs[0]
+    seconds = sum(r.seconds for r in runs)
+    requests = sum(r.requests for r in runs)
+    leads = sum(r.leads_per_s * r.seconds for r in runs)
+
+    def mean(values: list[float]) -> float:
+        return round(float(np.mean(values)), 2)
+
+    return LoadResult(
+        first.name, first.server, first.concurrency, round(seconds, 2), requests,
+        sum(r.errors for r in runs), round(requests / seconds, 1), round(leads / seconds, 1),
+        mean([r.p50_ms for r in runs]), mean([r.p90_ms for r in runs]),
+        mean([r.p99_ms for r in runs]), max(r.max_ms for r in runs), first.tool,
+    )  # fmt: skip
+
+
 # ---------------------------------------------------------------- model and servers
 def ensure_model(workdir: Path, n_leads: int) -> Path:
     """The demo export in `workdir`, trained and registered there when it is not yet."""
@@ -298,6 +320,43 @@ def soak(
     return asyncio.run(both()), samples
 
 
+TYPED = "@bentoml.api"
+# name, request body, leads per request (0: the 100-lead body's count)
+SCENARIOS = (
+    ("one lead, reasons", "one", 1),
+    ("one lead, explain=false", "one_fast", 1),
+    ("100 leads, reasons", "hundred", 0),
+)
+
+
+def start_typed_api(
+    env: dict[str, str], workers: int, tracking: str, scratch: Path
+) -> tuple[Any, int, float]:
+    """The typed @bentoml.api service on the same registered model (prepared as
+    `leadscore serve` prepares it), on a free port; (process, port, seconds to ready)."""
+    sys.path.insert(0, str(ROOT))
+    from serving.launch import ServeOptions, prepare
+
+    port = free_port()
+    options = ServeOptions(MODEL_URI, tracking, "127.0.0.1", port, workers)
+    model_dir = scratch / "typed-model"
+    prepare(options, model_dir)
+    command = [
+        sys.executable, "-m", "bentoml", "serve", "bench.bento_api_service:LeadScoringTyped",
+        "--host", "127.0.0.1", "--port", str(port), "--working-dir", str(ROOT),
+    ]  # fmt: skip
+    typed_env = {
+        **env,
+        "LEADSCORE_MODEL_DIR": str(model_dir),
+        "LEADSCORE_WORKERS": str(workers),
+        "BENTOML_DO_NOT_TRACK": "True",
+    }
+    process, startup = start(
+        command, typed_env, f"http://127.0.0.1:{port}/readyz", scratch / "typed.log"
+    )
+    return process, port, startup
+
+
 def markdown(results: list[LoadResult], extra: dict[str, Any]) -> str:
     lines = [
         "| scenario | server | clients | req/s | leads/s | p50 ms | p90 ms | p99 ms | errors "
@@ -326,6 +385,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tool", choices=("auto", "wrk", "python"), default="auto")
     parser.add_argument("--json", type=Path, default=None, help="Write the figures here.")
     parser.add_argument("--skip-mlflow", action="store_true")
+    parser.add_argument(
+        "--typed-repeats",
+        type=int,
+        default=2,
+        help="Turns per server in the mounted app / @bentoml.api comparison (0: skip it); "
+        "--seconds is split between them.",
+    )
     args = parser.parse_args(argv)
     tool = args.tool if args.tool != "auto" else ("wrk" if shutil.which("wrk") else "python")
 
@@ -341,9 +407,13 @@ def main(argv: list[str] | None = None) -> int:
         "MLFLOW_TRACKING_URI": tracking,
         "LEADSCORE_STATS_SECONDS": "3600",
         "PYTHONPATH": str(ROOT),
+        # `mlflow models serve` execs uvicorn by name: the venv's bin must be on PATH even when
+        # this script runs as .venv/bin/python rather than through `uv run`.
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
     }
     env.pop("LEADSCORE_API_TOKEN", None)
     results: list[LoadResult] = []
+    comparison: dict[str, dict[str, float]] = {}
     extra: dict[str, Any] = {
         "load average before": " ".join(f"{x:.2f}" for x in os.getloadavg()),
         "cores": os.cpu_count(),
@@ -358,21 +428,45 @@ def main(argv: list[str] | None = None) -> int:
     ]  # fmt: skip
     process, startup = start(command, env, f"http://127.0.0.1:{port}/readyz", scratch / "ls.log")
     extra["leadscore start-up to ready (s)"] = round(startup, 2)
+    typed = None
+    if args.typed_repeats > 0:
+        typed, typed_port, typed_startup = start_typed_api(env, args.workers, tracking, scratch)
+        extra["@bentoml.api start-up to ready (s)"] = round(typed_startup, 2)
     try:
-        for name, key, leads in (
-            ("one lead, reasons", "one", 1),
-            ("one lead, explain=false", "one_fast", 1),
-            ("100 leads, reasons", "hundred", bodies["n_leads"]),
-        ):
+        for name, key, leads in SCENARIOS:
+            body, n = bodies[key], (leads or bodies["n_leads"])
             # A short warm-up, so both workers have built their first batch.
-            run_load(name, "leadscore", port, "/score", bodies[key], leads, args.clients, 2,
-                     tool, scratch)  # fmt: skip
-            result = run_load(
-                name, "leadscore", port, "/score", bodies[key], leads, args.clients,
-                args.seconds, tool, scratch,
-            )  # fmt: skip
-            results.append(result)
-            print(asdict(result), flush=True)
+            run_load(name, "leadscore", port, "/score", body, n, args.clients, 2, tool, scratch)
+            if typed is None:
+                result = run_load(
+                    name, "leadscore", port, "/score", body, n, args.clients,
+                    args.seconds, tool, scratch,
+                )  # fmt: skip
+                results.append(result)
+                print(asdict(result), flush=True)
+                continue
+            run_load(name, TYPED, typed_port, "/score", body, n, args.clients, 2, tool, scratch)
+            runs: dict[str, list[LoadResult]] = {"leadscore": [], TYPED: []}
+            for repeat in range(args.typed_repeats):
+                order = [("leadscore", port), (TYPED, typed_port)]
+                for server, server_port in order if repeat % 2 == 0 else order[::-1]:
+                    result = run_load(
+                        name, server, server_port, "/score", body, n, args.clients,
+                        args.seconds / args.typed_repeats, tool, scratch,
+                    )  # fmt: skip
+                    runs[server].append(result)
+                    print(asdict(result), flush=True)
+            mounted, api = combine(runs["leadscore"]), combine(runs[TYPED])
+            results += [mounted, api]
+            comparison[name] = {
+                "mounted / @bentoml.api throughput": round(
+                    mounted.requests_per_s / max(api.requests_per_s, 1e-9), 2
+                ),
+                "@bentoml.api / mounted p99": round(api.p99_ms / max(mounted.p99_ms, 1e-9), 2),
+            }
+        if typed is not None:
+            stop(typed)
+            typed = None
         if args.soak_seconds > 0:
             before = tree_rss_mib(process.pid)
             result, samples = soak(
@@ -386,6 +480,8 @@ def main(argv: list[str] | None = None) -> int:
             extra["memory, max during soak (MiB)"] = round(float(np.max(samples)), 1)
     finally:
         stop(process)
+        if typed is not None:
+            stop(typed)
 
     if not args.skip_mlflow:
         port = free_port()
@@ -406,17 +502,19 @@ def main(argv: list[str] | None = None) -> int:
             print(asdict(result), flush=True)
         finally:
             stop(process)
-        ours = next(r for r in results if r.name == "one lead, reasons")
+        ours = next(r for r in results if r.name == "one lead, reasons" and r.server == "leadscore")
         extra["leadscore / mlflow models serve (one lead, reasons)"] = (
             f"{ours.requests_per_s / max(result.requests_per_s, 1e-9):.1f}x"
         )
     extra["load average after"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    for name, ratios in comparison.items():
+        for label, value in ratios.items():
+            extra[f"{name}: {label}"] = f"{value:.2f}"
     report = markdown(results, extra)
     print(report)
     if args.json is not None:
-        args.json.write_text(
-            json.dumps({"results": [asdict(r) for r in results], "extra": extra}, indent=2)
-        )
+        figures = {"results": [asdict(r) for r in results], "extra": extra}
+        args.json.write_text(json.dumps({**figures, "comparison": comparison}, indent=2))
     return 0 if all(r.errors == 0 for r in results) else 1
 
 
