@@ -96,7 +96,10 @@ def _run_as_owner(command: list[str], **kwargs: Any) -> subprocess.CompletedProc
 
 def _own(path: Path) -> None:
     if os.geteuid() == 0:
-        entry = pwd.getpwnam(SYSTEM_USER)
+        try:
+            entry = pwd.getpwnam(SYSTEM_USER)
+        except KeyError:
+            pytest.fail(f"no '{SYSTEM_USER}' user to run the server as root. {INSTALL_HINT}")
         os.chown(path, entry.pw_uid, entry.pw_gid)
 
 
