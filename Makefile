@@ -10,9 +10,11 @@ DEMO_DIR ?= demo_data
 DEMO_LEADS ?= 50000
 HOST ?= 127.0.0.1
 PORT ?= 3000
+UI_PORT ?= 8080
+PREDICTIONS ?= predictions.db
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run demo-data validate-demo train-demo test lint format bench bench-serve bench-worlds mlflow-ui clean
+.PHONY: help setup run demo-data validate-demo train-demo test lint format bench bench-serve bench-worlds mlflow-ui clean ui ui-screenshots
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -43,6 +45,13 @@ train-demo: validate-demo ## Train on the demo export, log to MLflow, register t
 
 run: train-demo ## Set up, make demo data, validate it, train, then serve it on HOST:PORT
 	$(RUN) leadscore serve --host $(HOST) --port $(PORT)
+
+ui: setup ## Marketing-ops web app on the demo model (after `make run`'s training) on HOST:UI_PORT
+	@test -e $(PREDICTIONS) || $(RUN) leadscore replay-log --data $(DEMO_DIR) --predictions $(PREDICTIONS)
+	$(RUN) leadscore ui --host $(HOST) --port $(UI_PORT) --predictions $(PREDICTIONS) --data $(DEMO_DIR)
+
+ui-screenshots: setup ## Refresh the web app's screenshots in docs/ui/ (runs its browser tests)
+	LEADSCORE_UI_SCREENSHOTS=$(CURDIR)/docs/ui $(RUN) pytest -q -p no:xdist tests/ops/test_web_browser.py
 
 test: setup ## Set up and run the test suite
 	$(RUN) pytest -n 2 -q

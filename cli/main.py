@@ -46,6 +46,7 @@ app.command()(serve.serve)
 app.command()(ops.thresholds)
 app.command()(ops.report)
 app.command()(ui.ui)
+app.command("replay-log")(ui.replay_log)
 
 if __name__ == "__main__":
     app()

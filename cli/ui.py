@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cli.common import console, err_console
+from cli.common import console, err_console, read_or_exit
 
 
 def ui(
@@ -49,3 +49,44 @@ def ui(
         f"({settings.tracking.tracking_uri}) on http://{host}:{port} ({access}). Ctrl-C stops it."
     )
     serve(settings)
+
+
+def replay_log(
+    data: Annotated[Path, typer.Option("--data", help="CRM export folder.")],
+    predictions: Annotated[
+        Path, typer.Option("--predictions", help="SQLite prediction log to append to.")
+    ] = Path("predictions.db"),
+    model: Annotated[
+        str, typer.Option("--model", help="MLflow model URI.", envvar="LEADSCORE_MODEL_URI")
+    ] = "models:/lead-conversion@champion",
+    days_before: Annotated[
+        str, typer.Option("--days-before", help="Comma-separated days before the cut-off.")
+    ] = "120,20",
+) -> None:
+    """Log the scores the model gives the export's open leads at past dates (demo, backfill)."""
+    from ops.policy_store import PolicyStore, resolve_model_version
+    from ops.prediction_log import PredictionLog, sqlite_url
+    from ops.replay import replay_scores
+    from training.tracking import TrackingConfig, load_scorer_from_uri
+
+    try:
+        days = [int(d) for d in days_before.split(",") if d.strip()]
+    except ValueError:
+        err_console.print(f"[red]--days-before takes whole days, got {days_before!r}[/red]")
+        raise typer.Exit(code=2) from None
+    export = read_or_exit(data).export
+    TrackingConfig.from_env().activate()
+    try:
+        name, version = resolve_model_version(model)
+        scorer = load_scorer_from_uri(f"models:/{name}/{version}")
+        scorer = scorer.with_policy(PolicyStore(name).served_policy(version, scorer.policy))
+    except Exception as exc:  # MLflow raises many kinds; the person needs the message
+        err_console.print(f"[red]Cannot load model {model}:[/red] {exc}")
+        raise typer.Exit(code=1) from None
+    store = PredictionLog(sqlite_url(predictions))
+    with console.status("Scoring open leads at past dates..."):
+        rows = replay_scores(
+            export, scorer, store, model_name=name, model_version=version, days_before=days
+        )
+    store.close()
+    console.print(f"Logged {rows:,} scores of {name} version {version} to {predictions}.")

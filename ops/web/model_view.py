@@ -11,6 +11,8 @@ from training.tracking import CHALLENGER, CHAMPION
 
 # Lower is better for these; the page says which way each metric points.
 LOWER_IS_BETTER = {"log_loss", "brier", "ece"}
+NO_DIRECTION = {"base_rate"}  # a property of the holdout cohort, not of the model
+PERCENT_METRICS = {"capture_top10", "capture_top20", "base_rate"}
 METRIC_LABELS = {
     "roc_auc": "ROC AUC",
     "pr_auc": "PR AUC",
@@ -109,7 +111,10 @@ def metric_rows(columns: list[ModelColumn]) -> list[dict[str, Any]]:
         {
             "name": name,
             "label": METRIC_LABELS.get(name, name),
-            "lower_is_better": name in LOWER_IS_BETTER,
+            "better": ""
+            if name in NO_DIRECTION
+            else ("lower is better" if name in LOWER_IS_BETTER else "higher is better"),
+            "percent": name in PERCENT_METRICS,
             "cells": [c.metrics.get(name) for c in columns],
         }
         for name in names

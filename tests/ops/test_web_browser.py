@@ -100,6 +100,14 @@ def sign_in(page: Page) -> None:
     expect(page.get_by_text(f"Signed in as {NAME}")).to_be_visible()
 
 
+def charts_drawn(page: Page, expected: int) -> bool:
+    """Waits until Chart.js holds `expected` charts (drawn after the swap settles)."""
+    page.wait_for_function(
+        "n => window.Chart && Object.keys(window.Chart.instances).length === n", arg=expected
+    )
+    return True
+
+
 def shot(page: Page, name: str) -> None:
     if SCREENSHOTS:
         Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
@@ -163,6 +171,7 @@ def test_capacity_apply_and_rollback_reach_the_scoring_service(
     expect(page.locator("#mql-threshold")).to_have_text(mql)
     assert float(page.locator("#sql-per-week").inner_text()) <= float(capacity)
     expect(page.locator(".outcomes li.met")).to_have_count(1)
+    assert charts_drawn(page, 2)  # score distribution and gains, redrawn after the update
     shot(page, "thresholds")
 
     page.get_by_label("Why (kept with the policy; sales will read it)").fill("3 SDRs in Q3 (test)")
@@ -180,6 +189,7 @@ def test_capacity_apply_and_rollback_reach_the_scoring_service(
 
     page.get_by_role("button", name="Serve policy 1 again").click()
     expect(page.locator("#applied-version")).to_have_text("policy 1")
+    shot(page, "thresholds-history")
     assert served_policy(service, world, "1")["model"]["policy_version"] == "1"
 
 
@@ -190,6 +200,7 @@ def test_closed_loop_and_model_pages_read_the_log_and_the_registry(page: Page) -
     for tier in ("SQL", "MQL", "nurture"):
         expect(page.locator(f'#tier-table tr[data-tier="{tier}"]')).to_be_visible()
     expect(page.locator("#chart-calibration")).to_be_visible()
+    assert charts_drawn(page, 3)  # per tier, per week, calibration
     expect(page.locator("#drift-table tbody tr").first).to_contain_text("score")
     examples = page.locator("#examples-sql_not_won")
     expect(examples).to_be_visible()

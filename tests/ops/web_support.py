@@ -2,9 +2,9 @@
 
 The model is the session's small trained demo model (tests/conftest.py `trained`), registered
 under its own name in its own MLflow store (marketing_ops_support), so applying policies here
-never changes another test's. The prediction log holds the scores that model gives the export's
-open leads 120 and 20 days before its cut-off: the export is the "later export" of those scores
-(the older ones have outcomes, the recent ones are censored).
+never changes another test's. The prediction log holds the scores that model gives the
+export's open leads 120 and 20 days before its cut-off (ops.replay): the export is the "later
+export" of those scores (the older ones have outcomes, the recent ones are censored).
 """
 
 from __future__ import annotations
@@ -20,12 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import pandas as pd
 
 from demo.world import DemoWorld
-from features.build import LeadHistory
 from ops.prediction_log import PredictionLog, sqlite_url
-from training.batch import open_leads
+from ops.replay import replay_scores
 from training.pipeline import TrainingResult
 
 from .marketing_ops_support import RegisteredModel, registered_model
@@ -45,19 +43,15 @@ def ui_world(trained: TrainingResult, world: DemoWorld) -> UiWorld:
     model = registered_model(trained, world, UI_MODEL_NAME)
     log_path = model.root / "predictions.db"
     if not log_path.exists():
-        export = world.export
         store = PredictionLog(sqlite_url(log_path))
-        for days, limit in ((120, 1_500), (20, 200)):
-            as_of = export.cutoff - pd.Timedelta(days=days)
-            snapshots = open_leads(export, as_of).tail(limit)
-            history = LeadHistory(export.leads, export.activities, snapshots)
-            store.append(
-                trained.scorer.score(history, explain=False),
-                model_name=model.name,
-                model_version=model.version,
-                policy_version="1",
-                scored_at=as_of.to_pydatetime(),
-            )
+        replay_scores(
+            world.export,
+            trained.scorer,
+            store,
+            model_name=model.name,
+            model_version=model.version,
+            leads_per_date=1_000,
+        )
         store.close()
     return UiWorld(model, log_path)
 

@@ -107,7 +107,8 @@
         data: { labels: d.tier, datasets: [
           { label: "realised conversion (95 % interval)", data: d.realised, backgroundColor: BLUE },
           { label: "predicted (mean probability served)", data: d.predicted, backgroundColor: GREY }] },
-        options: { scales: { y: { beginAtZero: true, ticks: { callback: function (v) { return pct(v); } } } },
+        options: { scales: { y: { beginAtZero: true, suggestedMax: Math.max.apply(null, d.high.concat(d.predicted)) * 1.05,
+          ticks: { callback: function (v) { return pct(v); } } } },
           plugins: { tooltip: { callbacks: { label: function (c) {
             return c.dataset.label + ": " + pct(c.parsed.y) + (c.datasetIndex === 0 ? " [" + pct(d.low[c.dataIndex]) + ", " + pct(d.high[c.dataIndex]) + "]" : ""); } } } } },
         plugins: [errorBars(d.low, d.high, 0)]
@@ -139,9 +140,9 @@
 
   function draw(root) {
     if (!window.Chart) { return; }
-    (root || document).querySelectorAll("script.chart-data").forEach(function (script) {
-      var data = JSON.parse(script.textContent);
-      var scope = script.parentElement;
+    (root || document).querySelectorAll("div.chart-data").forEach(function (holder) {
+      var data = JSON.parse(holder.getAttribute("data-json"));
+      var scope = holder.parentElement;
       scope.querySelectorAll("canvas[data-chart]").forEach(function (canvas) {
         var kind = canvas.getAttribute("data-chart");
         if (!data[kind] || !builders[kind]) { return; }
