@@ -27,6 +27,19 @@ log = logging.getLogger(__name__)
 
 
 LINEAR_WEIGHTS = (0.0, 0.5)
+# The linear part has a few hundred coefficients: this many rows pin them down far below its
+# regularisation, while its dense design (float64, one-hot, several working copies) on every
+# row of a million-lead export would need more memory than the trees' whole dataset.
+LINEAR_FIT_ROWS = 250_000
+# Rows predicted at a time: the float64 matrix and the linear terms of a chunk stay small.
+PREDICT_CHUNK_ROWS = 100_000
+
+
+def linear_fit_rows(n_rows: int, seed: int, limit: int = LINEAR_FIT_ROWS) -> np.ndarray:
+    """Rows a linear fit reads: all of them up to `limit`, else a seeded sample, in order."""
+    if n_rows <= limit:
+        return np.arange(n_rows)
+    return np.sort(np.random.default_rng(seed).choice(n_rows, size=limit, replace=False))
 
 
 def _validation_log_loss(
@@ -133,9 +146,9 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
         self.classes_ = np.array([0, 1])
         self.linear_ = self._fit_linear(X, y) if max(weights) > 0 else None
         # Each model predicts validation once; the candidates only weigh the two.
-        A_val = self.matrix(X_val)
-        trees_val = self._trees(A_val, None, raw_score=True)
-        linear_val = self.linear_.decision_function(A_val) if self.linear_ is not None else 0.0
+        trees_val = self._by_chunk(X_val, lambda A: self._trees(A, None, raw_score=True))
+        linear = self.linear_
+        linear_val = self._by_chunk(X_val, linear.decision_function) if linear is not None else 0.0
         raw = {w: _sigmoid((1 - w) * trees_val + w * linear_val) for w in weights}
         fitted = {
             w: ProbabilityCalibrator(self.calibration, self.random_state).fit(
@@ -175,7 +188,8 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
         positions = tuple(i for i, name in enumerate(X.columns) if name in dtypes)
         levels = tuple(len(dtypes[str(X.columns[i])].categories) for i in positions)
         linear = LinearLogOdds(positions, levels, C=self.linear_C)
-        return linear.fit(self.matrix(X), np.asarray(y))
+        rows = linear_fit_rows(len(X), self.random_state)
+        return linear.fit(self.matrix(X.iloc[rows]), np.asarray(y)[rows])
 
     def _weight(self) -> float:
         """The linear model's share in use (models pickled before "auto" kept a number)."""
@@ -272,11 +286,22 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
 
     def predict_raw(self, X: pd.DataFrame) -> np.ndarray:
         """Uncalibrated probabilities (see `raw_from_matrix`)."""
-        return self.raw_from_matrix(self.matrix(X))
+        return self._by_chunk(X, self.raw_from_matrix)
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        p = self.proba_from_matrix(self.matrix(X))
+        p = self._by_chunk(X, self.proba_from_matrix)
         return np.column_stack([1 - p, p])
+
+    def _by_chunk(self, X: pd.DataFrame, predict: Any) -> np.ndarray:
+        """`predict` of the float matrix, built and read `PREDICT_CHUNK_ROWS` rows at a time."""
+        if len(X) <= PREDICT_CHUNK_ROWS:
+            return np.asarray(predict(self.matrix(X)))
+        return np.concatenate(
+            [
+                predict(self.matrix(X.iloc[start : start + PREDICT_CHUNK_ROWS]))
+                for start in range(0, len(X), PREDICT_CHUNK_ROWS)
+            ]
+        )
 
     def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
         """Log-odds contributions per feature, plus the `bias` column."""

@@ -8,10 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from features.contract import ACTIVITIES, LEADS, OPPORTUNITIES, TABLES, Export
+from features.partition import lead_partition
 from features.validation import Issue, ValidationReport, validate_tables
+from training.sources import SourceProblem, TableSource, locate_tables, read_source
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -27,7 +30,7 @@ EXPORT_TABLE = "export"  # the `table` of issues about the folder itself
 class ExportError(Exception):
     """An export that cannot be read or breaks the data contract; `report` lists every problem."""
 
-    def __init__(self, message: str, path: Path, report: ValidationReport) -> None:
+    def __init__(self, message: str, path: Path | str, report: ValidationReport) -> None:
         super().__init__(message)
         self.message = message
         self.path = path
@@ -50,7 +53,7 @@ class ExportRead:
 
     export: Export
     report: ValidationReport
-    path: Path
+    path: Path | str
 
     def print_summary(self, console: Console) -> None:
         """Print row counts, time spans, and the warnings."""
@@ -95,9 +98,10 @@ class ExportRead:
         console.print(f"[green]OK[/green]: the export meets the data contract (cut-off {cutoff}).")
 
 
-def read_export(path: Path) -> ExportRead:
-    """Read and validate the export in folder `path`; raise ExportError on any error."""
-    path = Path(path)
+def read_export(path: Path | str) -> ExportRead:
+    """Read and validate the export at `path` (a folder or fsspec URL, see training.sources);
+    raise ExportError on any error."""
+    path = path if isinstance(path, Path) or "://" in str(path) else Path(path)
     files = _find_tables(path)
     frames = _read_tables(path, files)
     export, report = validate_tables(frames[LEADS], frames[ACTIVITIES], frames[OPPORTUNITIES])
@@ -121,73 +125,44 @@ def read_export(path: Path) -> ExportRead:
     return ExportRead(export=export, report=report, path=path)
 
 
-def _find_tables(path: Path) -> dict[str, Path]:
-    if not path.exists():
-        raise _folder_error(path, "folder does not exist")
-    if not path.is_dir():
-        raise _folder_error(path, "is not a folder")
-    problems, files = [], {}
-    for table in TABLES:
-        found = [
-            path / f"{table}.{fmt}" for fmt in EXPORT_FORMATS if (path / f"{table}.{fmt}").is_file()
-        ]
-        if len(found) == 1:
-            files[table] = found[0]
-            continue
-        message = (
-            f"no {table}.csv or {table}.parquet in the folder"
-            if not found
-            else f"both {table}.csv and {table}.parquet: keep only one"
-        )
-        problems.append(Issue("error", table, None, None, None, message))
+def _find_tables(path: Path | str) -> dict[str, TableSource]:
+    try:
+        sources, problems = locate_tables(path, TABLES)
+    except SourceProblem as problem:
+        raise _folder_error(path, problem.message) from None
     if problems:
+        issues = tuple(
+            Issue("error", p.table or EXPORT_TABLE, None, None, None, p.message) for p in problems
+        )
         raise ExportError(
             f"export {path} is missing tables or has ambiguous ones",
             path,
-            ValidationReport(tuple(problems)),
+            ValidationReport(issues),
         )
-    return files
+    return sources
 
 
-def _folder_error(path: Path, message: str) -> ExportError:
+def _folder_error(path: Path | str, message: str) -> ExportError:
     issue = Issue("error", EXPORT_TABLE, None, None, str(path), message)
     return ExportError(f"export {path}: {message}", path, ValidationReport((issue,)))
 
 
-def _read_tables(path: Path, files: dict[str, Path]) -> dict[str, pd.DataFrame]:
+def _read_tables(path: Path | str, sources: dict[str, TableSource]) -> dict[str, pd.DataFrame]:
     frames, problems = {}, []
-    for table, file in files.items():
+    for table, source in sources.items():
         try:
-            frames[table] = _read_table(file)
+            frames[table] = read_source(source)
         # Any reader failure is the file's problem, shown as an issue rather than a traceback.
         except Exception as exc:
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             problems.append(
-                Issue("error", table, None, None, file.name, f"cannot read file: {reason}")
+                Issue("error", table, None, None, source.name, f"cannot read file: {reason}")
             )
     if problems:
         raise ExportError(
             f"export {path} has unreadable files", path, ValidationReport(tuple(problems))
         )
     return frames
-
-
-def _read_table(file: Path) -> pd.DataFrame:
-    """Read one table: csv cells as strings (only empty cells missing), parquet as stored."""
-    if file.suffix == ".parquet":
-        return pd.read_parquet(file)
-    # Only empty cells are missing: "NA" is Namibia's country code, "None" a job title.
-    options = {"dtype": str, "keep_default_na": False, "na_values": [""]}
-    try:
-        return pd.read_csv(file, engine="pyarrow", **options)  # type: ignore[call-overload]
-    except Exception:
-        # The C engine reads what pyarrow refuses (e.g. line breaks inside quoted cells) and
-        # names the line when the file is malformed.
-        frame = pd.read_csv(file, encoding="utf-8-sig", **options)  # type: ignore[call-overload]
-    if not isinstance(frame.index, pd.RangeIndex):
-        # pandas turns the first column into the index when rows are longer than the header.
-        raise ValueError("rows have more values than the header has column names")
-    return frame
 
 
 def _per_table_counts(issues: tuple[Issue, ...]) -> str:
@@ -245,14 +220,25 @@ def _day(stamp: pd.Timestamp) -> str:
     return "" if pd.isna(stamp) else f"{stamp:%Y-%m-%d}"
 
 
-def write_export(export: Export, out: Path, fmt: str = "csv") -> list[Path]:
-    """Write the three tables of `export` into folder `out` as csv or parquet."""
+def write_export(
+    export: Export, out: Path, fmt: str = "csv", partitions: int | None = None
+) -> list[Path]:
+    """Write the three tables of `export` into folder `out` as csv or parquet.
+
+    With `partitions` (parquet only), each table is a folder of that many files split by the
+    hash of lead_id (`features.partition`), so file k of every table holds the same leads.
+    """
     if fmt not in ("csv", "parquet"):
         raise ValueError(f"unknown export format {fmt!r}: use csv or parquet")
+    if partitions is not None and fmt != "parquet":
+        raise ValueError("partitioned exports are written as parquet")
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for table in TABLES:
         frame = getattr(export, table)
+        if partitions is not None:
+            written += write_partitioned(frame, out / table, partitions)
+            continue
         path = out / f"{table}.{fmt}"
         if fmt == "csv":
             frame.to_csv(path, index=False, date_format="%Y-%m-%dT%H:%M:%S.%fZ")
@@ -260,4 +246,26 @@ def write_export(export: Export, out: Path, fmt: str = "csv") -> list[Path]:
             frame.to_parquet(path, index=False)
         written.append(path)
     log.info("wrote export to %s", out)
+    return written
+
+
+def partition_file(folder: Path, number: int, batch: int = 0) -> Path:
+    """File of partition `number` (from batch `batch` of a streamed write) in a table folder."""
+    return folder / f"part-{number:05d}-{batch:05d}.parquet"
+
+
+def write_partitioned(
+    frame: pd.DataFrame, folder: Path, partitions: int, batch: int = 0
+) -> list[Path]:
+    """`frame` as parquet files in `folder`, one per non-empty partition of its lead_id."""
+    folder.mkdir(parents=True, exist_ok=True)
+    number = lead_partition(frame["lead_id"], partitions)
+    written = []
+    for k in range(partitions):
+        rows = np.flatnonzero(number == k)
+        if not len(rows) and k:
+            continue  # partition 0 is always written, so the folder has the table's schema
+        path = partition_file(folder, k, batch)
+        frame.iloc[rows].to_parquet(path, index=False)
+        written.append(path)
     return written

@@ -12,8 +12,9 @@ import pandas as pd
 
 from features.build import LeadFeaturizer, LeadHistory
 from features.contract import Export
+from features.partition import transform_partitioned
 from models.baselines import PointsLeadScore, logistic_baseline, to_object_categoricals
-from models.conversion import ConversionModel
+from models.conversion import ConversionModel, linear_fit_rows
 from models.scorer import LeadScorer, ReferenceScores, group_contributions, plan_reasons
 from models.tiers import TierPolicy
 from training.evaluate import (
@@ -97,11 +98,11 @@ def train(export: Export, config: TrainConfig | None = None) -> TrainingResult:
         export.leads, export.activities, snapshots.loc[train_mask, ["lead_id", "as_of"]]
     )
     featurizer = LeadFeaturizer().fit(train_history)
-    X = featurizer.transform(history)
     # Activity snapshots only add fitting rows (train leads here, holdout leads in the refit).
     extra = examples.activity_snapshots
     extra_history = LeadHistory(export.leads, export.activities, extra[["lead_id", "as_of"]])
-    X_extra = featurizer.transform(extra_history)
+    X = transform_partitioned(featurizer, history)
+    X_extra = transform_partitioned(featurizer, extra_history)
     y_extra = extra["label"].to_numpy()
     extra_train = (extra["cohort"] == "train").to_numpy()
     timings["features_s"] = time.perf_counter() - clock
@@ -124,12 +125,14 @@ def train(export: Export, config: TrainConfig | None = None) -> TrainingResult:
     clock = time.perf_counter()
     categorical = list(featurizer.categorical_features_)
     numeric = [c for c in X.columns if c not in categorical]
-    # The baselines learn from the same rows as the model they are compared with.
+    # The baselines learn from the same rows as the model they are compared with (the
+    # logistic one from a bounded sample of them, as the model's linear part does).
     points = PointsLeadScore(feature_info=featurizer.feature_info_).fit(X_fit, y_fit)
-    X_obj = to_object_categoricals(X, categorical)
+    sample = linear_fit_rows(len(X_fit), config.seed)
     logistic = logistic_baseline(categorical, numeric).fit(
-        to_object_categoricals(X_fit, categorical), y_fit
+        to_object_categoricals(X_fit.iloc[sample], categorical), y_fit[sample]
     )
+    del X_fit, y_fit
     timings["baselines_s"] = time.perf_counter() - clock
 
     X_hold = X[hold_mask]
@@ -138,7 +141,8 @@ def train(export: Export, config: TrainConfig | None = None) -> TrainingResult:
     )
     holdout[LIGHTGBM] = model.predict_proba(X_hold)[:, 1]
     holdout[POINTS] = points.predict_proba(X_hold)[:, 1]
-    holdout[LOGISTIC] = logistic.predict_proba(X_obj[hold_mask])[:, 1]
+    holdout[LOGISTIC] = logistic.predict_proba(to_object_categoricals(X_hold, categorical))[:, 1]
+    del X_hold
     lead_segments = export.leads.set_index("lead_id")
     for column in SEGMENT_COLUMNS:
         holdout[column] = holdout["lead_id"].map(lead_segments[column]).astype(object)
@@ -167,8 +171,10 @@ def train(export: Export, config: TrainConfig | None = None) -> TrainingResult:
     if config.refit:
         fit_mask = ~val_mask
         featurizer = LeadFeaturizer().fit(history)
-        X = featurizer.transform(history)
-        X_extra = featurizer.transform(extra_history)
+        # The evaluation features are dropped before the refit's are built: one set at a time.
+        del X, X_extra
+        X = transform_partitioned(featurizer, history)
+        X_extra = transform_partitioned(featurizer, extra_history)
         model = ConversionModel(random_state=config.seed, **config.model).fit(
             pd.concat([X[fit_mask], X_extra], ignore_index=True),
             np.concatenate([y[fit_mask], y_extra]),
@@ -177,6 +183,7 @@ def train(export: Export, config: TrainConfig | None = None) -> TrainingResult:
             groups_val=snapshots.loc[val_mask, "lead_id"].to_numpy(),
         )
         model.refit_all(pd.concat([X, X_extra], ignore_index=True), np.concatenate([y, y_extra]))
+        del X_extra
         holdout[SERVED] = model.predict_proba(X[hold_mask])[:, 1]
     else:
         holdout[SERVED] = holdout[LIGHTGBM]

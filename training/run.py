@@ -26,14 +26,13 @@ from training.plots import (
     plot_score_distribution,
 )
 from training.report import ReportSection, write_report
+from training.sources import fingerprint_export, location_text
 from training.tracking import (
     CHALLENGER,
     CHAMPION,
     GateDecision,
     TrackingConfig,
     champion_gate,
-    export_files,
-    fingerprint_files,
     git_commit,
     lead_records,
     log_scorer_model,
@@ -134,14 +133,13 @@ def build_report(result: TrainingResult) -> list[ReportSection]:
 def log_run(
     result: TrainingResult,
     export: Export,
-    data_path: Path,
+    data_path: Path | str,
     tracking: TrackingConfig,
     extra_params: dict[str, Any] | None = None,
 ) -> RunSummary:
     """One MLflow run: params, metrics (baselines nested), report, predictions, model, registry."""
     experiment_id = tracking.activate()
     client = MlflowClient()
-    files = export_files(data_path)
     config = result.config
     examples = result.examples
     cohorts = examples.snapshots["cohort"].value_counts().to_dict()
@@ -152,8 +150,8 @@ def log_run(
         mlflow.set_tags(
             {
                 "git_commit": git_commit(),
-                "data_fingerprint": fingerprint_files(files),
-                "data_path": str(data_path.resolve()),
+                "data_fingerprint": fingerprint_export(data_path),
+                "data_path": location_text(data_path),
             }
         )
         params: dict[str, Any] = {
@@ -188,7 +186,7 @@ def log_run(
         for cohort in ("train", "holdout"):
             frame = snapshots[snapshots["cohort"] == cohort].drop(columns="cohort")
             dataset = from_pandas(
-                frame, source=str(data_path.resolve()), targets="label", name=f"{cohort}_snapshots"
+                frame, source=location_text(data_path), targets="label", name=f"{cohort}_snapshots"
             )
             mlflow.log_input(dataset, context=cohort)
 

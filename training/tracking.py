@@ -20,7 +20,7 @@ from mlflow.types import ColSpec, Schema
 from sklearn.metrics import log_loss, roc_auc_score
 
 from features.build import LeadHistory
-from features.contract import TABLES, Export
+from features.contract import Export
 from models.pyfunc import (
     PACKAGES,
     LeadScoringModel,
@@ -89,10 +89,6 @@ def fingerprint_files(paths: list[Path]) -> str:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)
     return digest.hexdigest()[:16]
-
-
-def export_files(folder: Path) -> list[Path]:
-    return [p for p in folder.iterdir() if p.stem in TABLES and p.suffix in (".csv", ".parquet")]
 
 
 def lead_records(export: Export, lead_ids: list[str], as_of: pd.Timestamp) -> pd.DataFrame:

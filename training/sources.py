@@ -1,0 +1,193 @@
+"""Where an export's tables are: local folders or fsspec URLs, one file or many per table.
+
+An export location is a folder path or a URL that fsspec understands (``file://``, and
+``s3://``, ``gs://``, ``abfs://`` when s3fs, gcsfs or adlfs is installed). In it, each table
+(leads, activities, opportunities) is one of:
+- a file ``<table>.csv`` or ``<table>.parquet``;
+- a folder ``<table>/`` (or ``<table>.parquet/``, as Spark names them) of partitioned files,
+  all csv or all parquet, nested folders allowed (``part=3/...``). Files are read in sorted path
+  order; names starting with ``_`` or ``.`` (``_SUCCESS``, ``.crc``) are ignored. Folder names
+  are not turned into columns: a partition key that matters must be a column in the files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import pandas as pd
+
+FORMATS = ("csv", "parquet")
+# Rows per batch when a table is read piece by piece (parquet row groups are split to fit).
+BATCH_ROWS = 1_000_000
+
+
+class SourceProblem(Exception):
+    """A table that cannot be located unambiguously; `table` is None for the export itself."""
+
+    def __init__(self, table: str | None, message: str) -> None:
+        super().__init__(message)
+        self.table = table
+        self.message = message
+
+
+@dataclass(frozen=True)
+class TableSource:
+    """The files of one table on one filesystem, all of one format."""
+
+    table: str
+    fmt: str
+    files: tuple[str, ...]  # paths on `fs`
+    fs: Any  # fsspec.AbstractFileSystem
+
+    @property
+    def name(self) -> str:
+        """How issues name the source: the file name, or the folder for partitioned tables."""
+        if len(self.files) == 1:
+            return PurePosixPath(self.files[0]).name
+        return f"{self.table}/ ({len(self.files)} {self.fmt} files)"
+
+    def file_name(self, path: str) -> str:
+        return PurePosixPath(path).name
+
+
+def export_filesystem(location: str | Path) -> tuple[Any, str]:
+    """The fsspec filesystem of `location` and the root path on it."""
+    from fsspec.core import url_to_fs
+
+    try:
+        fs, root = url_to_fs(str(location))
+    except (ImportError, ValueError) as exc:
+        # e.g. s3:// without s3fs installed: fsspec names the package to install.
+        raise SourceProblem(None, f"cannot open {location}: {exc}") from exc
+    return fs, str(root).rstrip("/") or "/"
+
+
+def _data_files(fs: Any, folder: str) -> list[str]:
+    files = []
+    for path in fs.find(folder):
+        parts = PurePosixPath(path).relative_to(PurePosixPath(folder)).parts
+        if any(p.startswith(("_", ".")) for p in parts):
+            continue
+        files.append(path)
+    return sorted(files)
+
+
+def _folder_source(fs: Any, table: str, folder: str) -> TableSource:
+    files = _data_files(fs, folder)
+    kinds = {PurePosixPath(f).suffix.lstrip(".") for f in files}
+    if not files:
+        raise SourceProblem(table, f"folder {table}/ has no data files")
+    if len(kinds) > 1 or not kinds <= set(FORMATS):
+        found = ", ".join(sorted(kinds)) or "none"
+        raise SourceProblem(
+            table, f"folder {table}/ must hold only .csv or only .parquet files (found {found})"
+        )
+    return TableSource(table, kinds.pop(), tuple(files), fs)
+
+
+def locate_tables(
+    location: str | Path, tables: tuple[str, ...]
+) -> tuple[dict[str, TableSource], list[SourceProblem]]:
+    """Each table's source in the export at `location`, and the problems of tables that have
+    none or several; SourceProblem when the location itself is missing or not a folder."""
+    fs, root = export_filesystem(location)
+    if not fs.exists(root):
+        raise SourceProblem(None, "folder does not exist")
+    if not fs.isdir(root):
+        raise SourceProblem(None, "is not a folder")
+    sources: dict[str, TableSource] = {}
+    problems: list[SourceProblem] = []
+    for table in tables:
+        folders = [f"{root}/{table}", f"{root}/{table}.parquet"]
+        files = [f"{root}/{table}.{fmt}" for fmt in FORMATS]
+        found = [f for f in folders if fs.isdir(f)] + [f for f in files if fs.isfile(f)]
+        if len(found) != 1:
+            names = " and ".join(
+                PurePosixPath(f).name + ("/" if fs.isdir(f) else "") for f in found
+            )
+            message = (
+                f"no {table}.csv or {table}.parquet (nor a {table}/ folder of files) in the export"
+                if not found
+                else f"{table} is there more than once ({names}): keep only one"
+            )
+            problems.append(SourceProblem(table, message))
+            continue
+        try:
+            if fs.isdir(found[0]):
+                sources[table] = _folder_source(fs, table, found[0])
+            else:
+                sources[table] = TableSource(table, found[0].rsplit(".", 1)[-1], (found[0],), fs)
+        except SourceProblem as problem:
+            problems.append(problem)
+    return sources, problems
+
+
+def read_source(source: TableSource) -> pd.DataFrame:
+    """The whole table: csv cells as strings (only empty cells missing), parquet as stored."""
+    frames = [read_file(source, path) for path in source.files]
+    if len(frames) == 1:
+        return frames[0]
+    return pd.concat(frames, ignore_index=True)
+
+
+def read_file(source: TableSource, path: str, columns: list[str] | None = None) -> pd.DataFrame:
+    """One file of a table (see `read_source`)."""
+    if source.fmt == "parquet":
+        with source.fs.open(path, "rb") as handle:
+            return pd.read_parquet(handle, columns=columns)
+    # Only empty cells are missing: "NA" is Namibia's country code, "None" a job title.
+    options = {"dtype": str, "keep_default_na": False, "na_values": [""], "usecols": columns}
+    try:
+        with source.fs.open(path, "rb") as handle:
+            return pd.read_csv(handle, engine="pyarrow", **options)  # type: ignore[call-overload]
+    except Exception:
+        # The C engine reads what pyarrow refuses (e.g. line breaks inside quoted cells) and
+        # names the line when the file is malformed.
+        with source.fs.open(path, "rb") as handle:
+            frame = pd.read_csv(handle, encoding="utf-8-sig", **options)  # type: ignore[call-overload]
+    if not isinstance(frame.index, pd.RangeIndex):
+        # pandas turns the first column into the index when rows are longer than the header.
+        raise ValueError("rows have more values than the header has column names")
+    return frame
+
+
+def iter_batches(source: TableSource, columns: list[str] | None = None) -> Iterator[pd.DataFrame]:
+    """The table in pieces of at most about BATCH_ROWS rows (parquet: by row group)."""
+    for path in source.files:
+        if source.fmt != "parquet":
+            yield read_file(source, path, columns)
+            continue
+        import pyarrow.parquet as pq
+
+        with source.fs.open(path, "rb") as handle:
+            parquet = pq.ParquetFile(handle)
+            for batch in parquet.iter_batches(batch_size=BATCH_ROWS, columns=columns):
+                yield batch.to_pandas()
+
+
+def fingerprint_export(location: str | Path) -> str:
+    """A digest of every table file's name and content: which data exactly a run saw."""
+    from features.contract import TABLES
+
+    sources, _ = locate_tables(location, TABLES)
+    digest = hashlib.sha256()
+    for table in sorted(sources):
+        source = sources[table]
+        for path in source.files:
+            digest.update(f"{table}/{source.file_name(path)}".encode())
+            with source.fs.open(path, "rb") as handle:
+                for block in iter(lambda h=handle: h.read(1 << 20), b""):
+                    digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+def location_text(location: str | Path) -> str:
+    """A location as runs record it: an absolute local path, or the URL as given."""
+    text = str(location)
+    if "://" in text:
+        return text
+    return str(Path(text).resolve())
