@@ -8,13 +8,14 @@ endif
 RUN := $(UV) run --frozen
 DEMO_DIR ?= demo_data
 DEMO_LEADS ?= 50000
+SCALE_LEADS ?= 50000,200000,1000000
 HOST ?= 127.0.0.1
 PORT ?= 3000
 UI_PORT ?= 8080
 PREDICTIONS ?= predictions.db
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run demo-data validate-demo train-demo test lint format bench bench-serve bench-worlds mlflow-ui clean ui ui-screenshots
+.PHONY: help setup run demo-data validate-demo train-demo test lint format bench bench-serve bench-worlds bench-scale mlflow-ui clean ui ui-screenshots
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -71,6 +72,9 @@ bench: setup ## Run the benchmarks under bench/ (figures go in docs/benchmarks.m
 bench-worlds: setup ## Train and score every named demo world against its exact truth (docs/benchmarks.md)
 	$(RUN) python bench/bench_worlds.py
 
+bench-scale: setup ## Train and score 50k, 200k and 1M-lead worlds, 1 process and local:2 (SCALE_LEADS)
+	$(RUN) python bench/bench_scale.py --leads $(SCALE_LEADS) --workdir .bench-scale --json .bench-scale/results.json
+
 bench-serve: setup ## Load-test the scoring service beside a typed @bentoml.api endpoint and `mlflow models serve`
 	$(RUN) python bench/bench_serve.py --workdir .bench-serve --json .bench-serve/results.json
 
@@ -78,4 +82,4 @@ mlflow-ui: setup ## Open the local MLflow store on http://$(HOST):5000
 	$(RUN) mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --host $(HOST) --port 5000
 
 clean: ## Remove generated data, MLflow stores and the venv
-	rm -rf $(DEMO_DIR) mlruns mlartifacts mlflow.db .bench-serve .venv .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(DEMO_DIR) mlruns mlartifacts mlflow.db .bench-serve .bench-scale .venv .pytest_cache .mypy_cache .ruff_cache

@@ -3,7 +3,7 @@
     python bench/profile_memory.py --data DIR [--top 15]
 
 Runs read_export and the training pipeline (no MLflow) under tracemalloc. A watcher thread
-takes a snapshot whenever the traced memory passes its previous high by 5%, so the last
+takes a snapshot whenever the traced memory passes its previous high by 10%, so the last
 snapshot is the one nearest the peak. Each allocation is charged to the innermost frame in
 the project's own code (features/, models/, training/), which names the line that asked for
 it even when numpy or pandas did the allocating. Arrow buffers are outside tracemalloc: the
@@ -13,6 +13,7 @@ RSS high-water mark is printed alongside.
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import sys
 import threading
@@ -21,13 +22,13 @@ import tracemalloc
 from collections import Counter
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(os.environ.get("LEADSCORE_ROOT") or Path(__file__).resolve().parent.parent)
 sys.path.insert(0, str(ROOT))
 PROJECT = tuple(str(ROOT / p) for p in ("features", "models", "training"))
 
 
 class PeakWatcher(threading.Thread):
-    """Snapshots tracemalloc whenever traced memory reaches a new high (5% steps)."""
+    """Snapshots tracemalloc whenever traced memory reaches a new high (10% steps)."""
 
     def __init__(self, interval: float = 0.25) -> None:
         super().__init__(daemon=True)
@@ -41,7 +42,7 @@ class PeakWatcher(threading.Thread):
     def run(self) -> None:
         while not self.stop.wait(self.interval):
             current, _ = tracemalloc.get_traced_memory()
-            if current > self.high * 1.05:
+            if current > self.high * 1.10:
                 self.high = current
                 self.peak_phase = self.phase
                 self.snapshot = tracemalloc.take_snapshot()
@@ -64,7 +65,7 @@ def main() -> None:
     from training.export import read_export
     from training.pipeline import TrainConfig, train
 
-    tracemalloc.start(25)
+    tracemalloc.start(8)
     watcher = PeakWatcher()
     watcher.start()
     start = time.perf_counter()

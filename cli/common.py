@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,12 +16,20 @@ console = Console()
 err_console = Console(stderr=True)
 
 DataOption = Annotated[
-    Path,
+    str,
     typer.Option(
         "--data",
-        help="Export folder (leads, activities, opportunities) or, for train, a single table.",
+        help="Export folder or URL (file://, s3://, gs://, abfs://: leads, activities, "
+        "opportunities, each a csv/parquet file or a folder of them) or, for train, a single "
+        "table.",
     ),
 ]
+
+
+def data_location(data: str) -> Path | str:
+    """A local path as a Path; an fsspec URL (``scheme://...``) as given."""
+    return data if "://" in data else Path(data)
+
 
 AsOfOption = Annotated[
     datetime | None,
@@ -32,12 +42,12 @@ ModelOption = Annotated[
 ]
 
 
-def read_or_exit(data: Path) -> Any:
+def read_or_exit(data: Path | str) -> Any:
     """The export read from `data`, or every problem printed and exit code 1."""
     from training.export import ExportError, read_export
 
     try:
-        return read_export(data)
+        return read_export(data_location(str(data)))
     except ExportError as exc:
         exc.print(err_console)
         raise typer.Exit(code=1) from None
@@ -52,3 +62,35 @@ def as_utc(value: datetime | None) -> pd.Timestamp | None:
 def split_list(text: str) -> tuple[str, ...]:
     """A comma-separated option as its non-blank parts."""
     return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+ClusterOption = Annotated[
+    str | None,
+    typer.Option(
+        "--cluster",
+        help="Run the per-partition work on Dask: local:N (a local cluster of N worker "
+        "processes on 127.0.0.1) or tcp://HOST:PORT (a running scheduler). Default: this process.",
+    ),
+]
+
+
+@contextmanager
+def partition_runner(cluster: str | None) -> Iterator[Any]:
+    """`map` without --cluster; with it, a map that runs each partition as a Dask task."""
+    if cluster is None:
+        yield map
+        return
+    from training.cluster import cluster_client, cluster_map, parse_address
+
+    try:
+        parse_address(cluster)
+    except ValueError as exc:
+        err_console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(code=2) from None
+    with cluster_client(cluster) as client:
+        workers = len(client.scheduler_info()["workers"])
+        dashboard = client.dashboard_link if client.dashboard_link else "none"
+        console.print(
+            f"Dask: {workers} workers at {client.scheduler.address} (dashboard {dashboard})"
+        )
+        yield cluster_map(client)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -38,7 +38,14 @@ def demo_data(
     horizon_days: Annotated[
         int, typer.Option("--horizon-days", min=1, help="Days after as_of for `won`.")
     ] = 90,
-    fmt: Annotated[str, typer.Option("--format", help="csv or parquet.")] = "csv",
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="csv (one file per table) or parquet (a folder of files per table, partitioned "
+            "by lead and written in batches of leads: millions of leads in bounded memory).",
+        ),
+    ] = "csv",
 ) -> None:
     """Write a realistic demo CRM export with its exact conversion probabilities."""
     from dataclasses import replace
@@ -53,6 +60,9 @@ def demo_data(
         raise typer.Exit(code=2) from None
     if as_of is not None:
         config = config.with_as_of(as_of)
+    if fmt == "parquet":
+        _streamed_demo_data(config, out)
+        return
     with console.status(f"Simulating {config.n_leads:,} buyer journeys ({world_name} world)..."):
         world = generate_demo_world(config)
     paths = write_demo_world(world, out, fmt=fmt)
@@ -68,3 +78,23 @@ def demo_data(
     )
     for path in paths:
         console.print(f"  {path}")
+
+
+def _streamed_demo_data(config: Any, out: Path) -> None:
+    from demo.stream import write_streamed_world
+
+    with console.status(f"Simulating {config.n_leads:,} buyer journeys in batches..."):
+        written = write_streamed_world(config, out)
+    console.print(
+        f"Wrote {written.leads:,} leads, {written.activities:,} activities, "
+        f"{written.opportunities:,} opportunities to [bold]{out}[/bold] as partitioned parquet "
+        f"(cut-off {config.as_of:%Y-%m-%d})."
+    )
+    console.print(
+        f"truth.csv: {written.open_leads:,} open leads, mean p_true "
+        f"{written.p_true_sum / max(written.open_leads, 1):.4f}, won within "
+        f"{config.horizon_days} days {written.won / max(written.open_leads, 1):.4f}."
+    )
+    for folder in ("leads", "activities", "opportunities"):
+        console.print(f"  {out / folder}/")
+    console.print(f"  {out / 'truth.csv'}")

@@ -228,7 +228,7 @@ def report(
             outcome = run_closed_loop_report(
                 predictions,
                 read.export,
-                data,
+                Path(data),
                 TrackingConfig.from_env(),
                 cutoff=as_utc(as_of),
                 horizon_days=horizon_days,

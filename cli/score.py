@@ -9,33 +9,44 @@ import typer
 
 from cli.common import (
     AsOfOption,
+    ClusterOption,
     DataOption,
     ModelOption,
     as_utc,
     console,
     err_console,
+    partition_runner,
     read_or_exit,
 )
 
 
 def score(
     data: DataOption,
-    out: Annotated[Path, typer.Option("--out", help="Scores file: .csv or .parquet.")],
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            help="Scores file (.csv or .parquet), or a folder: one parquet file per partition "
+            "of leads, written as each partition is scored.",
+        ),
+    ],
     as_of: AsOfOption = None,
     model: ModelOption = "models:/lead-conversion@champion",
     no_reasons: Annotated[
         bool, typer.Option("--no-reasons", help="Skip SHAP reasons and sub-scores (faster).")
     ] = False,
+    cluster: ClusterOption = None,
 ) -> None:
     """Score every lead with no opportunity as of the date."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     from ops.policy_store import PolicyStore, resolve_model_version
-    from training.batch import open_leads, score_export, write_scores
+    from training.batch import open_leads, score_export, write_score_partitions, write_scores
     from training.tracking import TrackingConfig, load_scorer_from_uri
 
-    if out.suffix not in (".csv", ".parquet"):
-        err_console.print(f"[red]--out must end in .csv or .parquet:[/red] {out}")
+    folder = not out.suffix
+    if not folder and out.suffix not in (".csv", ".parquet"):
+        err_console.print(f"[red]--out must end in .csv or .parquet, or be a folder:[/red] {out}")
         raise typer.Exit(code=2)
     read = read_or_exit(data)
     when = as_utc(as_of) or read.export.cutoff
@@ -52,22 +63,33 @@ def score(
         err_console.print(f"[red]Cannot load model {model}:[/red] {exc}")
         raise typer.Exit(code=1) from None
     total = len(open_leads(read.export, when))
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        transient=True,
-    ) as progress:
+    with (
+        partition_runner(cluster) as map_partitions,
+        Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
+        ) as progress,
+    ):
         task = progress.add_task("Scoring leads", total=total)
-        scores = score_export(
-            read.export,
-            scorer,
-            when,
-            explain=not no_reasons,
-            on_progress=lambda n: progress.advance(task, n),
+        options = {
+            "explain": not no_reasons,
+            "on_progress": lambda n: progress.advance(task, n),
+            "map_partitions": map_partitions,
+        }
+        if folder:
+            files = write_score_partitions(read.export, scorer, when, out, **options)
+        else:
+            scores = score_export(read.export, scorer, when, **options)
+    if folder:
+        console.print(
+            f"Scored {total:,} open leads as of {when:%Y-%m-%d %H:%M} with {model}. Wrote "
+            f"{len(files)} parquet partitions to {out}."
         )
+        return
     write_scores(scores, out)
     tiers = scores["tier"].value_counts().to_dict()
     console.print(

@@ -10,10 +10,13 @@ import pandas as pd
 import typer
 
 from cli.common import (
+    ClusterOption,
     DataOption,
     as_utc,
     console,
+    data_location,
     err_console,
+    partition_runner,
     read_or_exit,
     split_list,
 )
@@ -112,6 +115,7 @@ def train(
         ),
     ] = "",
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    cluster: ClusterOption = None,
     as_of: Annotated[
         datetime | None,
         typer.Option(
@@ -207,8 +211,11 @@ def train(
     ] = "Select",
 ) -> None:
     """Train the calibrated conversion model and baselines; log and register in MLflow."""
-    if label_column is not None or data.is_file():
-        _train_table(data, label_column, drop, time_column, row_order_is_time, missing_values, seed)
+    location = data_location(data)
+    if label_column is not None or (isinstance(location, Path) and location.is_file()):
+        _train_table(
+            Path(data), label_column, drop, time_column, row_order_is_time, missing_values, seed
+        )
         return
 
     from training.labels import SnapshotScheme, SplitConfig
@@ -231,15 +238,18 @@ def train(
         seed=seed,
         refit=refit,
     )
-    with console.status("Building snapshots and features, fitting models..."):
+    with (
+        partition_runner(cluster) as map_partitions,
+        console.status("Building snapshots and features, fitting models..."),
+    ):
         try:
-            result = run_pipeline(export, config)
+            result = run_pipeline(export, config, map_partitions)
         except ValueError as exc:
             err_console.print(f"[red]Cannot train:[/red] {exc}")
             raise typer.Exit(code=1) from None
     tracking = TrackingConfig.from_env()
     with console.status("Logging to MLflow and registering the model..."):
-        summary = log_run(result, export, data, tracking)
+        summary = log_run(result, export, location, tracking)
     _print_comparison(summary.comparison)
     console.print(
         f"Snapshots: {summary.counts}. Trees: {result.best_iteration}, "

@@ -16,6 +16,7 @@ import math
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -116,11 +117,10 @@ def partition_features(featurizer: LeadFeaturizer, part: HistoryPartition) -> Fe
     return FeatureBlock(part.rows, codes, block.astype(FEATURE_DTYPE, order="C"))
 
 
-# How partitions get featurized: the built-in `map`, or a cluster's map that yields results
-# as they finish (any order: rows say where each block goes).
+# How a function runs over partitions: the built-in `map`, or a cluster's map that yields
+# results as they finish (in any order: each result says which rows it is for).
 PartitionMap = Callable[
-    [Callable[[HistoryPartition], FeatureBlock], Iterable[HistoryPartition]],
-    Iterable[FeatureBlock],
+    [Callable[[HistoryPartition], Any], Iterable[HistoryPartition]], Iterable[Any]
 ]
 
 

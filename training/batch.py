@@ -1,15 +1,20 @@
-"""Batch scoring: every lead with no opportunity as of a date, in chunks, with progress."""
+"""Batch scoring: every lead with no opportunity as of a date, partition by partition of leads
+(in process, or as tasks on a Dask cluster), with progress."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from features.build import LeadHistory
 from features.contract import Export
+from features.partition import HistoryPartition, PartitionMap, partition_count, split_history
 from models.scorer import LeadScorer
 
 log = logging.getLogger(__name__)
@@ -24,26 +29,84 @@ def open_leads(export: Export, as_of: pd.Timestamp) -> pd.DataFrame:
     return pd.DataFrame({"lead_id": leads.loc[mask, "lead_id"].to_numpy(), "as_of": as_of})
 
 
+def score_partition(scorer: LeadScorer, explain: bool, part: HistoryPartition) -> ScoredPartition:
+    """Scores of one partition's snapshots: what a process or a cluster task runs."""
+    return ScoredPartition(part.number, part.rows, scorer.score(part.history, explain))
+
+
+@dataclass(frozen=True)
+class ScoredPartition:
+    number: int
+    rows: np.ndarray  # positions in the open-lead snapshot table
+    scores: pd.DataFrame
+
+
+def scored_partitions(
+    export: Export,
+    scorer: LeadScorer,
+    as_of: pd.Timestamp,
+    explain: bool = True,
+    map_partitions: PartitionMap = map,
+    n_partitions: int | None = None,
+) -> Iterator[ScoredPartition]:
+    """Scores of every open lead at `as_of`, partition by partition (as they finish)."""
+    snapshots = open_leads(export, as_of)
+    history = LeadHistory(export.leads, export.activities, snapshots)
+    if n_partitions is None:
+        n_partitions = partition_count(len(export.activities), len(snapshots))
+    parts = split_history(history, n_partitions)
+    yield from map_partitions(partial(score_partition, scorer, explain), parts)
+
+
 def score_export(
     export: Export,
     scorer: LeadScorer,
     as_of: pd.Timestamp,
     explain: bool = True,
-    chunk_size: int = 10_000,
     on_progress: Callable[[int], None] | None = None,
+    map_partitions: PartitionMap = map,
+    n_partitions: int | None = None,
 ) -> pd.DataFrame:
-    """Scores for every open lead at `as_of`, in chunks so memory stays flat."""
-    snapshots = open_leads(export, as_of)
-    n_chunks = max(-(-len(snapshots) // chunk_size), 1)
+    """Scores for every open lead at `as_of`, in `open_leads` order, built per partition."""
+    n_open = len(open_leads(export, as_of))
     parts = []
-    for k in range(n_chunks):
-        chunk = snapshots.iloc[k * chunk_size : (k + 1) * chunk_size]
-        parts.append(scorer.score(LeadHistory(export.leads, export.activities, chunk), explain))
+    for scored in scored_partitions(export, scorer, as_of, explain, map_partitions, n_partitions):
+        parts.append(scored)
         if on_progress is not None:
-            on_progress(len(chunk))
-    scores = pd.concat(parts, ignore_index=True)
+            on_progress(len(scored.rows))
+    if not parts:
+        scores = scorer.score(
+            LeadHistory(export.leads, export.activities, open_leads(export, as_of)[:0]), explain
+        )
+    else:
+        scores = pd.concat([p.scores for p in parts], ignore_index=True)
+        order = np.empty(n_open, dtype=np.int64)
+        order[np.concatenate([p.rows for p in parts])] = np.arange(n_open)
+        scores = scores.iloc[order].reset_index(drop=True)
     scores["policy_version"] = scorer.policy.version
     return scores
+
+
+def write_score_partitions(
+    export: Export,
+    scorer: LeadScorer,
+    as_of: pd.Timestamp,
+    out: Path,
+    explain: bool = True,
+    on_progress: Callable[[int], None] | None = None,
+    map_partitions: PartitionMap = map,
+) -> list[Path]:
+    """Scores as a folder of parquet files, one per lead partition (`part-NNNNN.parquet`)."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for scored in scored_partitions(export, scorer, as_of, explain, map_partitions):
+        path = out / f"part-{scored.number:05d}.parquet"
+        frame = scored.scores.assign(policy_version=scorer.policy.version)
+        frame.to_parquet(path, index=False)
+        written.append(path)
+        if on_progress is not None:
+            on_progress(len(scored.rows))
+    return sorted(written)
 
 
 def write_scores(scores: pd.DataFrame, out: Path) -> None:

@@ -12,7 +12,7 @@ import pandas as pd
 
 from features.build import LeadFeaturizer, LeadHistory
 from features.contract import Export
-from features.partition import transform_partitioned
+from features.partition import PartitionMap, transform_partitioned
 from models.baselines import PointsLeadScore, logistic_baseline, to_object_categoricals
 from models.conversion import ConversionModel, linear_fit_rows
 from models.scorer import LeadScorer, ReferenceScores, group_contributions, plan_reasons
@@ -79,8 +79,14 @@ class TrainingResult:
     baselines: dict[str, object] = field(default_factory=dict)
 
 
-def train(export: Export, config: TrainConfig | None = None) -> TrainingResult:
-    """Fit the conversion model and baselines, evaluate all on the same later holdout."""
+def train(
+    export: Export, config: TrainConfig | None = None, map_partitions: PartitionMap = map
+) -> TrainingResult:
+    """Fit the conversion model and baselines, evaluate all on the same later holdout.
+
+    Features are built per partition of leads through `map_partitions` (in process, or on a
+    Dask cluster's workers: `training.cluster`); everything else runs here.
+    """
     config = config or TrainConfig()
     timings: dict[str, float] = {}
     clock = time.perf_counter()
@@ -101,8 +107,8 @@ def train(export: Export, config: TrainConfig | None = None) -> TrainingResult:
     # Activity snapshots only add fitting rows (train leads here, holdout leads in the refit).
     extra = examples.activity_snapshots
     extra_history = LeadHistory(export.leads, export.activities, extra[["lead_id", "as_of"]])
-    X = transform_partitioned(featurizer, history)
-    X_extra = transform_partitioned(featurizer, extra_history)
+    X = transform_partitioned(featurizer, history, map_partitions=map_partitions)
+    X_extra = transform_partitioned(featurizer, extra_history, map_partitions=map_partitions)
     y_extra = extra["label"].to_numpy()
     extra_train = (extra["cohort"] == "train").to_numpy()
     timings["features_s"] = time.perf_counter() - clock
@@ -173,8 +179,8 @@ def train(export: Export, config: TrainConfig | None = None) -> TrainingResult:
         featurizer = LeadFeaturizer().fit(history)
         # The evaluation features are dropped before the refit's are built: one set at a time.
         del X, X_extra
-        X = transform_partitioned(featurizer, history)
-        X_extra = transform_partitioned(featurizer, extra_history)
+        X = transform_partitioned(featurizer, history, map_partitions=map_partitions)
+        X_extra = transform_partitioned(featurizer, extra_history, map_partitions=map_partitions)
         model = ConversionModel(random_state=config.seed, **config.model).fit(
             pd.concat([X[fit_mask], X_extra], ignore_index=True),
             np.concatenate([y[fit_mask], y_extra]),

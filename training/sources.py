@@ -180,7 +180,7 @@ def fingerprint_export(location: str | Path) -> str:
         for path in source.files:
             digest.update(f"{table}/{source.file_name(path)}".encode())
             with source.fs.open(path, "rb") as handle:
-                for block in iter(lambda h=handle: h.read(1 << 20), b""):
+                while block := handle.read(1 << 20):
                     digest.update(block)
     return digest.hexdigest()[:16]
 

@@ -1,4 +1,4 @@
-"""Batch scoring: chunking never changes a score; an empty population still has every column."""
+"""Batch scoring: partitioning never changes a score; an empty population still has every column."""
 
 from __future__ import annotations
 
@@ -9,14 +9,14 @@ from training.batch import score_export
 from training.pipeline import TrainingResult
 
 
-def test_chunks_score_exactly_like_one_batch(
+def test_partitions_score_exactly_like_one_batch(
     trained: TrainingResult, small_world: DemoWorld
 ) -> None:
     export = small_world.export
-    whole = score_export(export, trained.scorer, export.cutoff, chunk_size=1_000_000)
-    chunked = score_export(export, trained.scorer, export.cutoff, chunk_size=97)
-    assert len(whole) > 97 * 3
-    pd.testing.assert_frame_equal(whole, chunked)
+    whole = score_export(export, trained.scorer, export.cutoff, n_partitions=1)
+    split = score_export(export, trained.scorer, export.cutoff, n_partitions=7)
+    assert len(whole) > 7 * 3
+    pd.testing.assert_frame_equal(whole, split)
 
 
 def test_no_open_leads_gives_an_empty_table_with_every_column(
