@@ -11,8 +11,8 @@ Definitions (docs/marketing-ops.md says the same in prose):
   is taken at a moment decided by what was known then, so the served probability at that
   moment should match the outcome: calibration and deciles are computed over entries.
 - Funnel per lead, from its first score: reached MQL (scored MQL or SQL at least once), reached
-  SQL, won within the horizon after its first score; leads whose first score is censored are
-  counted apart.
+  SQL, got an opportunity and won within the horizon after its first score; leads whose first
+  score is censored are counted apart.
 """
 
 from __future__ import annotations
@@ -76,12 +76,27 @@ def label_scores(
     # For censored scores only the wins already seen are known; never count them as losses.
     scored["won_so_far"] = scored["label"].where(scored["censored"], 0)
     scored["label"] = scored["label"].where(~scored["censored"], 0)
+    scored["opportunity"] = _opened_within(scored, export, horizon_days) & ~scored["censored"]
     leads = export.leads.set_index("lead_id")
     for column in SEGMENTS:
         values = scored["lead_id"].map(leads[column]) if column in leads else np.nan
         scored[column] = pd.Series(values, index=scored.index, dtype=object).fillna(MISSING_SEGMENT)
     scored["known_lead"] = scored["lead_id"].isin(leads.index)
     return scored
+
+
+def _opened_within(scored: pd.DataFrame, export: Export, horizon_days: int) -> np.ndarray:
+    """True where the lead got an opportunity (any status) within the horizon after as_of."""
+    opened = np.zeros(len(scored), dtype=bool)
+    opportunities = export.opportunities[["lead_id", "created_at"]]
+    if opportunities.empty or scored.empty:
+        return opened
+    pairs = scored[["lead_id", "as_of"]].reset_index(names="row").merge(opportunities, on="lead_id")
+    hit = (pairs["created_at"] >= pairs["as_of"]) & (
+        pairs["created_at"] <= pairs["as_of"] + horizon_days * DAY
+    )
+    opened[pairs.loc[hit, "row"].unique()] = True
+    return opened
 
 
 def tier_entries(scored: pd.DataFrame) -> pd.DataFrame:
@@ -119,14 +134,14 @@ def lead_funnel(scored: pd.DataFrame) -> pd.DataFrame:
     ordered = scored.sort_values(["as_of", "scored_at"], kind="stable")
     first = ordered.drop_duplicates("lead_id", keep="first").set_index("lead_id")
     best = ordered["tier"].map(TIER_RANK).groupby(ordered["lead_id"]).max()
-    funnel = first[["as_of", "censored", "label", "won_so_far", *SEGMENTS]].copy()
+    funnel = first[["as_of", "censored", "label", "won_so_far", "opportunity", *SEGMENTS]].copy()
     funnel["reached_mql"] = best.reindex(funnel.index) >= TIER_RANK[MQL]
     funnel["reached_sql"] = best.reindex(funnel.index) >= TIER_RANK[SQL]
     return funnel.rename(columns={"label": "won"}).reset_index()
 
 
 def funnel_by(leads: pd.DataFrame, column: str, top: int = 12) -> pd.DataFrame:
-    """MQL -> SQL -> won per segment (the `top` largest; the rest pooled as "other")."""
+    """MQL, SQL, opportunity, won per segment (the `top` largest; the rest pooled as "other")."""
     observed = leads[~leads["censored"]].copy()
     sizes = observed[column].value_counts()
     keep = set(sizes.index[:top])
@@ -137,6 +152,7 @@ def funnel_by(leads: pd.DataFrame, column: str, top: int = 12) -> pd.DataFrame:
         leads=("lead_id", "size"),
         mql=("reached_mql", "sum"),
         sql=("reached_sql", "sum"),
+        opportunity=("opportunity", "sum"),
         won=("won", "sum"),
     )
     table = grouped.sort_values("leads", ascending=False)
@@ -286,7 +302,7 @@ def closed_loop_sections(result: ClosedLoopResult, source: str) -> list[ReportSe
     )
     sections.append(
         ReportSection(
-            heading="Funnel: MQL -> SQL -> won",
+            heading="Funnel: MQL -> SQL -> opportunity -> won",
             text=(
                 "Per lead from its first score: reached MQL (MQL or SQL at least once), reached "
                 "SQL, won within the horizon after the first score. Censored leads are counted "

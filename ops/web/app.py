@@ -38,7 +38,12 @@ from ops.web.access import (
     token_matches,
 )
 from ops.web.formatting import FILTERS
-from ops.web.loop_view import LoopCache, drift_rows, predictions_source_label
+from ops.web.loop_view import (
+    LoopCache,
+    drift_rows,
+    predictions_source_label,
+    realised_by_week,
+)
 from ops.web.model_view import metric_rows, model_columns
 from ops.web.registry import Registry
 from ops.web.settings import UiSettings
@@ -270,6 +275,7 @@ def create_app(settings: UiSettings) -> Starlette:
                 "page": page,
                 "result": page.joined.result,
                 "drift": drift_rows(page.joined),
+                "by_week": realised_by_week(page.joined.result.entries).to_dict(orient="records"),
                 "charts_json": json.dumps(page.charts),
                 "show_contact": session.signed_in,
             },

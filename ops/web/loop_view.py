@@ -20,7 +20,7 @@ import pandas as pd
 from sqlalchemy.exc import SQLAlchemyError
 
 from features.contract import Export
-from ops.closed_loop import JoinedLoop, join_closed_loop, wilson_interval
+from ops.closed_loop import JoinedLoop, join_closed_loop, realized_by_tier, wilson_interval
 from ops.closed_loop_examples import TierSurprises, tier_surprises
 from ops.prediction_log import read_predictions
 from training.evaluate import calibration_curve
@@ -67,6 +67,19 @@ def calibration_points(entries: pd.DataFrame) -> dict[str, list[float]]:
         "high": high.round(5).tolist(),
         "leads": counts.tolist(),
     }
+
+
+def realised_by_week(entries: pd.DataFrame, weeks: int = 12) -> pd.DataFrame:
+    """`realized_by_tier` for the entries of each week of scoring (the last `weeks` weeks)."""
+    week = entries["scored_at"].dt.to_period("W-SUN").dt.start_time
+    parts = [
+        realized_by_tier(group).assign(week_starting=start)
+        for start, group in entries.groupby(week, sort=True)
+    ]
+    if not parts:
+        return pd.DataFrame()
+    table = pd.concat(parts[-weeks:], ignore_index=True)
+    return table[(table["leads"] > 0) | (table["censored"] > 0)].reset_index(drop=True)
 
 
 def loop_charts(joined: JoinedLoop) -> dict[str, Any]:

@@ -112,6 +112,10 @@ def test_funnel_per_source_from_each_leads_first_score() -> None:
     assert leads.loc["D", ["reached_mql", "reached_sql"]].tolist() == [False, False]
     table = funnel_by(leads.reset_index(), "source").set_index("source")
     assert table.loc["webinar", ["leads", "mql", "sql", "won"]].tolist() == [2, 2, 2, 1]
+    # An opportunity opened within the horizon after the first score, won or not: A's and C's
+    # (C's closed won after the horizon), not B's (opened before its score).
+    assert table.loc["webinar", "opportunity"] == 1
+    assert table.loc["paid_search", ["opportunity", "won"]].tolist() == [1, 0]
     assert table.loc["referral", ["leads", "censored"]].tolist() == [1, 1]  # F; E censored
     assert table.loc["webinar", "won_of_sql"] == pytest.approx(0.5)
     pooled = funnel_by(leads.reset_index(), "source", top=1)

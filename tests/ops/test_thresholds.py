@@ -21,6 +21,7 @@ from ops.evaluation_set import (
 from ops.targets import ThresholdTargets, candidate_table, choose_policy, choose_thresholds
 from ops.threshold_report import threshold_report
 from ops.thresholds import refit_caveats
+from tests.browser import CHROMIUM_ARGS
 from tests.conftest import make_export
 from training.inflow import lead_inflow, recent_inflow
 from training.labels import SnapshotScheme
@@ -252,12 +253,7 @@ def _render(folder: Path, html: str) -> tuple[str, Path]:
     flags = [
         str(CHROMIUM),
         "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
+        *CHROMIUM_ARGS,
         f"--user-data-dir={folder / 'profile'}",
     ]
     dom = subprocess.run(

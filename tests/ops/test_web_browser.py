@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,19 +21,12 @@ from typer.testing import CliRunner
 from cli.main import app as cli_app
 from demo.world import DemoWorld
 from serving.launch import ServeOptions, prepare
+from tests.browser import CHROMIUM_ARGS, chromium_path
 from tests.serving.conftest import Server, TrainedModel, lead_payloads, start_server, stop_server
 from training.pipeline import TrainingResult
 
 from .web_support import TOKEN, UiServer, UiWorld, cli_thresholds, start_ui, stop_ui, ui_world
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 LAPTOP = {"width": 1366, "height": 800}
 SCREENSHOTS = os.environ.get("LEADSCORE_UI_SCREENSHOTS")
 NAME = "Sam from marketing ops"
@@ -67,10 +59,10 @@ def service(world: UiWorld, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    chromium = shutil.which("chromium")
+    chromium = chromium_path()
     assert chromium, "Chromium is needed: .ci/run installs Debian's package"
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        launched = playwright.chromium.launch(executable_path=chromium, args=list(CHROMIUM_ARGS))
         yield launched
         launched.close()
 
@@ -201,6 +193,8 @@ def test_closed_loop_and_model_pages_read_the_log_and_the_registry(page: Page) -
         expect(page.locator(f'#tier-table tr[data-tier="{tier}"]')).to_be_visible()
     expect(page.locator("#chart-calibration")).to_be_visible()
     assert charts_drawn(page, 3)  # per tier, per week, calibration
+    expect(page.locator("#weekly-table tbody tr").first).to_be_visible()  # realised per week
+    expect(page.get_by_role("columnheader", name="Opportunity").first).to_be_visible()
     expect(page.locator("#drift-table tbody tr").first).to_contain_text("score")
     examples = page.locator("#examples-sql_not_won")
     expect(examples).to_be_visible()
