@@ -70,12 +70,18 @@ def _column(registry: Registry, role: str, version: str) -> ModelColumn:
         for name in METRIC_NAMES
         if f"holdout_{name}" in metrics
     }
+    version_tags = dict(found.tags)
     window = {k: params[k] for k in WINDOW_PARAMS if k in params}
-    window |= {k: v for k, v in sorted(params.items()) if k.startswith(WINDOW_PREFIXES)}
+    # Run parameters (cohort boundaries) and registry tags (the recorded data window).
+    window |= {
+        k: v
+        for k, v in sorted({**params, **version_tags}.items())
+        if k.startswith(WINDOW_PREFIXES)
+    }
     gate_metrics = {k: v for k, v in sorted(metrics.items()) if k.startswith(GATE_PREFIXES)}
     gate_facts = {
         k: v
-        for k, v in sorted({**params, **run_tags, **dict(found.tags)}.items())
+        for k, v in sorted({**params, **run_tags, **version_tags}.items())
         if k.startswith(GATE_PREFIXES)
     }
     return ModelColumn(
@@ -87,7 +93,7 @@ def _column(registry: Registry, role: str, version: str) -> ModelColumn:
         window=window,
         gate_metrics=gate_metrics,
         gate_facts=gate_facts,
-        applied_policy=dict(found.tags).get("tier_policy_version"),
+        applied_policy=version_tags.get("tier_policy_version"),
     )
 
 

@@ -157,3 +157,18 @@ def test_examples_carry_reasons_and_contact_fields_only_when_asked(
         assert entries.loc[(row.lead_id, "SQL"), "label"] == 0
     for row in public.mql_won.itertuples():
         assert entries.loc[(row.lead_id, "MQL"), "label"] == 1
+
+
+def test_model_page_shows_what_the_registry_holds(client: TestClient, world: UiWorld) -> None:
+    run = world.model.activate().get_run(world.model.run_id)
+    auc = run.data.metrics["holdout_roc_auc"]
+    low, high = (
+        run.data.metrics["holdout_roc_auc_ci_low"],
+        run.data.metrics["holdout_roc_auc_ci_high"],
+    )
+    page = client.get("/model").text
+    assert f"Champion: version {world.model.version}" in page
+    assert f"{auc:.3f}" in page and f"[{low:.3f}, {high:.3f}]" in page
+    holdout_start = run.data.params["boundary_holdout_start"]
+    assert "holdout start" in page and holdout_start in page
+    assert "no gate decision" in page  # this registry records none
