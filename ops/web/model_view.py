@@ -74,9 +74,7 @@ def _column(registry: Registry, role: str, version: str) -> ModelColumn:
     window = {k: params[k] for k in WINDOW_PARAMS if k in params}
     # Run parameters (cohort boundaries) and registry tags (the recorded data window).
     window |= {
-        k: v
-        for k, v in sorted({**params, **version_tags}.items())
-        if k.startswith(WINDOW_PREFIXES)
+        k: v for k, v in sorted({**params, **version_tags}.items()) if k.startswith(WINDOW_PREFIXES)
     }
     gate_metrics = {k: v for k, v in sorted(metrics.items()) if k.startswith(GATE_PREFIXES)}
     gate_facts = {
