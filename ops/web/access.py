@@ -32,6 +32,8 @@ from ops.web.settings import UiSettings, is_loopback
 SESSION_COOKIE = "leadscore_ui_session"
 CSRF_FIELD = "csrf_token"
 SESSION_SECONDS = 12 * 3600
+MAX_SESSIONS = 10_000
+FAILED_SIGN_IN_DELAY_S = 1.0  # slows guessing the token down
 PUBLIC_PREFIXES = ("/static/", "/sign-in", "/healthz")
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
@@ -56,10 +58,22 @@ class Sessions:
 
     def open(self, user: str, signed_in: bool) -> tuple[str, Session]:
         session_id = secrets.token_urlsafe(32)
-        session = Session(user, secrets.token_urlsafe(32), signed_in, time.time() + self.lifetime_s)
+        now = time.time()
+        session = Session(user, secrets.token_urlsafe(32), signed_in, now + self.lifetime_s)
         with self._lock:
+            if len(self._by_id) >= MAX_SESSIONS:
+                # Clients that never keep cookies open one session per request: drop the
+                # expired ones, then the oldest, so memory stays bounded.
+                self._by_id = {k: v for k, v in self._by_id.items() if v.expires_at >= now}
+                for stale in sorted(self._by_id, key=lambda k: self._by_id[k].expires_at)[
+                    : len(self._by_id) - MAX_SESSIONS + 1
+                ]:
+                    del self._by_id[stale]
             self._by_id[session_id] = session
         return session_id, session
+
+    def __len__(self) -> int:
+        return len(self._by_id)
 
     def get(self, session_id: str | None) -> Session | None:
         if not session_id:

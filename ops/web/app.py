@@ -8,6 +8,7 @@ applied policy up as it always does (PolicyWatcher or POST /reload).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from pathlib import Path
@@ -28,6 +29,7 @@ from ops.policy_store import PolicyNotFound
 from ops.thresholds import calibrate_thresholds
 from ops.web.access import (
     CSRF_FIELD,
+    FAILED_SIGN_IN_DELAY_S,
     SESSION_COOKIE,
     AccessMiddleware,
     Session,
@@ -104,6 +106,7 @@ def create_app(settings: UiSettings) -> Starlette:
         target = safe_next(str(form.get("next", "/")))
         if not name or not token_matches(token, settings.api_token or ""):
             log.warning("failed sign-in from %s", request.client.host if request.client else "?")
+            await asyncio.sleep(FAILED_SIGN_IN_DELAY_S)
             return render(
                 request,
                 "sign_in.html",

@@ -13,7 +13,7 @@ from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
 from cli.main import app as cli_app
-from ops.web.access import SESSION_COOKIE
+from ops.web.access import SESSION_COOKIE, Sessions
 from ops.web.app import create_app
 from ops.web.settings import UiConfigError, UiSettings
 from training.tracking import TrackingConfig
@@ -153,3 +153,11 @@ def test_an_empty_registry_says_what_to_do(store: Path) -> None:
     assert "has no champion" in client.get("/model").text
     missing = client.get("/closed-loop/content").text
     assert "--predictions" in missing
+
+
+def test_sessions_stay_bounded_when_clients_drop_cookies(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("ops.web.access.MAX_SESSIONS", 5)
+    sessions = Sessions()
+    opened = [sessions.open("local", signed_in=False)[0] for _ in range(12)]
+    assert len(sessions) == 5
+    assert sessions.get(opened[-1]) is not None and sessions.get(opened[0]) is None
