@@ -23,24 +23,43 @@ def serve(
         int,
         typer.Option("--workers", envvar="LEADSCORE_WORKERS", min=1, help="Worker processes."),
     ] = 1,
+    insecure: Annotated[
+        bool,
+        typer.Option(
+            "--insecure",
+            help="Serve on a non-loopback address without LEADSCORE_API_TOKEN "
+            "(only behind a gateway that authenticates callers).",
+        ),
+    ] = False,
 ) -> None:
     """Serve the model over HTTP (BentoML): POST /score, GET /model, /livez, /readyz."""
     import json
     import tempfile
 
-    from serving.config import ServingConfig
+    from rich.markup import escape
+
+    from serving.config import ConfigError, ServingConfig, check_exposure
     from serving.launch import ServeOptions, prepare, run_server
     from serving.model_source import ModelLoadError
     from serving.schemas import EXAMPLE_LEAD
+    from serving.startup import open_prediction_log
 
-    config = ServingConfig.from_env()
-    options = ServeOptions(model, config.tracking_uri, host, port, workers)
+    try:
+        config = ServingConfig.from_env()
+        check_exposure(host, config.api_token, insecure)
+        prediction_log = open_prediction_log(config)  # a bad URL is named now, not per worker
+        if prediction_log is not None:
+            prediction_log.close()
+    except ConfigError as exc:
+        err_console.print(f"[red]Cannot serve:[/red] {escape(str(exc))}", soft_wrap=True)
+        raise typer.Exit(code=2) from None
+    options = ServeOptions(model, config.tracking_uri, host, port, workers, insecure)
     with tempfile.TemporaryDirectory(prefix="leadscore-serve-") as tmp:
         try:
             with console.status(f"Loading {model}..."):
-                card = prepare(options, Path(tmp))
+                card = prepare(options, Path(tmp), config.registry_timeout_seconds)
         except ModelLoadError as exc:
-            err_console.print(f"[red]Cannot serve:[/red] {exc}")
+            err_console.print(f"[red]Cannot serve:[/red] {escape(str(exc))}", soft_wrap=True)
             raise typer.Exit(code=1) from None
         url = f"http://{host}:{port}"
         now = pd.Timestamp.now(tz="UTC").floor("min")

@@ -403,12 +403,38 @@ class LeadFeaturizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
 
         self._plan()
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        # Rebuild the derived lookup tables on unpickling, so a model pickled by an older
-        # leadscore (with fewer or other derived attributes) still transforms.
-        super().__setstate__(state)
-        if "feature_names_out_" in state:
-            self._plan()
+    def fitted_state(self) -> dict[str, Any]:
+        """What `fit` learned, as plain JSON values (the rest is derived from it).
+
+        Models are stored as data, never as pickles: loading a pickle runs whatever code it
+        names (see docs/security.md).
+        """
+        check_is_fitted(self, "feature_names_out_")
+        levels = {
+            str(info.source_column): list(self.categories_[name])
+            for name, info in self.feature_info_.items()
+            if info.kind == fi.CATEGORY
+        }
+        return {
+            "params": {
+                key: list(value) if isinstance(value, tuple | list) else value
+                for key, value in self.get_params().items()
+            },
+            "activity_types": list(self.activity_types_),
+            "extra_columns": dict(self.extra_columns_),
+            "levels": levels,
+        }
+
+    @classmethod
+    def from_fitted_state(cls, state: Mapping[str, Any]) -> LeadFeaturizer:
+        """The featurizer `fitted_state` describes, ready to transform."""
+        featurizer = cls(**state["params"])
+        featurizer._check_params()
+        featurizer.activity_types_ = [str(t) for t in state["activity_types"]]
+        featurizer.extra_columns_ = {str(k): str(v) for k, v in state["extra_columns"].items()}
+        levels = {str(k): [str(v) for v in values] for k, values in state["levels"].items()}
+        featurizer._describe(levels)
+        return featurizer
 
     def _plan(self) -> None:
         """Lookup tables for transform, derived once from the fitted state."""

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, Literal
 
 import numpy as np
 from scipy.special import expit
@@ -37,7 +38,11 @@ def _apply(model: LogisticRegression | IsotonicRegression, raw: np.ndarray) -> n
         # LogisticRegression.predict_proba's arithmetic (expit of x * coef + intercept) without
         # its input checks, which cost more than the maths for the service's few rows.
         return np.asarray(expit(_logit(raw) * model.coef_[0, 0] + model.intercept_[0]))
-    return np.clip(model.predict(raw), EPS, 1 - EPS)
+    # IsotonicRegression.predict's arithmetic (clip to the fitted range, then linear
+    # interpolation between thresholds), from its thresholds alone: a stored calibrator is
+    # those numbers, not a pickled object.
+    x = np.clip(raw, model.X_min_, model.X_max_)
+    return np.clip(np.interp(x, model.X_thresholds_, model.y_thresholds_), EPS, 1 - EPS)
 
 
 class ProbabilityCalibrator(BaseEstimator):
@@ -86,3 +91,47 @@ class ProbabilityCalibrator(BaseEstimator):
     def predict(self, raw: np.ndarray) -> np.ndarray:
         check_is_fitted(self, "model_")
         return _apply(self.model_, np.asarray(raw, dtype=float))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fitted calibrator as JSON values: its method and that method's numbers."""
+        check_is_fitted(self, "model_")
+        model = self.model_
+        if isinstance(model, LogisticRegression):
+            numbers = {"coef": float(model.coef_[0, 0]), "intercept": float(model.intercept_[0])}
+        else:
+            numbers = {
+                "x": model.X_thresholds_.tolist(),
+                "y": model.y_thresholds_.tolist(),
+                "x_min": float(model.X_min_),
+                "x_max": float(model.X_max_),
+            }
+        return {
+            "params": {"method": self.method, "random_state": self.random_state},
+            "fitted_method": self.method_,
+            "cv_log_loss": dict(self.cv_log_loss_),
+            "numbers": numbers,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ProbabilityCalibrator:
+        params = data["params"]
+        calibrator = cls(params["method"], int(params["random_state"]))
+        calibrator.method_ = str(data["fitted_method"])
+        calibrator.cv_log_loss_ = {str(k): float(v) for k, v in data["cv_log_loss"].items()}
+        numbers = data["numbers"]
+        model: LogisticRegression | IsotonicRegression
+        if calibrator.method_ == "platt":
+            model = LogisticRegression(C=1e6)
+            model.coef_ = np.array([[float(numbers["coef"])]])
+            model.intercept_ = np.array([float(numbers["intercept"])])
+            model.classes_ = np.array([0, 1])
+        elif calibrator.method_ == "isotonic":
+            model = IsotonicRegression(y_min=EPS, y_max=1 - EPS, out_of_bounds="clip")
+            model.X_thresholds_ = np.asarray(numbers["x"], dtype=np.float64)
+            model.y_thresholds_ = np.asarray(numbers["y"], dtype=np.float64)
+            model.X_min_, model.X_max_ = float(numbers["x_min"]), float(numbers["x_max"])
+            model.increasing_ = True
+        else:
+            raise ValueError(f"unknown calibration method {calibrator.method_!r}")
+        calibrator.model_ = model
+        return calibrator

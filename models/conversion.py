@@ -8,8 +8,10 @@ service builds, so every path scores with the same arithmetic.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Literal
 
 import lightgbm as lgb
@@ -20,7 +22,12 @@ from sklearn.metrics import log_loss
 from sklearn.utils.validation import check_is_fitted
 
 from models.calibration import Method, ProbabilityCalibrator
-from models.linear import LinearLogOdds, feature_matrix
+from models.linear import (
+    LinearLogOdds,
+    feature_matrix,
+    floats_from_json,
+    floats_to_json,
+)
 from models.treeshap import TreeShapTable
 
 log = logging.getLogger(__name__)
@@ -40,6 +47,10 @@ def linear_fit_rows(n_rows: int, seed: int, limit: int = LINEAR_FIT_ROWS) -> np.
     if n_rows <= limit:
         return np.arange(n_rows)
     return np.sort(np.random.default_rng(seed).choice(n_rows, size=limit, replace=False))
+
+
+TREES_FILE = "trees.txt"
+NUMBERS_FILE = "model.json"
 
 
 def _validation_log_loss(
@@ -131,6 +142,7 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
             for name, dtype in X.dtypes.items()
             if isinstance(dtype, pd.CategoricalDtype)
         }
+        self._learn_range(X)
         train_set = lgb.Dataset(X, label=np.asarray(y), free_raw_data=True)
         val_set = lgb.Dataset(X_val, label=np.asarray(y_val), reference=train_set)
         self.booster_ = lgb.train(
@@ -180,8 +192,30 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
             self.lgb_params(), lgb.Dataset(X, label=np.asarray(y)), self.best_iteration_
         )
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        self._learn_range(X)
         self.linear_ = self._fit_linear(X, y) if self._weight() > 0 else None
         return self
+
+    def _learn_range(self, X: pd.DataFrame) -> None:
+        """The range of each number in training; category codes are left unbounded.
+
+        Column by column: no float copy of a million-row frame."""
+        low = np.full(X.shape[1], -np.inf)
+        high = np.full(X.shape[1], np.inf)
+        for j, dtype in enumerate(X.dtypes):
+            if not isinstance(dtype, pd.CategoricalDtype):
+                column = X.iloc[:, j]
+                if column.notna().any():
+                    low[j], high[j] = float(column.min()), float(column.max())
+        self.feature_low_, self.feature_high_ = low, high
+
+    def clip_to_training(self, A: np.ndarray) -> np.ndarray:
+        """`A` with each number clipped to the range seen in training (NaN stays NaN).
+
+        Trees already treat values beyond the training range like its edge, so this changes
+        nothing for them; it bounds the linear part and the values reasons quote.
+        """
+        return np.clip(A, self.feature_low_, self.feature_high_)
 
     def _fit_linear(self, X: pd.DataFrame, y: np.ndarray) -> LinearLogOdds:
         dtypes = self.category_dtypes_
@@ -192,11 +226,8 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
         return linear.fit(self.matrix(X.iloc[rows]), np.asarray(y)[rows])
 
     def _weight(self) -> float:
-        """The linear model's share in use (models pickled before "auto" kept a number)."""
-        fitted = getattr(self, "linear_weight_", None)
-        if fitted is not None:
-            return float(fitted)
-        return float(self.linear_weight) if self.linear_weight != "auto" else 0.0
+        """The linear model's share in use."""
+        return float(self.linear_weight_)
 
     def bind_categories(self, dtypes: Mapping[str, pd.CategoricalDtype]) -> None:
         """Check the featurizer's category levels are the trained ones, and adopt its dtypes.
@@ -205,14 +236,7 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
         the same order; a mismatch raises here, once, instead of scoring wrong levels. The
         adopted dtype objects let `matrix` check frames by identity at no cost per call.
         """
-        own = getattr(self, "category_dtypes_", None)
-        if own is None:
-            # Pickled before the dtypes were kept: LightGBM remembers the levels in order.
-            trained = getattr(self.booster_, "pandas_categorical", None) or []
-            own = {
-                name: pd.CategoricalDtype(levels)
-                for name, levels in zip(dtypes, trained, strict=False)
-            }
+        own = self.category_dtypes_
         if set(own) != set(dtypes):
             raise ValueError("the model was trained on other categorical features")
         for name, dtype in dtypes.items():
@@ -221,8 +245,9 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
         self.category_dtypes_ = dict(dtypes)
 
     def matrix(self, X: pd.DataFrame) -> np.ndarray:
-        """The float matrix both models read (category codes of the training levels)."""
-        return feature_matrix(X, getattr(self, "category_dtypes_", None))
+        """The float matrix both models read (category codes of the training levels), with
+        numbers clipped to the training range."""
+        return self.clip_to_training(feature_matrix(X, self.category_dtypes_))
 
     def _trees(self, A: np.ndarray, num_threads: int | None, **kind: bool) -> np.ndarray:
         """LightGBM's raw scores or SHAP contributions (`kind`) for the rows of `A`."""
@@ -245,15 +270,58 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
         return cached[1]
 
     def __getstate__(self) -> dict[str, Any]:
-        # The table is derived from the booster: rebuilt after loading, never stored.
+        # The table is derived from the booster: never copied with the model (Dask, joblib).
         state = dict(super().__getstate__())
         state.pop("_tree_shap", None)
         return state
 
+    def to_files(self, folder: Path) -> dict[str, str]:
+        """Write the fitted model as data: LightGBM's text model and JSON numbers; returns
+        {role: file name}. `from_files` reads it back; nothing in it is code."""
+        check_is_fitted(self, "calibrator_")
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / TREES_FILE).write_text(self.booster_.model_to_string())
+        numbers = {
+            "params": self.get_params(),
+            "best_iteration": self.best_iteration_,
+            "feature_names": [str(n) for n in self.feature_names_in_],
+            "linear_weight": self.linear_weight_,
+            "category_levels": {
+                name: [str(level) for level in dtype.categories]
+                for name, dtype in self.category_dtypes_.items()
+            },
+            "feature_low": floats_to_json(self.feature_low_),
+            "feature_high": floats_to_json(self.feature_high_),
+            "calibrator": self.calibrator_.to_dict(),
+            "linear": self.linear_.to_dict() if self.linear_ is not None else None,
+        }
+        (folder / NUMBERS_FILE).write_text(json.dumps(numbers, allow_nan=False))
+        return {"trees": TREES_FILE, "numbers": NUMBERS_FILE}
+
+    @classmethod
+    def from_files(cls, folder: Path) -> ConversionModel:
+        numbers = json.loads((folder / NUMBERS_FILE).read_text())
+        model = cls(**numbers["params"])
+        model.booster_ = lgb.Booster(model_str=(folder / TREES_FILE).read_text())
+        model.best_iteration_ = int(numbers["best_iteration"])
+        model.feature_names_in_ = np.asarray(numbers["feature_names"], dtype=object)
+        model.classes_ = np.array([0, 1])
+        model.linear_weight_ = float(numbers["linear_weight"])
+        model.category_dtypes_ = {
+            name: pd.CategoricalDtype(levels, ordered=False)
+            for name, levels in numbers["category_levels"].items()
+        }
+        model.feature_low_ = floats_from_json(numbers["feature_low"])
+        model.feature_high_ = floats_from_json(numbers["feature_high"])
+        model.calibrator_ = ProbabilityCalibrator.from_dict(numbers["calibrator"])
+        linear = numbers["linear"]
+        model.linear_ = LinearLogOdds.from_dict(linear) if linear is not None else None
+        return model
+
     def raw_from_matrix(self, A: np.ndarray, num_threads: int | None = None) -> np.ndarray:
         """Uncalibrated probabilities: the models' log-odds averaged, before calibration."""
         trees = self._trees(A, num_threads, raw_score=True)
-        linear = getattr(self, "linear_", None)
+        linear = self.linear_
         if linear is None:
             return _sigmoid(trees)
         w = self._weight()
@@ -275,7 +343,7 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
             if table is not None
             else self._trees(A, num_threads, pred_contrib=True)
         )
-        linear = getattr(self, "linear_", None)
+        linear = self.linear_
         if linear is None:
             return trees
         w = self._weight()

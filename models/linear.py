@@ -10,12 +10,25 @@ service run it without pandas or scikit-learn pipelines on the way.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
+
+
+def floats_to_json(values: np.ndarray) -> list[float | str]:
+    """Floats as strict JSON values: infinities (unbounded ranges) as "inf" / "-inf"."""
+    return [
+        float(v) if np.isfinite(v) else ("inf" if v > 0 else "-inf")
+        for v in np.asarray(values, dtype=np.float64)
+    ]
+
+
+def floats_from_json(values: list[float | str]) -> np.ndarray:
+    return np.array([float(v) for v in values], dtype=np.float64)
 
 
 def signed_log1p(x: np.ndarray) -> np.ndarray:
@@ -61,11 +74,25 @@ def feature_matrix(
     return out
 
 
+def training_range(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per column, the smallest and largest value seen (NaN ignored; an all-missing column
+    is unbounded)."""
+    present = ~np.isnan(values)
+    seen = present.any(axis=0)
+    low = np.where(seen, np.min(np.where(present, values, np.inf), axis=0, initial=np.inf), -np.inf)
+    high = np.where(
+        seen, np.max(np.where(present, values, -np.inf), axis=0, initial=-np.inf), np.inf
+    )
+    return low, high
+
+
 class LinearLogOdds(ClassifierMixin, BaseEstimator):
     """L2 logistic regression: one-hot category codes, log-scaled standardised numbers.
 
-    Missing numbers take the training median plus a missing indicator. `contributions` are
-    exact for a linear model: each feature's term minus its training mean, so a row's
+    Missing numbers take the training median plus a missing indicator. Numbers are clipped to
+    the range seen in training (`low_`, `high_`): a linear model extrapolates without bound, so
+    a company of 1e308 employees would otherwise be near-certain to convert. `contributions`
+    are exact for a linear model: each feature's term minus its training mean, so a row's
     contributions plus `bias_` add up to its log-odds.
     """
 
@@ -89,7 +116,7 @@ class LinearLogOdds(ClassifierMixin, BaseEstimator):
         """Standardised log-scaled numbers (missing at the median) and missing indicators."""
         values = A[:, self.numeric_positions_]
         missing = np.isnan(values)
-        filled = np.where(missing, self.median_, values)
+        filled = np.clip(np.where(missing, self.median_, values), self.low_, self.high_)
         z = (signed_log1p(filled) - self.mean_) / self.scale_
         return z, missing[:, self.has_missing_].astype(np.float64)
 
@@ -110,6 +137,7 @@ class LinearLogOdds(ClassifierMixin, BaseEstimator):
         with np.errstate(all="ignore"):
             median = np.nanmedian(np.where(missing.all(axis=0), 0.0, values), axis=0)
         self.median_ = np.nan_to_num(median)
+        self.low_, self.high_ = training_range(values)
         logged = signed_log1p(np.where(missing, self.median_, values))
         self.mean_ = logged.mean(axis=0)
         scale = logged.std(axis=0)
@@ -147,6 +175,58 @@ class LinearLogOdds(ClassifierMixin, BaseEstimator):
         )
         self.classes_ = np.array([0, 1])
         return self
+
+    _ARRAYS = (
+        "median_",
+        "low_",
+        "high_",
+        "mean_",
+        "scale_",
+        "numeric_coef_",
+        "indicator_coef_",
+        "indicator_mean_",
+    )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fitted model as JSON values (see `from_dict`)."""
+        check_is_fitted(self, "bias_")
+        return {
+            "params": {
+                "categorical_positions": list(self.categorical_positions),
+                "n_levels": list(self.n_levels),
+                "C": self.C,
+                "max_iter": self.max_iter,
+            },
+            "n_features_in": int(self.n_features_in_),
+            "numeric_positions": self.numeric_positions_.tolist(),
+            "has_missing": self.has_missing_.tolist(),
+            **{name: floats_to_json(getattr(self, name)) for name in self._ARRAYS},
+            "level_coef": [floats_to_json(table) for table in self.level_coef_],
+            "level_mean": [float(v) for v in self.level_mean_],
+            "intercept": float(self.intercept_),
+            "bias": float(self.bias_),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> LinearLogOdds:
+        params = data["params"]
+        linear = cls(
+            tuple(int(p) for p in params["categorical_positions"]),
+            tuple(int(n) for n in params["n_levels"]),
+            C=float(params["C"]),
+            max_iter=int(params["max_iter"]),
+        )
+        linear.n_features_in_ = int(data["n_features_in"])
+        linear.numeric_positions_ = np.asarray(data["numeric_positions"], dtype=int)
+        linear.has_missing_ = np.asarray(data["has_missing"], dtype=bool)
+        for name in cls._ARRAYS:
+            setattr(linear, name, floats_from_json(data[name]))
+        linear.level_coef_ = [floats_from_json(table) for table in data["level_coef"]]
+        linear.level_mean_ = [float(v) for v in data["level_mean"]]
+        linear.intercept_ = float(data["intercept"])
+        linear.bias_ = float(data["bias"])
+        linear.classes_ = np.array([0, 1])
+        return linear
 
     def contributions(self, A: np.ndarray) -> np.ndarray:
         """Per row and feature, its term's log-odds minus the training mean (no bias column)."""

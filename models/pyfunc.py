@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import pickle
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ import pandas as pd
 from mlflow.models import Model
 from mlflow.pyfunc import PythonModel
 
+from models.artifacts import load_scorer_files, save_scorer_files
 from models.records import records_to_history
 from models.scorer import LeadScorer
 from models.tiers import TierPolicy
@@ -26,20 +26,20 @@ PACKAGES = ("features", "models")
 
 
 def save_scorer(scorer: LeadScorer, folder: Path) -> dict[str, str]:
-    """Write the scorer and its tier policy as files; returns the pyfunc artifacts mapping."""
+    """Write the scorer (a folder of data files, `models.artifacts`) and its tier policy;
+    returns the pyfunc artifacts mapping."""
     folder.mkdir(parents=True, exist_ok=True)
-    scorer_path = folder / "scorer.pkl"
+    scorer_path = folder / "scorer"
     policy_path = folder / "tier_policy.json"
-    scorer_path.write_bytes(pickle.dumps(scorer, protocol=pickle.HIGHEST_PROTOCOL))
+    save_scorer_files(scorer, scorer_path)
     policy_path.write_text(json.dumps(scorer.policy.to_dict(), indent=2))
     return {SCORER_ARTIFACT: str(scorer_path), POLICY_ARTIFACT: str(policy_path)}
 
 
 def load_scorer(artifacts: dict[str, str]) -> LeadScorer:
     """The scorer with the tier policy file that sits beside it (which may be newer)."""
-    scorer: LeadScorer = pickle.loads(Path(artifacts[SCORER_ARTIFACT]).read_bytes())
     policy = TierPolicy.from_dict(json.loads(Path(artifacts[POLICY_ARTIFACT]).read_text()))
-    return scorer.with_policy(policy)
+    return load_scorer_files(Path(artifacts[SCORER_ARTIFACT]), policy)
 
 
 def download_model(uri: str, dst: Path) -> Path:

@@ -153,10 +153,6 @@ class LeadScorer:
         state["_phrases"] = {}
         return state
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self.__dict__.setdefault("_phrases", {})  # scorers pickled before phrases were kept
-
     def with_policy(self, policy: TierPolicy) -> LeadScorer:
         return LeadScorer(self.featurizer, self.model, policy, self.reference, self.top_reasons)
 
@@ -188,6 +184,8 @@ class LeadScorer:
     def score_matrix(self, A: np.ndarray, explain: bool, num_threads: int | None = None) -> dict:
         """Every score column but lead_id and as_of, for the rows of a `transform_matrix`."""
         n = len(A)
+        # Numbers beyond the training range score (and read in reasons) as its edge.
+        A = self.model.clip_to_training(A)
         # LightGBM refuses an empty matrix; no snapshots simply means no scores.
         probability = self.model.proba_from_matrix(A, num_threads) if n else np.zeros(0)
         out: dict[str, Any] = {

@@ -50,6 +50,27 @@ class PolicyNotFound(LookupError):
     """No such policy version for the model version."""
 
 
+class InvalidPolicy(ValueError):
+    """A recorded policy that cannot be served (say, its MQL threshold above its SQL one)."""
+
+
+class PolicyCheckFailed(RuntimeError):
+    """The applied policy could not be read (`unreadable`: the registry failed) or has no
+    valid record; the current one stays."""
+
+    def __init__(self, message: str, unreadable: bool) -> None:
+        super().__init__(message)
+        self.unreadable = unreadable
+
+
+def _parse_record(value: str, where: str) -> StoredPolicy:
+    """A policy record from its tag, refused with a message naming it when it is not valid."""
+    try:
+        return StoredPolicy.from_dict(json.loads(value))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InvalidPolicy(f"{where} is not a valid tier policy: {exc}") from None
+
+
 def current_author() -> str:
     """Who is acting: LEADSCORE_USER, else the login name."""
     try:
@@ -144,7 +165,10 @@ class PolicyStore:
             raise PolicyNotFound(
                 f"{self.model_name} version {model_version} has no tier policy {policy_version}"
             )
-        return StoredPolicy.from_dict(json.loads(value))
+        return _parse_record(value, self._where(model_version, policy_version))
+
+    def _where(self, model_version: str, policy_version: str) -> str:
+        return f"tier policy {policy_version} of {self.model_name} version {model_version}"
 
     def applied_version(self, model_version: str) -> str | None:
         return self._tags(model_version).get(APPLIED_TAG)
@@ -220,10 +244,14 @@ class PolicyStore:
         """Make a saved policy version (or the packed one) the one served with the model version."""
         model_version, policy_version = str(model_version), str(policy_version)
         tags = self._tags(model_version)
-        if f"{POLICY_TAG_PREFIX}{policy_version}" not in tags and policy_version != "1":
+        record = tags.get(f"{POLICY_TAG_PREFIX}{policy_version}")
+        if record is None and policy_version != "1":
             raise PolicyNotFound(
                 f"{self.model_name} version {model_version} has no tier policy {policy_version}"
             )
+        if record is not None:
+            # Whoever wrote the tag, a policy that cannot be served is never applied.
+            _parse_record(record, self._where(model_version, policy_version))
         for key, value in (
             (APPLIED_TAG, policy_version),
             (APPLIED_BY_TAG, author or current_author()),
@@ -235,22 +263,23 @@ class PolicyStore:
         )
 
     def served_policy(self, model_version: str, packaged: TierPolicy) -> TierPolicy:
-        """The policy to serve with the model version: the applied one, else the packed one."""
+        """The policy to serve with the model version: the applied one, else the packed one.
+
+        Raises PolicyNotFound when the applied tag names a policy with no record, and
+        InvalidPolicy when the record cannot be served: falling back to the packed policy
+        would change every lead's tier without anyone deciding it.
+        """
         tags = self._tags(model_version)
         applied = tags.get(APPLIED_TAG)
         if applied is None or applied == packaged.version:
             return packaged
         value = tags.get(f"{POLICY_TAG_PREFIX}{applied}")
         if value is None:
-            log.warning(
-                "%s version %s: applied tier policy %s is not recorded; serving policy %s",
-                self.model_name,
-                model_version,
-                applied,
-                packaged.version,
+            raise PolicyNotFound(
+                f"{self.model_name} version {model_version}: the applied tier policy {applied} "
+                "has no record"
             )
-            return packaged
-        return StoredPolicy.from_dict(json.loads(value)).policy
+        return _parse_record(value, self._where(model_version, applied)).policy
 
     def packaged_policy(self, model_version: str) -> TierPolicy:
         """The policy packed inside the logged model (downloads one small file)."""
@@ -287,7 +316,9 @@ class PolicyWatcher:
     """Keeps a served model version's tier policy in step with the applied one.
 
     Call :meth:`refresh` from a timer (every `interval_s`) or a reload endpoint; it returns the
-    new policy when the applied one changed, else None. Registry errors keep the current policy.
+    new policy when the applied one changed, else None. When the registry cannot be read, or
+    the applied policy has no valid record, it raises PolicyCheckFailed saying why, and the
+    current policy stays.
     """
 
     def __init__(
@@ -309,15 +340,31 @@ class PolicyWatcher:
     def due(self) -> bool:
         return self._checked_at is None or self.clock() - self._checked_at >= self.interval_s
 
-    def refresh(self) -> TierPolicy | None:
+    def check(self) -> TierPolicy:
+        """The policy that should be served now (nothing changes here); raises
+        PolicyCheckFailed saying why when that cannot be known."""
         self._checked_at = self.clock()
         try:
-            policy = self.store.served_policy(self.model_version, self.packaged)
-        except Exception as exc:  # a registry outage must not stop scoring
-            log.warning("cannot check the applied tier policy: %s", exc)
-            return None
+            return self.store.served_policy(self.model_version, self.packaged)
+        except (PolicyNotFound, InvalidPolicy) as exc:
+            raise PolicyCheckFailed(
+                f"{exc}; still serving tier policy {self.policy.version}", unreadable=False
+            ) from None
+        except Exception as exc:  # MLflow raises many kinds; a registry outage keeps scoring
+            raise PolicyCheckFailed(
+                f"cannot read the applied tier policy from the registry ({type(exc).__name__}: "
+                f"{exc}); still serving tier policy {self.policy.version}",
+                unreadable=True,
+            ) from None
+
+    def refresh(self) -> TierPolicy | None:
+        policy = self.check()
+        return policy if self.adopt(policy) else None
+
+    def adopt(self, policy: TierPolicy) -> bool:
+        """Take `policy` (a `check` result) as the one served; whether it changed."""
         if policy == self.policy:
-            return None
+            return False
         log.info(
             "tier policy %s -> %s (sql %.4f, mql %.4f)",
             self.policy.version,
@@ -326,7 +373,7 @@ class PolicyWatcher:
             policy.mql_threshold,
         )
         self.policy = policy
-        return policy
+        return True
 
     def refresh_if_due(self) -> TierPolicy | None:
         return self.refresh() if self.due() else None

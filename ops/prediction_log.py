@@ -96,15 +96,57 @@ def sqlite_url(path: Path | str) -> str:
     return f"sqlite:///{Path(path).resolve()}"
 
 
-class PredictionLog:
-    """Append-only store of served scores (SQLite by default, any SQLAlchemy URL)."""
+# What a failed write says about its cause, by words of SQLite's and PostgreSQL's messages.
+_CAUSES = (
+    ("locked", ("database is locked", "lock timeout", "could not obtain lock", "deadlock")),
+    ("disk full", ("disk is full", "no space left", "could not extend file", "disk full")),
+    (
+        "permission",
+        ("readonly database", "read-only", "permission denied", "must be owner", "access denied"),
+    ),
+    ("timeout", ("statement timeout", "timeout expired", "timed out")),
+    (
+        "unreachable",
+        (
+            "could not connect",
+            "connection refused",
+            "unable to open database file",
+            "server closed",
+        ),
+    ),
+)
 
-    def __init__(self, url: str = DEFAULT_URL, fsync: bool = False) -> None:
+
+def describe_failure(exc: BaseException) -> str:
+    """The cause of a failed log operation in a few words (locked, disk full, permission,
+    timeout, unreachable), with the database's own message; never the statement or the rows
+    (SQLAlchemy's message quotes both, and rows are leads)."""
+    original = getattr(exc, "orig", None) or exc
+    message = " ".join(str(original).split())[:300]
+    lowered = message.lower()
+    for cause, words in _CAUSES:
+        if any(word in lowered for word in words):
+            return f"{cause} ({type(original).__name__}: {message})"
+    return f"{type(original).__name__}: {message}"
+
+
+class PredictionLog:
+    """Append-only store of served scores (SQLite by default, any SQLAlchemy URL).
+
+    `timeout_s` bounds how long a write waits for a lock (SQLite's busy timeout, PostgreSQL's
+    lock and statement timeouts) and a connection: the service uses a short one, so an outage
+    shows at once instead of holding every request.
+    """
+
+    def __init__(
+        self, url: str = DEFAULT_URL, fsync: bool = False, timeout_s: float = 30.0
+    ) -> None:
         self.url = url
         self.fsync = fsync
+        self.timeout_s = timeout_s
         self._metadata = sa.MetaData()
         self._table = _table(self._metadata)
-        self.engine = self._create_engine(url, fsync)
+        self.engine = self._create_engine(url, fsync, timeout_s)
         self._metadata.create_all(self.engine)
 
     @classmethod
@@ -116,18 +158,27 @@ class PredictionLog:
         return cls(target if "://" in target else sqlite_url(target))
 
     @staticmethod
-    def _create_engine(url: str, fsync: bool) -> Engine:
+    def _create_engine(url: str, fsync: bool, timeout_s: float) -> Engine:
+        millis = max(1, round(timeout_s * 1000))
         if not url.startswith("sqlite"):
-            return sa.create_engine(url, pool_pre_ping=True)
-        engine = sa.create_engine(url, connect_args={"timeout": 30})
+            connect_args: dict[str, Any] = {}
+            if url.startswith("postgresql"):
+                connect_args = {
+                    "connect_timeout": max(1, round(timeout_s)),
+                    "options": f"-c lock_timeout={millis} -c statement_timeout={millis}",
+                }
+            return sa.create_engine(
+                url, pool_pre_ping=True, pool_timeout=timeout_s, connect_args=connect_args
+            )
+        engine = sa.create_engine(url, connect_args={"timeout": timeout_s})
 
         @sa.event.listens_for(engine, "connect")
         def _pragmas(connection: Any, _record: Any) -> None:
             cursor = connection.cursor()
+            cursor.execute(f"PRAGMA busy_timeout={millis}")
             # WAL: readers never block the writer, and a commit is one append to the WAL file.
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute(f"PRAGMA synchronous={'FULL' if fsync else 'NORMAL'}")
-            cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
 
         return engine

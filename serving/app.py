@@ -9,98 +9,51 @@ counts, latencies and errors, never bodies or lead fields.
 from __future__ import annotations
 
 import asyncio
-import hmac
+import functools
 import json
 import logging
 import time
-from collections import deque
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
+import anyio
 import anyio.to_thread
-import numpy as np
 from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
 from models.tiers import TierPolicy, assign_tier
-from ops.policy_store import PolicyStore, PolicyWatcher
-from ops.prediction_log import PredictionLog
+from ops.policy_store import PolicyCheckFailed, PolicyWatcher
+from ops.prediction_log import PredictionLog, describe_failure
 from serving.batching import MicroBatcher
 from serving.config import ServingConfig
-from serving.engine import ActivityColumns, EngineScores, ScoringEngine, utc_micros
+from serving.engine import EngineScores, ScoringEngine
 from serving.errors import (
+    Problem,
     RequestError,
     invalid_request,
-    lead_problem,
     problems_from_validation,
 )
+from serving.gate import token_matches
+from serving.json_keys import duplicate_key
+from serving.lead_checks import check_leads, render_scores
+from serving.log_breaker import LogBreaker
+from serving.memory import LARGE_BODY_BYTES, give_back
 from serving.model_source import ServedModel
 from serving.openapi import build_openapi
+from serving.policy_refresh import PolicyRefresher
+from serving.redaction import redact
 from serving.schemas import Lead, ScoreRequest
+from serving.stats import RequestStats
 
 log = logging.getLogger("leadscore.serving")
 
 JSON = "application/json"
-STATS_EVERY_SECONDS = 60.0
-AT_OR_AFTER_AS_OF = "activity at or after as_of: not used"
-
-
-def _iso(value: datetime) -> str:
-    return value.isoformat() + "Z"
-
-
-@dataclass
-class RequestStats:
-    """Counts and latencies of requests, logged as a summary now and then."""
-
-    every_seconds: float = STATS_EVERY_SECONDS
-    requests: int = 0
-    leads: int = 0
-    client_errors: int = 0
-    server_errors: int = 0
-    since: float = 0.0
-
-    def __post_init__(self) -> None:
-        self.latencies: deque[float] = deque(maxlen=20_000)
-        self.since = time.monotonic()
-        self.batcher: MicroBatcher | None = None
-
-    def record(self, status: int, leads: int, seconds: float) -> None:
-        self.requests += 1
-        self.leads += leads
-        if 400 <= status < 500:
-            self.client_errors += 1
-        elif status >= 500:
-            self.server_errors += 1
-        self.latencies.append(seconds)
-        if time.monotonic() - self.since >= self.every_seconds:
-            self.flush()
-
-    def flush(self) -> None:
-        if not self.requests:
-            return
-        p50, p99 = np.percentile(np.asarray(self.latencies), [50, 99]) * 1e3
-        batches = self.batcher.take_counts() if self.batcher is not None else (0, 0)
-        log.info(
-            "score: %d requests, %d leads, %d client errors, %d server errors in %.0f s; "
-            "latency p50 %.1f ms, p99 %.1f ms; %d batches of %.1f requests on average",
-            self.requests,
-            self.leads,
-            self.client_errors,
-            self.server_errors,
-            time.monotonic() - self.since,
-            p50,
-            p99,
-            batches[0],
-            batches[1] / max(batches[0], 1),
-        )
-        self.requests = self.leads = self.client_errors = self.server_errors = 0
-        self.latencies.clear()
-        self.since = time.monotonic()
+# Threads for prediction-log writes (their own pool: registry calls use another).
+LOG_THREADS = 8
+RELOAD_BODY_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -109,6 +62,8 @@ class ServingState:
 
     engine: ScoringEngine
     batcher: MicroBatcher
+    # The tier policy served, with the version model_ref names: one snapshot per request.
+    policy: TierPolicy
     model_ref: dict[str, Any]
     model_info: bytes
     openapi: bytes
@@ -134,6 +89,7 @@ def build_state(served: ServedModel, config: ServingConfig) -> ServingState:
     return ServingState(
         engine=engine,
         batcher=MicroBatcher(engine),
+        policy=scorer.policy,
         model_ref={
             "name": card.name,
             "version": card.version,
@@ -145,115 +101,6 @@ def build_state(served: ServedModel, config: ServingConfig) -> ServingState:
     )
 
 
-def policy_watcher_for(served: ServedModel, config: ServingConfig) -> PolicyWatcher | None:
-    """A watcher of the tier policy applied to the served registry version, checked once now.
-
-    None when refreshing is off, the model is no registry version, or the registry is a local
-    SQLite file that is not there (a bento carried away from its MLflow store).
-    """
-    card = served.card
-    uri = config.tracking_uri
-    if config.policy_refresh_seconds <= 0 or not card.version.isdigit():
-        return None
-    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).exists():
-        return None
-    from mlflow import MlflowClient
-
-    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-    watcher = PolicyWatcher(
-        PolicyStore(card.name, client),
-        card.version,
-        served.scorer.policy,
-        interval_s=config.policy_refresh_seconds,
-    )
-    watcher.refresh()
-    return watcher
-
-
-def check_leads(
-    leads: Sequence[Lead], default_as_of: datetime
-) -> tuple[list[datetime], list[dict[str, Any]], ActivityColumns]:
-    """Each lead's as_of, warnings for activities not used, and the activities column-wise.
-
-    Raises on impossible leads (a duplicate lead_id, created after its as_of).
-    """
-    problems = []
-    seen: dict[str, int] = {}
-    as_of: list[datetime] = []
-    for i, lead in enumerate(leads):
-        first = seen.setdefault(str(lead.lead_id), i)
-        if first != i:
-            problems.append(lead_problem(i, "lead_id", f"duplicate of leads[{first}].lead_id"))
-        when = lead.as_of or default_as_of
-        if lead.created_at > when:
-            problems.append(lead_problem(i, "created_at", f"after as_of {_iso(when)}"))
-        as_of.append(when)
-    if problems:
-        raise invalid_request(problems)
-    activities = ActivityColumns.of(leads)
-    late = np.flatnonzero(activities.micros >= utc_micros(as_of)[activities.owner])
-    warnings: list[dict[str, Any]] = []
-    if late.size:
-        position = activities.index_in_lead()
-        for k in late.tolist():
-            i = int(activities.owner[k])
-            warnings.append(
-                {
-                    "lead_index": i,
-                    "lead_id": str(leads[i].lead_id),
-                    "activity_index": int(position[k]),
-                    "message": AT_OR_AFTER_AS_OF,
-                }
-            )
-    return as_of, warnings, activities
-
-
-def render_scores(
-    leads: Sequence[Lead],
-    as_of: Sequence[datetime],
-    request_as_of: datetime,
-    scores: EngineScores,
-    explain: bool,
-    model_ref: dict[str, Any],
-    warnings: list[dict[str, Any]],
-) -> bytes:
-    probability = scores.probability.tolist()
-    percentile = scores.percentile.tolist()
-    tier = scores.tier.tolist()
-    stamps: dict[datetime, str] = {}
-    items: list[dict[str, Any]] = []
-    if explain:
-        fit = scores.fit_score.tolist()
-        engagement = scores.engagement_score.tolist()
-    for i, lead in enumerate(leads):
-        when = as_of[i]
-        stamp = stamps.get(when) or stamps.setdefault(when, _iso(when))
-        item: dict[str, Any] = {
-            "lead_id": str(lead.lead_id),
-            "as_of": stamp,
-            "probability": probability[i],
-            "percentile": percentile[i],
-            "tier": tier[i],
-        }
-        if explain:
-            item["fit_score"] = fit[i]
-            item["engagement_score"] = engagement[i]
-            item["reasons"] = {
-                "positive": scores.reasons_positive[i],
-                "negative": scores.reasons_negative[i],
-            }
-        else:
-            item["fit_score"] = item["engagement_score"] = item["reasons"] = None
-        items.append(item)
-    payload = {
-        "as_of": _iso(request_as_of),
-        "model": model_ref,
-        "scores": items,
-        "warnings": warnings,
-    }
-    return json.dumps(payload, separators=(",", ":"), allow_nan=False).encode()
-
-
 class ScoringAPI:
     """The endpoints; a worker attaches its loaded model with `attach`."""
 
@@ -263,12 +110,19 @@ class ScoringAPI:
         self._token: bytes | None = None
         self.stats = RequestStats()
         self.prediction_log: PredictionLog | None = None
-        self.policy_watcher: PolicyWatcher | None = None
-        self._policy_check: asyncio.Task[None] | None = None
+        self.breaker: LogBreaker | None = None
+        self.policy: PolicyRefresher | None = None
+        self._log_limiter: anyio.CapacityLimiter | None = None
+        self._in_flight = 0
 
     @property
     def ready(self) -> bool:
         return self.state is not None
+
+    def healthy(self) -> bool:
+        """Ready for traffic (what /readyz answers): loaded, and the prediction log writable
+        as far as the last write knows."""
+        return self.state is not None and not (self.breaker is not None and self.breaker.open)
 
     def attach(
         self,
@@ -278,13 +132,18 @@ class ScoringAPI:
         policy_watcher: PolicyWatcher | None = None,
     ) -> None:
         self.config = config
-        self._token = f"Bearer {config.api_token}".encode() if config.api_token else None
+        self._token = config.api_token.encode() if config.api_token else None
         self.state = state
         self.stats.every_seconds = config.stats_seconds
         self.stats.batcher = state.batcher
         self.prediction_log = prediction_log
-        self.policy_watcher = policy_watcher
-        if policy_watcher is not None and policy_watcher.policy != state.engine.scorer.policy:
+        self.breaker = LogBreaker(config.log_retry_seconds) if prediction_log else None
+        self.policy = (
+            PolicyRefresher(policy_watcher, self.apply_policy, config.registry_timeout_seconds)
+            if policy_watcher is not None
+            else None
+        )
+        if policy_watcher is not None and policy_watcher.policy != state.policy:
             self.apply_policy(policy_watcher.policy)
 
     # ------------------------------------------------------ closed loop and tier policy
@@ -298,49 +157,56 @@ class ScoringAPI:
         info = json.loads(state.model_info)
         info["tier_policy"] = policy.to_dict()
         model_ref = {**state.model_ref, "policy_version": policy.version}
-        self.state = replace(state, model_ref=model_ref, model_info=json.dumps(info).encode())
+        self.state = replace(
+            state, policy=policy, model_ref=model_ref, model_info=json.dumps(info).encode()
+        )
         log.info("tier policy %s now served", policy.version)
 
-    async def _refresh_policy(self) -> bool:
-        watcher = self.policy_watcher
-        if watcher is None:
-            return False
-        policy = await anyio.to_thread.run_sync(watcher.refresh)
-        if policy is not None:
-            self.apply_policy(policy)
-        return policy is not None
-
-    async def _refresh_in_background(self) -> None:
-        try:
-            await self._refresh_policy()
-        finally:
-            self._policy_check = None
-
-    def _policy_tick(self) -> None:
-        """Check the registry for a newly applied policy when due, off the request path."""
-        watcher = self.policy_watcher
-        if watcher is not None and self._policy_check is None and watcher.due():
-            self._policy_check = asyncio.get_running_loop().create_task(
-                self._refresh_in_background()
-            )
-
-    def _log_scores(
-        self, leads: Sequence[Lead], as_of: Sequence[datetime], scores: EngineScores
+    async def _write_log(
+        self,
+        state: ServingState,
+        leads: Sequence[Lead],
+        as_of: Sequence[datetime],
+        scores: EngineScores,
     ) -> None:
-        state, store = self.state, self.prediction_log
-        if state is None or store is None:
+        """Commit the scores to the prediction log before they are answered (raises 503)."""
+        store, breaker = self.prediction_log, self.breaker
+        if store is None or breaker is None:
             return
+        if self._log_limiter is None:
+            self._log_limiter = anyio.CapacityLimiter(LOG_THREADS)
         ref = state.model_ref
-        store.append(
-            {
-                "lead_id": [str(lead.lead_id) for lead in leads],
-                "as_of": list(as_of),
-                "probability": scores.probability,
-                "tier": scores.tier,
-            },
-            model_name=str(ref["name"]),
-            model_version=str(ref["version"]),
-            policy_version=str(ref["policy_version"]),
+        try:
+            # Committed before the answer: a score the CRM received is never lost. The
+            # database's own timeouts bound the wait (the write is never abandoned midway,
+            # which could store a batch whose request was answered 503).
+            await anyio.to_thread.run_sync(
+                functools.partial(
+                    store.append,
+                    {
+                        "lead_id": [str(lead.lead_id) for lead in leads],
+                        "as_of": list(as_of),
+                        "probability": scores.probability,
+                        "tier": scores.tier,
+                    },
+                    model_name=str(ref["name"]),
+                    model_version=str(ref["version"]),
+                    policy_version=str(ref["policy_version"]),
+                ),
+                limiter=self._log_limiter,
+            )
+        except Exception as exc:
+            breaker.failed(describe_failure(exc))
+            raise self._log_unavailable(breaker) from None
+        breaker.succeeded()
+
+    @staticmethod
+    def _log_unavailable(breaker: LogBreaker) -> RequestError:
+        return RequestError(
+            503,
+            "log_unavailable",
+            "the prediction log cannot record scores; retry later",
+            headers={"Retry-After": str(breaker.retry_after())},
         )
 
     async def shutdown(self) -> None:
@@ -350,18 +216,24 @@ class ScoringAPI:
 
     # ----------------------------------------------------------------- helpers
     def _authorize(self, request: Request) -> None:
-        if self._token is None:
-            return
-        given = request.headers.get("authorization", "").encode()
-        if not hmac.compare_digest(given, self._token):
+        if self._token is not None and not token_matches(
+            request.headers.get("authorization", ""), self._token
+        ):
             raise RequestError(
                 401, "unauthorized", "send the API token as 'Authorization: Bearer <token>'"
             )
 
-    async def _read_body(self, request: Request, limit: int) -> bytes:
+    @staticmethod
+    def _require_json(request: Request) -> None:
+        # A browser posts text/plain or a form to any address without asking first (no CORS
+        # preflight); JSON it may only send where the server allows it, which this one never
+        # does. So a web page cannot make a visitor's browser score or reload here.
         content_type = request.headers.get("content-type")
-        if content_type is not None and content_type.split(";")[0].strip().lower() != JSON:
+        if content_type is None or content_type.split(";")[0].strip().lower() != JSON:
             raise RequestError(415, "unsupported_media_type", "send Content-Type: application/json")
+
+    async def _read_body(self, request: Request, limit: int) -> bytes:
+        self._require_json(request)
         declared = request.headers.get("content-length")
         too_large = RequestError(
             413, "body_too_large", f"request body larger than {limit:,} bytes; split the leads"
@@ -382,7 +254,7 @@ class ScoringAPI:
         if not body.strip():
             raise RequestError(400, "invalid_json", "empty body: send a JSON object with leads")
         try:
-            return ScoreRequest.model_validate_json(body)
+            parsed = ScoreRequest.model_validate_json(body)
         except ValidationError as exc:
             problems = problems_from_validation(exc)
             kinds = {e["type"] for e in exc.errors(include_input=False, include_url=False)}
@@ -391,6 +263,27 @@ class ScoringAPI:
                     400, "invalid_json", "body is not valid JSON", problems
                 ) from None
             raise invalid_request(problems) from None
+        twice = duplicate_key(body, parsed)
+        if twice is not None:
+            # The parser keeps the last value of a repeated key: the first would be dropped.
+            raise RequestError(
+                400,
+                "invalid_json",
+                f"key {twice[:60]!r} appears twice in one JSON object; send each key once",
+                [Problem("body", None, twice[:60], "duplicate key")],
+            )
+        return parsed
+
+    @staticmethod
+    def _empty_object(body: bytes) -> None:
+        if not body.strip():
+            return
+        try:
+            value = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            raise RequestError(400, "invalid_json", "body is not valid JSON") from None
+        if not isinstance(value, dict):
+            raise RequestError(422, "invalid_request", "send a JSON object (or no body)")
 
     @staticmethod
     def _error(status: int, error: str, message: str) -> Response:
@@ -402,55 +295,75 @@ class ScoringAPI:
         state, config = self.state, self.config
         n_leads = 0
         status = 200
+        counted = False
+        size = 0
         try:
             if state is None or config is None:
                 status = 503
                 return self._error(503, "not_ready", "the model is not loaded yet")
             self._authorize(request)
-            parsed = self._parse(await self._read_body(request, config.max_body_bytes))
+            if self._in_flight >= config.max_in_flight:
+                raise RequestError(
+                    503,
+                    "overloaded",
+                    f"this worker holds {config.max_in_flight} requests already; retry",
+                    headers={"Retry-After": "1"},
+                )
+            self._in_flight += 1
+            counted = True
+            if self.breaker is not None and self.breaker.open:
+                raise self._log_unavailable(self.breaker)
+            body = await self._read_body(request, config.max_body_bytes)
+            size = len(body)
+            parsed = self._parse(body)
             leads = parsed.leads
             n_leads = len(leads)
             request_as_of = parsed.as_of or datetime.now(UTC).replace(tzinfo=None)
             as_of, warnings, activities = check_leads(leads, request_as_of)
-            self._policy_tick()
-            policy = state.engine.scorer.policy
+            if self.policy is not None:
+                self.policy.tick()
+            # One snapshot per request: the policy, its version and the model answered and
+            # logged are those of the state read here, whatever changes meanwhile.
+            state = self.state or state
             scores = await state.batcher.score(leads, as_of, parsed.explain, activities)
-            if self.state is not state:
-                # The tier policy changed while this request was scored: answer (and log) it
-                # under the policy whose version the response names.
-                scores = replace(scores, tier=assign_tier(scores.probability, policy))
-            if self.prediction_log is not None:
-                try:
-                    # Committed before the answer: a score the CRM received is never lost.
-                    await anyio.to_thread.run_sync(self._log_scores, leads, as_of, scores)
-                except Exception as exc:
-                    log.error("cannot log %d scores: %s", n_leads, type(exc).__name__)
-                    raise RequestError(
-                        503, "log_unavailable", "the prediction log cannot record scores; retry"
-                    ) from None
-            body = render_scores(
+            if scores.policy is not state.policy:
+                scores = replace(scores, tier=assign_tier(scores.probability, state.policy))
+            await self._write_log(state, leads, as_of, scores)
+            answer = render_scores(
                 leads, as_of, request_as_of, scores, parsed.explain, state.model_ref, warnings
             )
-            return Response(body, media_type=JSON)
+            return Response(answer, media_type=JSON)
         except RequestError as exc:
             status = exc.status
-            if status >= 500:
+            if status >= 500 and exc.error != "log_unavailable":
                 log.error("score: %s", exc.error)
-            return Response(exc.body(), status, media_type=JSON)
+            return Response(exc.body(), status, headers=exc.headers, media_type=JSON)
         except Exception as exc:
             # The message may quote lead fields, so only the kind of failure is logged.
             status = 500
             log.error("score failed on %d leads: %s", n_leads, type(exc).__name__)
             return self._error(500, "internal_error", "scoring failed; see the service log")
         finally:
+            if counted:
+                self._in_flight -= 1
+                if size >= LARGE_BODY_BYTES:
+                    self._large_done()
             self.stats.record(status, n_leads, time.perf_counter() - started)
 
-    def _admit(self, request: Request) -> ServingState | Response:
+    def _large_done(self) -> None:
+        """After a large request: give memory back once no other request is in flight."""
+        if self._in_flight == 0:
+            # Later, when this request's objects are gone (the response is still referenced).
+            asyncio.get_running_loop().call_soon(give_back)
+
+    def _admit(self, request: Request, posted: bool = False) -> ServingState | Response:
         """The loaded state for an authorised admin request, else the error response."""
         if self.state is None:
             return self._error(503, "not_ready", "the model is not loaded yet")
         try:
             self._authorize(request)
+            if posted:
+                self._require_json(request)
         except RequestError as exc:
             return Response(exc.body(), exc.status, media_type=JSON)
         return self.state
@@ -462,16 +375,41 @@ class ScoringAPI:
         return Response(state.model_info, media_type=JSON)
 
     async def reload(self, request: Request) -> Response:
-        """POST /reload: pick up a newly applied tier policy now (protected like scoring)."""
-        admitted = self._admit(request)
+        """POST /reload: pick up a newly applied tier policy now (protected like scoring).
+
+        503 when the registry cannot be read, 409 when the applied policy has no valid
+        record; either way the policy served stays, and the answer says which it is.
+        """
+        admitted = self._admit(request, posted=True)
         if isinstance(admitted, Response):
             return admitted
-        changed = await self._refresh_policy()
+        try:
+            # The body is ignored, but must be what the contract says: nothing or an object.
+            self._empty_object(await self._read_body(request, RELOAD_BODY_BYTES))
+        except RequestError as exc:
+            return Response(exc.body(), exc.status, media_type=JSON)
+        changed = False
+        if self.policy is not None:
+            try:
+                changed = await self.policy.refresh()
+            except PolicyCheckFailed as exc:
+                state = self.state or admitted
+                error = {
+                    "error": "registry_unavailable" if exc.unreadable else "policy_not_applied",
+                    "message": redact(str(exc)),
+                    "problems": [],
+                    "policy_version": state.model_ref["policy_version"],
+                }
+                log.warning("reload: %s", redact(str(exc)))
+                return Response(
+                    json.dumps(error).encode(), 503 if exc.unreadable else 409, media_type=JSON
+                )
         state = self.state or admitted
         body = {"policy_version": state.model_ref["policy_version"], "changed": changed}
         return Response(json.dumps(body).encode(), media_type=JSON)
 
     async def openapi(self, request: Request) -> Response:
-        if self.state is None:
-            return self._error(503, "not_ready", "the model is not loaded yet")
-        return Response(self.state.openapi, media_type=JSON)
+        state = self._admit(request)
+        if isinstance(state, Response):
+            return state
+        return Response(state.openapi, media_type=JSON)

@@ -48,6 +48,7 @@ def _slice(scores: EngineScores, start: int, stop: int) -> EngineScores:
         engagement_score=scores.engagement_score[start:stop],
         reasons_positive=scores.reasons_positive[start:stop],
         reasons_negative=scores.reasons_negative[start:stop],
+        policy=scores.policy,
     )
 
 

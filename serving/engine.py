@@ -29,6 +29,7 @@ from pydantic_core import TzInfo
 from features.build import EXTRA_TIMESTAMP, LeadRows
 from features.contract import LEAD_OPTIONAL
 from models.scorer import LeadScorer
+from models.tiers import TierPolicy
 from serving.schemas import Lead
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,9 @@ class EngineScores:
     engagement_score: np.ndarray
     reasons_positive: list[list[str]]
     reasons_negative: list[list[str]]
+    # The tier policy `tier` was assigned with (the scorer's at the time of the call; None:
+    # not known, so whoever answers assigns tiers again).
+    policy: TierPolicy | None = None
 
 
 def _objects(values: list[Any]) -> np.ndarray:
@@ -231,4 +235,5 @@ class ScoringEngine:
             engagement_score=scores["engagement_score"],
             reasons_positive=scores["reasons_positive"],
             reasons_negative=scores["reasons_negative"],
+            policy=scorer.policy,
         )

@@ -17,6 +17,8 @@ _TYPE_WORDS = {
     "finite_number": "a finite number",
     "datetime_type": "a date-time string",
 }
+# The schema's text patterns only refuse control characters and blank ids.
+PATTERN_MESSAGE = "must be printable text: no NUL or other control characters, not blank"
 
 
 @dataclass(frozen=True)
@@ -41,13 +43,19 @@ class RequestError(Exception):
     """A request the service will not score: HTTP status, error kind and problems."""
 
     def __init__(
-        self, status: int, error: str, message: str, problems: Sequence[Problem] = ()
+        self,
+        status: int,
+        error: str,
+        message: str,
+        problems: Sequence[Problem] = (),
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.error = error
         self.message = message
         self.problems = list(problems)
+        self.headers = headers
 
     def body(self) -> bytes:
         return json.dumps(
@@ -85,6 +93,9 @@ def _locate(loc: Sequence[str | int]) -> tuple[str, int | None, str | None]:
 
 def _message(errors: list[dict[str, Any]]) -> str:
     """One message for all errors at one place (a union gives one error per member)."""
+    if any(e["type"] == "string_pattern_mismatch" for e in errors):
+        # A string that is not printable: what the other union members say does not matter.
+        return PATTERN_MESSAGE
     if len(errors) == 1:
         return str(errors[0]["msg"])
     wanted = [_TYPE_WORDS[e["type"]] for e in errors if e["type"] in _TYPE_WORDS]

@@ -17,12 +17,23 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from serving.config import MODEL_DIR_ENV
-from serving.model_source import ModelCard, load_model_dir, prepare_model_dir
+from serving.config import MODEL_DIR_ENV, check_exposure
+from serving.model_source import (
+    REGISTRY_TIMEOUT_S,
+    ModelCard,
+    check_model_dir,
+    prepare_model_dir,
+)
+from serving.startup import gave_up
 
 log = logging.getLogger(__name__)
 
 SERVICE = "serving.service:LeadScoring"
+MALLOC_SETTINGS = {
+    "MALLOC_ARENA_MAX": "2",
+    "MALLOC_MMAP_THRESHOLD_": str(256 * 1024),
+    "MALLOC_TRIM_THRESHOLD_": str(1024 * 1024),
+}
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -33,6 +44,8 @@ class ServeOptions:
     host: str
     port: int
     workers: int
+    # Listen beyond loopback without LEADSCORE_API_TOKEN (a gateway authenticates instead).
+    insecure: bool = False
 
 
 def bentoml_command(options: ServeOptions) -> list[str]:
@@ -62,30 +75,45 @@ def server_env(
             "MLFLOW_TRACKING_URI": options.tracking_uri,
             "LEADSCORE_WORKERS": str(options.workers),
             "BENTOML_DO_NOT_TRACK": "True",
-            # As in BentoML's containers: a worker that dies (say, cannot load the model) ends
-            # the server with an error instead of being respawned in a loop.
-            "BENTOML_CONTAINERIZED": "true",
         }
     )
+    # BentoML respawns a worker that dies (killed, out of memory) unless it runs "in a
+    # container"; here it must, so the server outlives one worker. A worker that cannot
+    # start at all stops the server instead (see serving.startup.StartFailures).
+    env.pop("BENTOML_CONTAINERIZED", None)
+    # glibc keeps freed memory of large requests in its heaps (and raises its mmap threshold
+    # after big frees, so later big buffers stay in them too): fixed thresholds and few arenas
+    # give memory back after a burst (docs/benchmarks.md). An operator's own settings win.
+    for name, value in MALLOC_SETTINGS.items():
+        env.setdefault(name, value)
     return env
 
 
-def prepare(options: ServeOptions, folder: Path) -> ModelCard:
-    """Download and check the model; raises ModelLoadError with the reason."""
-    card = prepare_model_dir(options.model_uri, options.tracking_uri, folder)
-    load_model_dir(folder)
+def prepare(
+    options: ServeOptions, folder: Path, timeout_s: float = REGISTRY_TIMEOUT_S
+) -> ModelCard:
+    """Download and check the model; raises ModelLoadError with the reason.
+
+    The check loads the model in a short-lived process: this one lives as long as the server
+    and would otherwise keep the model's memory (hundreds of MB) for nothing.
+    """
+    card = prepare_model_dir(options.model_uri, options.tracking_uri, folder, timeout_s)
+    check_model_dir(folder)
     return card
 
 
 def run_server(options: ServeOptions, model_dir: Path) -> int:
     """Run BentoML in the foreground until it exits, Ctrl-C or SIGTERM; its exit code."""
+    check_exposure(options.host, os.environ.get("LEADSCORE_API_TOKEN"), options.insecure)
     process = subprocess.Popen(
         bentoml_command(options), env=server_env(options, model_dir), cwd=PROJECT_ROOT
     )
     # Pass a polite stop on to the server, so no worker outlives this command.
     previous = signal.signal(signal.SIGTERM, lambda *_: process.send_signal(signal.SIGTERM))
     try:
-        return process.wait()
+        code = process.wait()
+        # Workers that could not start stop the server politely (exit 0): still a failure.
+        return 1 if gave_up(process.pid) else code
     except KeyboardInterrupt:
         process.send_signal(signal.SIGINT)
         try:
@@ -98,6 +126,7 @@ def run_server(options: ServeOptions, model_dir: Path) -> int:
 
 
 def serve(options: ServeOptions) -> int:
+    check_exposure(options.host, os.environ.get("LEADSCORE_API_TOKEN"), options.insecure)
     with tempfile.TemporaryDirectory(prefix="leadscore-serve-") as tmp:
         prepare(options, Path(tmp))
         return run_server(options, Path(tmp))

@@ -10,19 +10,30 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from models.scorer import LeadScorer
+from models.digests import DIGESTS_TAG, ArtifactError, read_manifest, verify_files
+from serving.deadline import call_within
+from serving.redaction import redact
+
+if TYPE_CHECKING:  # the model's modules load in workers (and the check's child) only
+    from models.scorer import LeadScorer
 
 log = logging.getLogger(__name__)
 
 MLFLOW_MODEL_DIR = "mlflow_model"
 CARD_FILE = "card.json"
+DIGESTS_FILE = "digests.json"
 BENTO_MODEL_NAME = "lead-conversion"
+# How long start-up waits for the registry to answer (LEADSCORE_REGISTRY_TIMEOUT_SECONDS).
+REGISTRY_TIMEOUT_S = 10.0
 # models.pyfunc's artifact keys (importing it would import MLflow; a test keeps them equal).
 SCORER_ARTIFACT = "scorer"
 POLICY_ARTIFACT = "tier_policy"
@@ -39,7 +50,11 @@ TRAINING_PARAMS = (
 
 
 class ModelLoadError(RuntimeError):
-    """The model cannot be served; the message says which model and why."""
+    """The model cannot be served; the message says which model and why (credentials in any
+    URI it quotes are hidden)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(redact(message))
 
 
 @dataclass(frozen=True)
@@ -94,6 +109,12 @@ def _run_facts(client: Any, run_id: str | None) -> tuple[dict[str, Any], dict[st
 
 def describe_uri(uri: str, tracking_uri: str) -> ModelCard:
     """Registry name, version and alias of `uri`, with its run's training window and metrics."""
+    return _describe(uri, tracking_uri)[0]
+
+
+def _describe(uri: str, tracking_uri: str) -> tuple[ModelCard, str | None]:
+    """`describe_uri`, and the file digests recorded for the version (None: not a registry
+    version, or none recorded)."""
     import mlflow
     from mlflow import MlflowClient
 
@@ -107,7 +128,7 @@ def describe_uri(uri: str, tracking_uri: str) -> ModelCard:
         else:
             found = client.get_model_version(name, str(version))
         training, metrics = _run_facts(client, found.run_id)
-        return ModelCard(
+        card = ModelCard(
             name=name,
             version=str(found.version),
             alias=alias,
@@ -116,9 +137,10 @@ def describe_uri(uri: str, tracking_uri: str) -> ModelCard:
             training=training,
             holdout_metrics=metrics,
         )
+        return card, dict(found.tags or {}).get(DIGESTS_TAG)
     run_id = uri.removeprefix("runs:/").split("/")[0] if uri.startswith("runs:/") else None
     training, metrics = _run_facts(client, run_id)
-    return ModelCard(
+    card = ModelCard(
         name=Path(uri.rstrip("/")).name or "model",
         version=run_id or "local",
         alias=None,
@@ -127,58 +149,141 @@ def describe_uri(uri: str, tracking_uri: str) -> ModelCard:
         training=training,
         holdout_metrics=metrics,
     )
+    return card, None
 
 
-def prepare_model_dir(uri: str, tracking_uri: str, folder: Path) -> ModelCard:
-    """Resolve `uri` once, download its MLflow model and write its card into `folder`."""
-    from models.pyfunc import download_model
+def check_tracking_store(tracking_uri: str) -> None:
+    """Refuse a SQLite tracking store that is not there: MLflow would create an empty one (a
+    mistyped path served nothing, silently)."""
+    if tracking_uri.startswith("sqlite:///"):
+        path = Path(tracking_uri.removeprefix("sqlite:///"))
+        if not path.is_file():
+            raise ModelLoadError(
+                f"no MLflow store at {path} (MLFLOW_TRACKING_URI): serving never creates one. "
+                "Fix the path, or train a model first (`leadscore train`)."
+            )
 
+
+def _fail_fast_over_http() -> None:
+    # MLflow retries a REST call seven times with backoff (over 200 s) by default; start-up
+    # should say at once that the registry is not there. An operator's own settings win.
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
+
+
+def prepare_model_dir(
+    uri: str, tracking_uri: str, folder: Path, timeout_s: float = REGISTRY_TIMEOUT_S
+) -> ModelCard:
+    """Resolve `uri` once, download its MLflow model and write its card into `folder`.
+
+    The registry must answer within `timeout_s`; the download may take ten times that.
+    """
+    check_tracking_store(tracking_uri)
+    _fail_fast_over_http()
     try:
-        card = describe_uri(uri, tracking_uri)
+        card, recorded = call_within(timeout_s, lambda: _describe(uri, tracking_uri))
+    except TimeoutError:
+        raise ModelLoadError(
+            f"the MLflow registry at {tracking_uri} did not answer within {timeout_s:g} s "
+            "(MLFLOW_TRACKING_URI; LEADSCORE_REGISTRY_TIMEOUT_SECONDS sets the wait)"
+        ) from None
+    except Exception as exc:  # MLflow raises many kinds; the operator needs the message
+        raise ModelLoadError(
+            f"cannot get model {uri} from MLflow at {tracking_uri}: {_first_line(exc)}. "
+            "Train one (`leadscore train`), or set LEADSCORE_MODEL_URI / MLFLOW_TRACKING_URI."
+        ) from None
+    if recorded is None:
+        raise ModelLoadError(
+            f"model {uri} has no file digests recorded in the registry ({DIGESTS_TAG}): only "
+            "a registered version whose files were hashed when it was registered is served; "
+            "retrain it with this leadscore (`leadscore train`)"
+        )
+    try:
+        digests = read_manifest(recorded)
+    except ArtifactError as exc:
+        raise ModelLoadError(f"model {uri}: {exc}") from None
+    try:
         # Download the exact version the alias pointed at, not whatever it points at now.
         pinned = f"models:/{card.name}/{card.version}" if uri.startswith("models:/") else uri
         folder.mkdir(parents=True, exist_ok=True)
         target = folder / MLFLOW_MODEL_DIR
         if target.exists():
             shutil.rmtree(target)
-        downloaded = download_model(pinned, folder / "download")
+        downloaded = call_within(10 * timeout_s, lambda: _download(pinned, folder / "download"))
         downloaded.rename(target)
         shutil.rmtree(folder / "download", ignore_errors=True)
     except Exception as exc:  # MLflow raises many kinds; the operator needs the message
         raise ModelLoadError(
-            f"cannot get model {uri} from MLflow at {tracking_uri}: {exc}. "
-            "Train one (`leadscore train`), or set LEADSCORE_MODEL_URI / MLFLOW_TRACKING_URI."
-        ) from exc
+            f"cannot download model {uri} from MLflow at {tracking_uri}: {_first_line(exc)}"
+        ) from None
+    what = f"model {card.name} version {card.version}"
+    try:
+        verify_files(target, digests, what)
+    except ArtifactError as exc:
+        shutil.rmtree(target, ignore_errors=True)
+        raise ModelLoadError(str(exc)) from None
+    (folder / DIGESTS_FILE).write_text(recorded)
     (folder / CARD_FILE).write_text(json.dumps(asdict(card), indent=2))
     return card
 
 
+def _download(uri: str, dst: Path) -> Path:
+    """A logged model's files (not `models.pyfunc.download_model`: that module imports the
+    model's code, which `leadscore serve`'s parent never loads)."""
+    import mlflow.artifacts
+
+    return Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(dst)))
+
+
+def _first_line(exc: BaseException) -> str:
+    """An exception's message on one line, shortened (MLflow's quote whole responses)."""
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text[:400]}"
+
+
 def _load_scorer(model_path: Path) -> LeadScorer:
     """The scorer of an MLflow model folder: `models.pyfunc.load_scorer`'s files, read without
-    importing MLflow (seconds of start-up per worker)."""
-    import pickle
-
+    importing MLflow (seconds of start-up per worker). MLmodel is YAML read safely, the rest
+    is data (`models.artifacts`); nothing here runs code from the artifact store."""
     import yaml
 
+    from models.artifacts import load_scorer_files
     from models.tiers import TierPolicy
 
     spec = yaml.safe_load((model_path / "MLmodel").read_text())
     artifacts = spec["flavors"]["python_function"]["artifacts"]
-    scorer = pickle.loads((model_path / artifacts[SCORER_ARTIFACT]["path"]).read_bytes())
-    if not isinstance(scorer, LeadScorer):
-        raise TypeError(f"the scorer artifact holds a {type(scorer).__name__}")
     policy = json.loads((model_path / artifacts[POLICY_ARTIFACT]["path"]).read_text())
-    return scorer.with_policy(TierPolicy.from_dict(policy))
+    return load_scorer_files(
+        model_path / artifacts[SCORER_ARTIFACT]["path"], TierPolicy.from_dict(policy)
+    )
 
 
 def load_model_dir(folder: Path) -> ServedModel:
-    """The scorer and card of a prepared folder."""
+    """The scorer and card of a prepared folder, its files checked against their digests
+    first (what was verified when the folder was made may have been changed since)."""
     try:
         card = ModelCard.from_dict(json.loads((folder / CARD_FILE).read_text()))
+        digests = read_manifest((folder / DIGESTS_FILE).read_text())
+        verify_files(
+            folder / MLFLOW_MODEL_DIR, digests, f"model {card.name} version {card.version}"
+        )
         scorer = _load_scorer(folder / MLFLOW_MODEL_DIR)
     except Exception as exc:
-        raise ModelLoadError(f"cannot load the model in {folder}: {exc}") from exc
+        raise ModelLoadError(f"cannot load the model in {folder}: {exc}") from None
     return ServedModel(scorer, card)
+
+
+def check_model_dir(folder: Path) -> None:
+    """Raise ModelLoadError unless the prepared folder loads, trying in a child process."""
+    done = subprocess.run(
+        [sys.executable, "-m", "serving.model_source", str(folder)],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    if done.returncode != 0:
+        lines = (done.stderr or done.stdout).strip().splitlines()
+        raise ModelLoadError(lines[-1] if lines else f"cannot load the model in {folder}")
 
 
 def load_from_registry(uri: str, tracking_uri: str, scratch: Path) -> ServedModel:
@@ -201,3 +306,11 @@ def save_bento_model(uri: str, tracking_uri: str, name: str = BENTO_MODEL_NAME) 
         ) as stored:
             shutil.copytree(tmp, stored.path, dirs_exist_ok=True)
     return str(stored.tag)
+
+
+if __name__ == "__main__":  # `check_model_dir`'s child: load, then exit (1 with the reason)
+    try:
+        load_model_dir(Path(sys.argv[1]))
+    except ModelLoadError as failure:
+        print(failure, file=sys.stderr)
+        raise SystemExit(1) from None

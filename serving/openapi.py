@@ -23,7 +23,8 @@ def _errors(*statuses: tuple[int, str]) -> dict[str, Any]:
 
 
 def build_openapi(version: str, auth: bool) -> dict[str, Any]:
-    """OpenAPI for /score, /model and the health endpoints; bearer auth when a token is set."""
+    """OpenAPI for /score, /model, /reload and the health endpoints; bearer auth when a token
+    is set."""
     refs, schema = models_json_schema(
         [
             (ScoreRequest, "validation"),
@@ -52,11 +53,16 @@ def build_openapi(version: str, auth: bool) -> dict[str, Any]:
             "responses": {
                 "200": _json(refs[(ScoreResponse, "serialization")]["$ref"], "Scores."),
                 **_errors(
-                    (400, "Body is not JSON."),
+                    (400, "Body is not JSON, or a JSON object repeats a key."),
                     *unauthorized,
                     (413, "Body larger than the configured limit."),
                     (415, "Content type is not application/json."),
                     (422, "Valid JSON that breaks the contract; `problems` say where."),
+                    (
+                        503,
+                        "Not ready, too many requests in flight (`overloaded`), or the "
+                        "prediction log cannot be written (`log_unavailable`); see Retry-After.",
+                    ),
                 ),
             },
         }
@@ -69,6 +75,52 @@ def build_openapi(version: str, auth: bool) -> dict[str, Any]:
             "responses": {
                 "200": _json(refs[(ModelInfo, "serialization")]["$ref"], "Model card."),
                 **_errors(*unauthorized),
+            },
+        }
+    }
+
+    reload = {
+        "post": {
+            "operationId": "reload",
+            "summary": "Serve the tier policy applied in the registry now, without a restart.",
+            "description": (
+                "Checks the registry for the policy applied to the served model version (a "
+                "worker also checks every LEADSCORE_POLICY_REFRESH_SECONDS). Needs "
+                "`Content-Type: application/json` and a JSON object (ignored: `{}`). With "
+                "several workers, "
+                "each picks the policy up on its own check."
+            ),
+            "security": security,
+            "requestBody": {
+                "required": True,
+                "description": "Ignored: send `{}`.",
+                "content": {"application/json": {"schema": {"type": "object"}}},
+            },
+            "responses": {
+                "200": {
+                    "description": "The policy served now, and whether it changed.",
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "policy_version": {"type": "string"},
+                                    "changed": {"type": "boolean"},
+                                },
+                                "required": ["policy_version", "changed"],
+                            }
+                        }
+                    },
+                },
+                **_errors(
+                    (400, "Body is not JSON."),
+                    *unauthorized,
+                    (409, "The applied policy has no valid record; the served one stays."),
+                    (413, "Body larger than 64 KiB."),
+                    (415, "Content type is not application/json."),
+                    (422, "The body is not a JSON object."),
+                    (503, "The registry cannot be read in time; the served policy stays."),
+                ),
             },
         }
     }
@@ -97,8 +149,12 @@ def build_openapi(version: str, auth: bool) -> dict[str, Any]:
         "paths": {
             "/score": score,
             "/model": model,
+            "/reload": reload,
             "/livez": probe("Liveness (always open)."),
-            "/readyz": probe("Readiness: 200 once the model is loaded (always open)."),
+            "/readyz": probe(
+                "Readiness (always open): 200 once the model is loaded, 503 while the "
+                "prediction log cannot be written."
+            ),
         },
         "components": {"schemas": schema.get("$defs", {})},
     }

@@ -6,6 +6,7 @@ that is not exactly what the contract says is rejected with the lead index and f
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal, NotRequired
 
@@ -19,17 +20,29 @@ from pydantic import (
     StrictBool,
     StrictInt,
     StrictStr,
+    model_validator,
     with_config,
 )
 from typing_extensions import TypedDict
 
 from serving.config import MAX_ACTIVITIES_PER_LEAD, MAX_LEADS_PER_REQUEST
 
-# Pandas keeps nanosecond timestamps between 1677 and 2262; a CRM date outside this window is
-# a typo or a placeholder (0001-01-01), not a date to compute lead ages from.
-EARLIEST = datetime(1900, 1, 1)
+# A CRM date before 1970 or after 2199 is a typo or a placeholder (0001-01-01, 1900-01-01),
+# not a date to compute lead ages from. The window is also what keeps day counts exact: the
+# featurizer subtracts int64 nanoseconds, which overflow beyond 292 years (a 1905 created_at
+# scored as of 2199 came out as "created today").
+EARLIEST = datetime(1970, 1, 1)
 LATEST = datetime(2200, 1, 1)
 MAX_TEXT = 1_000
+# The largest employers have about 2.3 million employees; more is a typo or a probe.
+MAX_COMPANY_SIZE = 10_000_000
+# Fields per lead (custom CRM fields included), and the length of custom fields' names.
+MAX_FIELDS = 100
+MAX_EXTRA_NAME = 100
+# Text as a CRM stores it: no NUL or other control characters (tab and line breaks allowed in
+# text, none in ids and types). They reach logs and the prediction log otherwise.
+PRINTABLE = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+NAME = r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$"
 
 
 def _utc_naive(value: datetime) -> datetime:
@@ -38,6 +51,9 @@ def _utc_naive(value: datetime) -> datetime:
     if offset is None:
         return value
     return (value - offset).replace(tzinfo=None) if offset else value.replace(tzinfo=None)
+
+
+_NAME = re.compile(NAME)
 
 
 # A timestamp as written, offset kept. The range applies to the date as written (pydantic
@@ -49,21 +65,24 @@ Moment = Annotated[
         ge=EARLIEST,
         lt=LATEST,
         description=(
-            "RFC 3339 date-time between 1900 and 2199, e.g. 2026-06-01T09:30:00Z; "
+            "RFC 3339 date-time between 1970 and 2199, e.g. 2026-06-01T09:30:00Z; "
             "no offset means UTC."
         ),
         examples=["2026-06-01T09:30:00Z"],
-        json_schema_extra={"pattern": "^(19|20|21)[0-9]{2}-"},
+        json_schema_extra={"pattern": "^(19[7-9][0-9]|20[0-9]{2}|21[0-9]{2})-"},
     ),
 ]
 # Lead-level timestamps, converted to tz-naive UTC as they are validated. Activities keep the
 # offset as written: a Python validator per activity cost more than validating the rest of a
 # request (docs/benchmarks.md), so the engine converts their instants in its own pass.
 Timestamp = Annotated[Moment, AfterValidator(_utc_naive)]
-Text = Annotated[StrictStr, Field(max_length=MAX_TEXT)]
+Text = Annotated[StrictStr, Field(max_length=MAX_TEXT, pattern=PRINTABLE)]
 FiniteNumber = Annotated[float, Strict(), Field(allow_inf_nan=False)]
-# Values of extra lead attributes (custom CRM fields): scalars only.
-ExtraValue = StrictStr | StrictBool | StrictInt | FiniteNumber | None
+# Values of extra lead attributes (custom CRM fields): scalars only, text as long as other
+# text, integers that fit 64 bits (numbers beyond the training range score as its edge).
+ExtraValue = (
+    Text | StrictBool | Annotated[StrictInt, Field(ge=-(2**63), lt=2**63)] | FiniteNumber | None
+)
 
 
 def _not_bool(value: Any) -> Any:
@@ -74,7 +93,7 @@ def _not_bool(value: Any) -> Any:
 
 # An integer id may come as 17 or 17.0 (JSON does not tell them apart); 17.5 is refused.
 LeadId = (
-    Annotated[StrictStr, Field(min_length=1, max_length=256, pattern=r"\S")]
+    Annotated[StrictStr, Field(min_length=1, max_length=256, pattern=NAME)]
     | Annotated[int, Field(ge=-(2**63), lt=2**63), BeforeValidator(_not_bool)]
 )
 
@@ -91,7 +110,7 @@ class Activity(TypedDict):
         Field(
             min_length=1,
             max_length=200,
-            pattern=r"\S",
+            pattern=NAME,
             description="CRM activity type; types the model has not seen count as 'other'.",
             examples=["demo_request"],
         ),
@@ -127,10 +146,20 @@ EXAMPLE_LEAD: dict[str, Any] = {
 class Lead(BaseModel):
     """A lead as in the data contract's `leads` table, with its activities nested.
 
-    Extra attributes (custom CRM fields) are allowed as strings, numbers, booleans or null.
+    Extra attributes (custom CRM fields) are allowed as strings, numbers, booleans or null:
+    at most 100 fields per lead in all (MAX_FIELDS), named in at most 100 characters.
     """
 
-    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [EXAMPLE_LEAD]})
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "examples": [EXAMPLE_LEAD],
+            # Custom fields: printable names of at most MAX_EXTRA_NAME characters; at most
+            # MAX_FIELDS fields in all.
+            "propertyNames": {"minLength": 1, "maxLength": MAX_EXTRA_NAME, "pattern": NAME},
+            "maxProperties": MAX_FIELDS,
+        },
+    )
     __pydantic_extra__: dict[str, ExtraValue] = Field(init=False)
 
     lead_id: LeadId = Field(
@@ -146,8 +175,10 @@ class Lead(BaseModel):
     campaign: Text | None = Field(default=None, description="Campaign the lead came from.")
     country: Text | None = Field(default=None, examples=["US"], description="Country code.")
     industry: Text | None = Field(default=None, examples=["software"], description="Industry.")
-    company_size: Annotated[FiniteNumber, Field(ge=0)] | None = Field(
-        default=None, examples=[250], description="Employees of the lead's company."
+    company_size: Annotated[FiniteNumber, Field(ge=0, le=MAX_COMPANY_SIZE)] | None = Field(
+        default=None,
+        examples=[250],
+        description=f"Employees of the lead's company, 0 to {MAX_COMPANY_SIZE:,}.",
     )
     job_title: Text | None = Field(
         default=None, examples=["VP of Engineering"], description="Job title as typed."
@@ -160,6 +191,23 @@ class Lead(BaseModel):
         max_length=MAX_ACTIVITIES_PER_LEAD,
         description=f"The lead's activities, at most {MAX_ACTIVITIES_PER_LEAD:,}.",
     )
+
+    @model_validator(mode="after")
+    def _few_custom_fields(self) -> Lead:
+        extra = self.__pydantic_extra__
+        if extra:
+            given = len(self.model_fields_set)
+            if given > MAX_FIELDS:
+                raise ValueError(
+                    f"{given} fields (custom ones included); at most {MAX_FIELDS} are accepted"
+                )
+            for name in extra:
+                if len(name) > MAX_EXTRA_NAME or not _NAME.match(name):
+                    raise ValueError(
+                        f"custom field name {name[:40]!r}: 1 to {MAX_EXTRA_NAME} printable "
+                        "characters"
+                    )
+        return self
 
 
 class ScoreRequest(BaseModel):

@@ -27,7 +27,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from serving.config import ServingConfig
+from serving.config import ConfigError, ServingConfig
+from serving.gate import TokenGate
+from serving.redaction import redact_logs
 
 if TYPE_CHECKING:
     from serving.app import ScoringAPI
@@ -80,6 +82,9 @@ endpoints = Starlette(
         Route("/reload", _reload, methods=["POST"]),
     ]
 )
+# Starlette would answer `POST /score/` with a redirect to the Host header's address: a
+# forged Host made the service point clients anywhere. A wrong path is a 404 instead.
+endpoints.router.redirect_slashes = False
 # BentoML reads a service's settings when its class is defined, so these few come from the
 # environment at import (the model itself is loaded per worker, in __init__).
 _settings = ServingConfig.from_env()
@@ -123,28 +128,33 @@ class LeadScoring:
     """Lead conversion scores for CRM integrations: POST /score, GET /model."""
 
     def __init__(self) -> None:
-        from ops.prediction_log import PredictionLog, sqlite_url
-        from serving.app import ScoringAPI, build_state, policy_watcher_for
+        from serving.app import ScoringAPI, build_state
         from serving.model_source import ModelLoadError
+        from serving.startup import (
+            failed_to_start,
+            first_policy_check,
+            mark_started,
+            open_prediction_log,
+        )
 
         started = time.perf_counter()
         config = ServingConfig.from_env()
         # BentoML's logging config keeps other loggers at WARNING; the service reports at INFO.
         logging.getLogger("leadscore").setLevel(os.environ.get("LEADSCORE_LOG_LEVEL", "INFO"))
+        redact_logs()
         try:
             served = load_served_model(config)
-        except ModelLoadError as exc:
+            prediction_log = open_prediction_log(config)
+        except (ModelLoadError, ConfigError) as exc:
             log.error("leadscore cannot start: %s", exc)
-            raise
+            failed_to_start()
+            raise SystemExit(3) from None
         api = ScoringAPI()
-        target = config.prediction_log
-        prediction_log = (
-            PredictionLog(target if "://" in target else sqlite_url(target)) if target else None
-        )
         api.attach(
-            build_state(served, config), config, prediction_log, policy_watcher_for(served, config)
+            build_state(served, config), config, prediction_log, first_policy_check(served, config)
         )
         _workers["api"] = api
+        mark_started()
         # Start-up objects (modules, the model) never die: keep the collector off them, so
         # collections only walk per-request garbage and stay short.
         gc.collect()
@@ -162,11 +172,17 @@ class LeadScoring:
             time.perf_counter() - started,
         )
 
-    def __is_ready__(self) -> bool:
-        return _api() is not None
+    async def __is_ready__(self) -> bool:
+        # Async: BentoML would otherwise run it in a thread on every probe.
+        api = _api()
+        return api is not None and api.healthy()
 
     @bentoml.on_shutdown
     async def close(self) -> None:
         api = _api()
         if api is not None:
             await api.shutdown()
+
+
+# The token also guards what BentoML serves itself (/docs.json, /schema.json, /metrics...).
+LeadScoring.add_asgi_middleware(TokenGate, token=_settings.api_token)  # type: ignore[attr-defined]

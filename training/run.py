@@ -36,7 +36,9 @@ from training.tracking import (
     git_commit,
     lead_records,
     log_scorer_model,
+    record_file_digests,
     set_alias,
+    synthetic_example,
 )
 
 log = logging.getLogger(__name__)
@@ -198,9 +200,12 @@ def log_run(
             mlflow.log_artifacts(str(folder), artifact_path="report")
 
         holdout_leads = result.holdout["lead_id"].drop_duplicates().head(3).tolist()
-        example = lead_records(export, holdout_leads, examples.cutoff)
+        example = synthetic_example(
+            lead_records(export, holdout_leads, examples.cutoff), examples.cutoff
+        )
         model_uri = log_scorer_model(result.scorer, example, examples.cutoff)
         version = mlflow.register_model(model_uri, tracking.model_name)
+        record_file_digests(client, tracking.model_name, str(version.version))
         set_alias(client, tracking.model_name, CHALLENGER, str(version.version))
         holdout_rows = snapshots["cohort"] == "holdout"
         holdout_history = LeadHistory(

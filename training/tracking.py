@@ -21,6 +21,7 @@ from sklearn.metrics import log_loss, roc_auc_score
 
 from features.build import LeadHistory
 from features.contract import Export
+from models.digests import DIGESTS_TAG, file_digests, manifest
 from models.pyfunc import (
     PACKAGES,
     LeadScoringModel,
@@ -113,6 +114,41 @@ def lead_records(export: Export, lead_ids: list[str], as_of: pd.Timestamp) -> pd
     )
 
 
+def synthetic_example(records: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Invented leads shaped like `records` (same columns and value types) for the logged
+    model's input example and signature: the artifact store must not hold real leads."""
+    rows = []
+    for i in range(len(records)):
+        row: dict[str, object] = {}
+        for column in records.columns:
+            present = [v for v in records[column] if v is not None and v == v]
+            value = present[0] if present else None
+            if column == "lead_id":
+                row[column] = f"example-{i + 1}"
+            elif column == "created_at":
+                row[column] = f"{as_of - pd.Timedelta(days=30 + i):%Y-%m-%dT%H:%M:%SZ}"
+            elif column == ACTIVITIES_FIELD:
+                types = [a["activity_type"] for v in present for a in v][:2] or ["page_view"]
+                row[column] = [
+                    {
+                        "activity_type": kind,
+                        "occurred_at": f"{as_of - pd.Timedelta(days=3 + k):%Y-%m-%dT%H:%M:%SZ}",
+                    }
+                    for k, kind in enumerate(types)
+                ]
+            elif isinstance(value, bool):
+                row[column] = False
+            elif isinstance(value, int | float):
+                row[column] = type(value)(100)
+            elif isinstance(value, str):
+                row[column] = "example"
+            else:
+                row[column] = None
+        rows.append(row)
+    frame = pd.DataFrame(rows, columns=list(records.columns))
+    return frame.astype(records.dtypes.to_dict())
+
+
 def pip_requirements() -> list[str]:
     return [f"{name}=={metadata.version(name)}" for name in REQUIREMENTS]
 
@@ -145,6 +181,18 @@ def log_scorer_model(scorer: LeadScorer, example: pd.DataFrame, as_of: pd.Timest
             pip_requirements=pip_requirements(),
         )
     return str(info.model_uri)
+
+
+def record_file_digests(client: MlflowClient, name: str, version: str) -> dict[str, str]:
+    """Hash every file of a registered model version and keep the digests in the registry
+    (`models.digests`), where whoever serves the version checks its files against them."""
+    with tempfile.TemporaryDirectory() as tmp:
+        local = mlflow.artifacts.download_artifacts(
+            artifact_uri=f"models:/{name}/{version}", dst_path=tmp
+        )
+        digests = file_digests(Path(local))
+    client.set_model_version_tag(name, version, DIGESTS_TAG, manifest(digests))
+    return digests
 
 
 @dataclass(frozen=True)

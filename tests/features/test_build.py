@@ -386,20 +386,18 @@ def test_pickle_roundtrip_gives_identical_output() -> None:
     assert restored.feature_info_ == featurizer.feature_info_
 
 
-def test_unpickling_rebuilds_derived_lookup_tables() -> None:
-    """A featurizer pickled without its derived tables (an older release) still transforms."""
+def test_fitted_state_as_json_rebuilds_an_identical_featurizer() -> None:
+    """What a model artifact stores of the featurizer: plain JSON, the rest derived again."""
+    import json
+
     batch = random_history(n_leads=40, n_activities=600, snapshots_per_lead=2, seed=3)
     featurizer = LeadFeaturizer(min_activity_count=10, min_category_count=3).fit(batch)
-    state = dict(featurizer.__getstate__())  # a copy: the state may be the live __dict__
-    derived = [k for k in ("level_codes_", "numeric_features_") if k in state]
-    assert derived
-    for key in derived:
-        del state[key]
-    restored = LeadFeaturizer.__new__(LeadFeaturizer)
-    restored.__setstate__(state)
+    state = json.loads(json.dumps(featurizer.fitted_state()))
+    restored = LeadFeaturizer.from_fitted_state(state)
     pd.testing.assert_frame_equal(
         featurizer.transform(batch), restored.transform(batch), check_exact=True
     )
+    assert restored.feature_info_ == featurizer.feature_info_
 
 
 def test_fit_transform_equals_fit_then_transform() -> None:

@@ -18,7 +18,13 @@ from demo.world import DemoWorld, write_demo_world
 from ops.policy_store import APPLIED_TAG
 from training.evaluate import flatten_metrics
 from training.pipeline import LIGHTGBM, TrainingResult
-from training.tracking import CHAMPION, TrackingConfig, lead_records, log_scorer_model
+from training.tracking import (
+    CHAMPION,
+    TrackingConfig,
+    lead_records,
+    log_scorer_model,
+    record_file_digests,
+)
 
 MODEL_NAME = "lead-conversion-ops-test"
 
@@ -91,6 +97,7 @@ def registered_model(
         example = lead_records(export, leads, result.examples.cutoff)
         model_uri = log_scorer_model(result.scorer, example, result.examples.cutoff)
     version = str(mlflow.register_model(model_uri, name).version)
+    record_file_digests(client, name, version)
     client.set_model_version_tag(name, version, APPLIED_TAG, result.scorer.policy.version)
     client.set_registered_model_alias(name, CHAMPION, version)
     model = RegisteredModel(tracking, name, version, run.info.run_id, export_dir, root)

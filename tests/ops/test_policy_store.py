@@ -11,6 +11,7 @@ from mlflow import MlflowClient
 from models.tiers import TierPolicy
 from ops.policy_store import (
     APPLIED_TAG,
+    PolicyCheckFailed,
     PolicyNotFound,
     PolicyStore,
     PolicyWatcher,
@@ -134,7 +135,9 @@ def test_watcher_keeps_serving_when_the_registry_fails() -> None:
             raise ConnectionError("registry down")
 
     watcher = PolicyWatcher(PolicyStore(NAME, Broken()), "1", PACKED)
-    assert watcher.refresh() is None
+    with pytest.raises(PolicyCheckFailed, match="registry down") as failed:
+        watcher.refresh()
+    assert failed.value.unreadable
     assert watcher.policy == PACKED
 
 

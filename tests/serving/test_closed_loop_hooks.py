@@ -32,6 +32,7 @@ from tests.serving.conftest import (
     start_server,
     stop_server,
 )
+from training.tracking import record_file_digests
 
 NAME = "lead-conversion-hooks"
 
@@ -52,6 +53,7 @@ def start_hooked(
         client.create_registered_model(NAME)
     version = client.create_model_version(NAME, source.source, run_id=source.run_id)
     client.set_model_version_tag(NAME, version.version, APPLIED_TAG, "1")
+    record_file_digests(client, NAME, str(version.version))
     uri = f"models:/{NAME}/{version.version}"
     model = TrainedModel(trained_model.data_dir, trained_model.tracking_uri, uri)
     model_dir = folder / "model"
@@ -121,7 +123,7 @@ def test_scores_are_logged_and_an_applied_policy_is_served_on_reload(
     stored = store.save(version, TierPolicy(0.0, 0.0), reason="everyone to sales (test)")
     store.apply(version, stored.version)
     assert server.client.post("/reload").status_code == 401
-    reload = server.client.post("/reload", headers=AUTH)
+    reload = server.client.post("/reload", json={}, headers=AUTH)
     assert reload.status_code == 200
     assert reload.json() == {"policy_version": stored.version, "changed": True}
 
@@ -133,7 +135,7 @@ def test_scores_are_logged_and_an_applied_policy_is_served_on_reload(
     assert logged["policy_version"].tolist() == ["1"] * 5 + [stored.version] * 5
 
     store.apply(version, "1")  # roll back: the packed policy is served again
-    assert server.client.post("/reload", headers=AUTH).json()["policy_version"] == "1"
+    assert server.client.post("/reload", json={}, headers=AUTH).json()["policy_version"] == "1"
 
 
 @pytest.mark.parametrize("hooked", [1], indirect=True)

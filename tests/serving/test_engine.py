@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
-from serving.app import check_leads
 from serving.engine import ActivityColumns, utc_micros
 from serving.errors import RequestError
+from serving.lead_checks import check_leads
 from serving.schemas import ScoreRequest
 
 AS_OF = datetime(2026, 6, 30)

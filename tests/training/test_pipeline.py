@@ -10,7 +10,6 @@ import pytest
 
 from demo.world import DemoWorld
 from features.build import LeadFeaturizer, LeadHistory
-from models.scorer import LeadScorer
 from models.tiers import TIERS
 from tests.conftest import make_export
 from training.labels import SnapshotScheme, build_training_examples
@@ -186,9 +185,3 @@ def test_remembered_phrases_are_the_phrases_and_stay_out_of_the_artifact(
     fresh = restored.score(history)
     for column in ("reasons_positive", "reasons_negative"):
         assert first[column].tolist() == again[column].tolist() == fresh[column].tolist()
-    # Scorers pickled before phrases were remembered load and explain.
-    state = scorer.__getstate__()
-    del state["_phrases"]
-    old = LeadScorer.__new__(LeadScorer)
-    old.__setstate__(state)
-    assert old.score(history)["reasons_positive"].tolist() == first["reasons_positive"].tolist()
