@@ -37,6 +37,7 @@ from demo.world import (
 )
 from features.build import LeadHistory
 from features.contract import Export
+from models.registry import DEFAULT_MODEL_NAME
 from models.scorer import LeadScorer
 from models.tiers import TIERS
 from ops.closed_loop import closed_loop
@@ -55,7 +56,7 @@ from training.pipeline import LIGHTGBM, TrainingResult, train
 
 CAPACITY_TOLERANCE = 0.10
 CAPACITY_SHARES = (0.02, 0.05, 0.10)  # capacities as shares of the holdout's inflow
-MODEL_NAME = "lead-conversion"
+MODEL_NAME = DEFAULT_MODEL_NAME
 
 
 def run_params(result: TrainingResult) -> dict[str, str]:

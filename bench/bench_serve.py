@@ -36,8 +36,10 @@ import numpy as np
 import pandas as pd
 import psutil
 
+from models.registry import CHAMPION, DEFAULT_MODEL_NAME, alias_uri
+
 ROOT = Path(__file__).resolve().parent.parent
-MODEL_URI = "models:/lead-conversion@champion"
+MODEL_URI = alias_uri(DEFAULT_MODEL_NAME, CHAMPION)
 TARGETS = {
     "one lead, reasons": "≥ 600 req/s, p99 ≤ 25 ms",
     "one lead, explain=false": "≥ 1,500 req/s, p99 ≤ 10 ms",

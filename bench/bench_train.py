@@ -58,7 +58,7 @@ def _step_seconds(workdir: Path) -> dict[str, float]:
     """The pipeline's own step timings, as the training run logged them to MLflow."""
     from mlflow import MlflowClient
 
-    from training.tracking import DEFAULT_EXPERIMENT
+    from models.registry import DEFAULT_EXPERIMENT
 
     client = MlflowClient(
         tracking_uri=f"sqlite:///{workdir / 'mlflow.db'}",

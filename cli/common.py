@@ -37,9 +37,21 @@ AsOfOption = Annotated[
 ]
 
 ModelOption = Annotated[
-    str,
-    typer.Option("--model", help="MLflow model URI.", envvar="LEADSCORE_MODEL_URI"),
+    str | None,
+    typer.Option(
+        "--model",
+        help="MLflow model URI; default LEADSCORE_MODEL_URI, else the @champion of "
+        "LEADSCORE_MODEL_NAME.",
+        show_default=False,
+    ),
 ]
+
+
+def model_or_default(model: str | None) -> str:
+    """The model a command works on: the one given, else the registry's default."""
+    from models.registry import default_model_uri
+
+    return model or default_model_uri()
 
 
 def read_or_exit(data: Path | str) -> Any:

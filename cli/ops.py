@@ -15,12 +15,13 @@ from cli.common import (
     as_utc,
     console,
     err_console,
+    model_or_default,
     read_or_exit,
 )
 
 
 def thresholds(
-    model: ModelOption = "models:/lead-conversion@champion",
+    model: ModelOption = None,
     data: Annotated[
         Path | None,
         typer.Option("--data", help="A fresh labelled export instead of the model's holdout."),
@@ -73,15 +74,16 @@ def thresholds(
     ] = Path("thresholds_report.html"),
 ) -> None:
     """Volume, precision and recall per threshold; pick tier thresholds for capacity targets."""
+    model = model_or_default(model)
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
     from rich import box
     from rich.table import Table
 
-    from ops.policy_store import PolicyNotFound, PolicyStore, resolve_model_version
+    from models.registry import TrackingConfig, resolve_model_version
+    from ops.policy_store import PolicyNotFound, PolicyStore
     from ops.targets import ThresholdTargets, candidate_table
     from ops.thresholds import calibrate_thresholds
-    from training.tracking import TrackingConfig
 
     TrackingConfig.from_env().activate()
     client = MlflowClient()
@@ -219,8 +221,8 @@ def report(
     ),
 ) -> None:
     """Closed loop: logged scores joined with a later export's outcomes; drift; MLflow metrics."""
+    from models.registry import TrackingConfig
     from ops.closed_loop import ClosedLoopError, run_closed_loop_report, summary_lines
-    from training.tracking import TrackingConfig
 
     read = read_or_exit(data)
     try:

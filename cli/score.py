@@ -16,6 +16,7 @@ from cli.common import (
     console,
     err_console,
     partition_runner,
+    model_or_default,
     read_or_exit,
 )
 
@@ -31,18 +32,20 @@ def score(
         ),
     ],
     as_of: AsOfOption = None,
-    model: ModelOption = "models:/lead-conversion@champion",
+    model: ModelOption = None,
     no_reasons: Annotated[
         bool, typer.Option("--no-reasons", help="Skip SHAP reasons and sub-scores (faster).")
     ] = False,
     cluster: ClusterOption = None,
 ) -> None:
     """Score every lead with no opportunity as of the date."""
+    model = model_or_default(model)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    from ops.policy_store import PolicyStore, resolve_model_version
+    from models.pyfunc import load_scorer_from_uri
+    from models.registry import TrackingConfig, resolve_model_version
+    from ops.policy_store import PolicyStore
     from training.batch import open_leads, score_export, write_score_partitions, write_scores
-    from training.tracking import TrackingConfig, load_scorer_from_uri
 
     folder = not out.suffix
     if not folder and out.suffix not in (".csv", ".parquet"):

@@ -8,7 +8,7 @@ from typing import Annotated
 import pandas as pd
 import typer
 
-from cli.common import ModelOption, console, err_console
+from cli.common import ModelOption, console, err_console, model_or_default
 
 
 def serve(
@@ -18,7 +18,7 @@ def serve(
     port: Annotated[
         int, typer.Option("--port", envvar="LEADSCORE_PORT", min=1, max=65_535, help="Port.")
     ] = 3000,
-    model: ModelOption = "models:/lead-conversion@champion",
+    model: ModelOption = None,
     workers: Annotated[
         int,
         typer.Option("--workers", envvar="LEADSCORE_WORKERS", min=1, help="Worker processes."),
@@ -33,6 +33,7 @@ def serve(
     ] = False,
 ) -> None:
     """Serve the model over HTTP (BentoML): POST /score, GET /model, /livez, /readyz."""
+    model = model_or_default(model)
     import json
     import tempfile
 

@@ -50,6 +50,7 @@ def _train_table(
 ) -> None:
     """`leadscore train --data TABLE --label-column COL`: one row per lead with its outcome."""
 
+    from models.registry import TrackingConfig
     from training.single_table import (
         DROPPED,
         LABEL,
@@ -57,7 +58,6 @@ def _train_table(
         log_single_table_run,
         train_single_table,
     )
-    from training.tracking import TrackingConfig
 
     if label_column is None:
         err_console.print(
@@ -218,11 +218,11 @@ def train(
         )
         return
 
+    from models.registry import TrackingConfig
     from training.labels import SnapshotScheme, SplitConfig
     from training.pipeline import TrainConfig
     from training.pipeline import train as run_pipeline
     from training.run import log_run
-    from training.tracking import TrackingConfig
 
     read = read_or_exit(data)
     try:
@@ -275,7 +275,7 @@ def promote(
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
-    from training.tracking import CHAMPION, TrackingConfig, set_alias
+    from models.registry import CHAMPION, TrackingConfig, set_alias
 
     tracking = TrackingConfig.from_env()
     tracking.activate()

@@ -15,13 +15,12 @@ from mlflow.pyfunc import PythonModel
 
 from models.artifacts import load_scorer_files, save_scorer_files
 from models.records import records_to_history
+from models.registry import POLICY_ARTIFACT, POLICY_FILE, SCORER_ARTIFACT, SCORER_FILE
 from models.scorer import LeadScorer
 from models.tiers import TierPolicy
 
 log = logging.getLogger(__name__)
 
-SCORER_ARTIFACT = "scorer"
-POLICY_ARTIFACT = "tier_policy"
 PACKAGES = ("features", "models")
 
 
@@ -29,8 +28,8 @@ def save_scorer(scorer: LeadScorer, folder: Path) -> dict[str, str]:
     """Write the scorer (a folder of data files, `models.artifacts`) and its tier policy;
     returns the pyfunc artifacts mapping."""
     folder.mkdir(parents=True, exist_ok=True)
-    scorer_path = folder / "scorer"
-    policy_path = folder / "tier_policy.json"
+    scorer_path = folder / SCORER_FILE
+    policy_path = folder / POLICY_FILE
     save_scorer_files(scorer, scorer_path)
     policy_path.write_text(json.dumps(scorer.policy.to_dict(), indent=2))
     return {SCORER_ARTIFACT: str(scorer_path), POLICY_ARTIFACT: str(policy_path)}

@@ -29,13 +29,13 @@ import pandas as pd
 from sqlalchemy.exc import SQLAlchemyError
 
 from features.contract import Export
+from models.registry import TrackingConfig, resolve_model_version, version_uri
 from models.tiers import MQL, NURTURE, SQL, TIERS
 from ops.drift import DEFAULT_PSI_FLAG, DriftReport, drift_metrics, feature_drift
 from training.evaluate import decile_table, expected_calibration_error
 from training.labels import label_snapshots
 from training.plots import plot_calibration, plot_lift_by_decile
 from training.report import ReportSection, render_report
-from training.tracking import TrackingConfig
 
 if TYPE_CHECKING:
     from models.scorer import LeadScorer
@@ -381,7 +381,7 @@ def most_logged_model(predictions: pd.DataFrame) -> str:
         .reset_index(name="scores")
         .sort_values("scores", ascending=False, kind="stable")
     )
-    return f"models:/{counts['model_name'].iloc[0]}/{counts['model_version'].iloc[0]}"
+    return version_uri(str(counts["model_name"].iloc[0]), str(counts["model_version"].iloc[0]))
 
 
 @dataclass(frozen=True)
@@ -412,7 +412,6 @@ def join_closed_loop(
     from mlflow import MlflowClient
 
     from models.pyfunc import load_scorer_from_uri
-    from ops.policy_store import resolve_model_version
     from ops.prediction_log import read_predictions
 
     try:
@@ -438,12 +437,12 @@ def join_closed_loop(
     drift = None
     scorer = None
     if with_drift:
-        if not params or name is None:
+        if not params or name is None or version is None:
             raise ClosedLoopError(
                 f"drift needs the training run of {uri}; pass --model or --no-drift"
             )
         try:
-            scorer = load_scorer_from_uri(f"models:/{name}/{version}")
+            scorer = load_scorer_from_uri(version_uri(name, version))
             drift = feature_drift(scorer, export, params, predictions, threshold=psi_threshold)
         except ValueError as exc:
             raise ClosedLoopError(f"cannot measure drift: {exc}") from exc

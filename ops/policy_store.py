@@ -32,16 +32,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from models.registry import APPLIED_POLICY_TAG, PACKAGED_POLICY_PATH, version_uri
 from models.tiers import TierPolicy
 
 log = logging.getLogger(__name__)
 
-APPLIED_TAG = "tier_policy_version"
 POLICY_TAG_PREFIX = "tier_policy."
 APPLIED_BY_TAG = "tier_policy_applied_by"
 APPLIED_AT_TAG = "tier_policy_applied_at"
 ARTIFACT_DIR = "tier_policies"
-PACKAGED_POLICY_PATH = "artifacts/tier_policy.json"
 REASON_LIMIT = 4_000  # characters of the free-text reason kept in the tag
 AUTHOR_ENV = "LEADSCORE_USER"
 
@@ -171,7 +170,7 @@ class PolicyStore:
         return f"tier policy {policy_version} of {self.model_name} version {model_version}"
 
     def applied_version(self, model_version: str) -> str | None:
-        return self._tags(model_version).get(APPLIED_TAG)
+        return self._tags(model_version).get(APPLIED_POLICY_TAG)
 
     def next_version(self, model_version: str) -> str:
         tags = self._tags(model_version)
@@ -180,7 +179,7 @@ class PolicyStore:
             for key in tags
             if key.startswith(POLICY_TAG_PREFIX)
         ]
-        taken.append(_version_number(tags.get(APPLIED_TAG, "1")))
+        taken.append(_version_number(tags.get(APPLIED_POLICY_TAG, "1")))
         return str(max(taken, default=1) + 1)
 
     def save(
@@ -253,7 +252,7 @@ class PolicyStore:
             # Whoever wrote the tag, a policy that cannot be served is never applied.
             _parse_record(record, self._where(model_version, policy_version))
         for key, value in (
-            (APPLIED_TAG, policy_version),
+            (APPLIED_POLICY_TAG, policy_version),
             (APPLIED_BY_TAG, author or current_author()),
             (APPLIED_AT_TAG, _now()),
         ):
@@ -270,7 +269,7 @@ class PolicyStore:
         would change every lead's tier without anyone deciding it.
         """
         tags = self._tags(model_version)
-        applied = tags.get(APPLIED_TAG)
+        applied = tags.get(APPLIED_POLICY_TAG)
         if applied is None or applied == packaged.version:
             return packaged
         value = tags.get(f"{POLICY_TAG_PREFIX}{applied}")
@@ -285,31 +284,10 @@ class PolicyStore:
         """The policy packed inside the logged model (downloads one small file)."""
         import mlflow.artifacts
 
-        uri = f"models:/{self.model_name}/{model_version}/{PACKAGED_POLICY_PATH}"
+        uri = f"{version_uri(self.model_name, model_version)}/{PACKAGED_POLICY_PATH}"
         with tempfile.TemporaryDirectory() as tmp:
             path = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=tmp)
             return TierPolicy.from_dict(json.loads(Path(path).read_text()))
-
-
-def resolve_model_version(uri: str, client: Any | None = None) -> tuple[str, str]:
-    """(name, version) that `models:/name@alias` or `models:/name/version` points at now."""
-    if not uri.startswith("models:/"):
-        raise ValueError(
-            f"{uri} is not a registered model: tier policies attach to a registry version "
-            "(models:/name/version or models:/name@alias)"
-        )
-    if client is None:
-        from mlflow import MlflowClient
-
-        client = MlflowClient()
-    rest = uri.removeprefix("models:/").rstrip("/")
-    if "@" in rest:
-        name, _, alias = rest.partition("@")
-        return name, str(client.get_model_version_by_alias(name, alias).version)
-    name, _, version = rest.partition("/")
-    if not version:
-        raise ValueError(f"{uri} names no version or alias")
-    return name, version
 
 
 class PolicyWatcher:

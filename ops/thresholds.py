@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from features.contract import Export
+from models.registry import HOLDOUT_ARTIFACT, resolve_model_version, version_uri
 from models.tiers import TierPolicy
 from ops.evaluation_set import (
     EvaluationSet,
@@ -24,8 +25,6 @@ from ops.evaluation_set import (
 from ops.targets import ThresholdChoice, ThresholdTargets, choose_policy, policy_figures
 from ops.threshold_report import threshold_report
 from training.labels import SnapshotScheme
-
-HOLDOUT_ARTIFACT = "report/holdout_predictions.parquet"
 
 
 @dataclass(frozen=True)
@@ -41,7 +40,7 @@ class ModelVersionFacts:
 
 def model_version_facts(model_uri: str, client: Any) -> ModelVersionFacts:
     """Resolve `model_uri` to a registry version with its run parameters and served policy."""
-    from ops.policy_store import PolicyStore, resolve_model_version
+    from ops.policy_store import PolicyStore
 
     name, version = resolve_model_version(model_uri, client)
     found = client.get_model_version(name, version)
@@ -143,7 +142,7 @@ def calibrate_thresholds(
             every_days=int(params.get("snapshot_every_days", 14)),
             max_snapshots=int(params.get("snapshot_max_per_lead", 8)),
         )
-        scorer = load_scorer_from_uri(f"models:/{facts.name}/{facts.version}")
+        scorer = load_scorer_from_uri(version_uri(facts.name, facts.version))
         data = export_evaluation_set(
             export,
             scorer,

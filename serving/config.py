@@ -8,7 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-DEFAULT_MODEL_URI = "models:/lead-conversion@champion"
+from models.registry import default_model_uri, default_store
+
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 3000
 # The API contract: these bound the work a single request can ask for.
@@ -60,11 +61,10 @@ class ServingConfig:
         cls, env: Mapping[str, str] | None = None, workdir: Path | None = None
     ) -> ServingConfig:
         env = os.environ if env is None else env
-        workdir = (workdir or Path.cwd()).resolve()
         model_dir = env.get(MODEL_DIR_ENV)
         return cls(
-            model_uri=env.get("LEADSCORE_MODEL_URI") or DEFAULT_MODEL_URI,
-            tracking_uri=env.get("MLFLOW_TRACKING_URI") or f"sqlite:///{workdir / 'mlflow.db'}",
+            model_uri=default_model_uri(env),
+            tracking_uri=env.get("MLFLOW_TRACKING_URI") or default_store(workdir)[0],
             model_dir=Path(model_dir) if model_dir else None,
             api_token=env.get("LEADSCORE_API_TOKEN") or None,
             host=env.get("LEADSCORE_HOST") or DEFAULT_HOST,

@@ -17,10 +17,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from models.registry import ModelCard
 from serving.config import MODEL_DIR_ENV, check_exposure
 from serving.model_source import (
     REGISTRY_TIMEOUT_S,
-    ModelCard,
     check_model_dir,
     prepare_model_dir,
 )

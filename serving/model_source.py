@@ -20,6 +20,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from models.digests import DIGESTS_TAG, ArtifactError, read_manifest, verify_files
+from models.registry import (
+    BENTO_MODEL_NAME,
+    POLICY_ARTIFACT,
+    SCORER_ARTIFACT,
+    ModelCard,
+    describe_version,
+    version_uri,
+)
 from serving.deadline import call_within
 from serving.redaction import redact
 
@@ -31,22 +39,8 @@ log = logging.getLogger(__name__)
 MLFLOW_MODEL_DIR = "mlflow_model"
 CARD_FILE = "card.json"
 DIGESTS_FILE = "digests.json"
-BENTO_MODEL_NAME = "lead-conversion"
 # How long start-up waits for the registry to answer (LEADSCORE_REGISTRY_TIMEOUT_SECONDS).
 REGISTRY_TIMEOUT_S = 10.0
-# models.pyfunc's artifact keys (importing it would import MLflow; a test keeps them equal).
-SCORER_ARTIFACT = "scorer"
-POLICY_ARTIFACT = "tier_policy"
-TRAINING_PARAMS = (
-    "cutoff",
-    "horizon_days",
-    "snapshot_every_days",
-    "snapshot_max_per_lead",
-    "holdout_days",
-    "validation_days",
-    "calibration",
-    "best_iteration",
-)
 
 
 class ModelLoadError(RuntimeError):
@@ -58,98 +52,16 @@ class ModelLoadError(RuntimeError):
 
 
 @dataclass(frozen=True)
-class ModelCard:
-    """What the service tells about the model it serves."""
-
-    name: str
-    version: str
-    alias: str | None
-    uri: str
-    run_id: str | None
-    training: dict[str, Any]
-    holdout_metrics: dict[str, float]
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ModelCard:
-        return cls(**{key: data.get(key) for key in cls.__dataclass_fields__})  # type: ignore[arg-type]
-
-
-@dataclass(frozen=True)
 class ServedModel:
     scorer: LeadScorer
     card: ModelCard
 
 
-def parse_registry_uri(uri: str) -> tuple[str, str | None, str | None]:
-    """(name, alias, version) of `models:/name@alias` or `models:/name/version`."""
-    rest = uri.removeprefix("models:/")
-    if "@" in rest:
-        name, _, alias = rest.partition("@")
-        return name, alias, None
-    name, _, version = rest.partition("/")
-    return name, None, version or None
-
-
-def _run_facts(client: Any, run_id: str | None) -> tuple[dict[str, Any], dict[str, float]]:
-    if not run_id:
-        return {}, {}
-    run = client.get_run(run_id)
-    params = run.data.params
-    training: dict[str, Any] = {k: params[k] for k in TRAINING_PARAMS if k in params}
-    training.update(
-        {k.removeprefix("boundary_"): v for k, v in params.items() if k.startswith("boundary_")}
-    )
-    metrics = {
-        k.removeprefix("holdout_"): float(v)
-        for k, v in sorted(run.data.metrics.items())
-        if k.startswith("holdout_")
-    }
-    return training, metrics
-
-
-def describe_uri(uri: str, tracking_uri: str) -> ModelCard:
-    """Registry name, version and alias of `uri`, with its run's training window and metrics."""
-    return _describe(uri, tracking_uri)[0]
-
-
 def _describe(uri: str, tracking_uri: str) -> tuple[ModelCard, str | None]:
     """`describe_uri`, and the file digests recorded for the version (None: not a registry
     version, or none recorded)."""
-    import mlflow
-    from mlflow import MlflowClient
-
-    mlflow.set_tracking_uri(tracking_uri)
-    mlflow.set_registry_uri(tracking_uri)
-    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
-    if uri.startswith("models:/"):
-        name, alias, version = parse_registry_uri(uri)
-        if alias is not None:
-            found = client.get_model_version_by_alias(name, alias)
-        else:
-            found = client.get_model_version(name, str(version))
-        training, metrics = _run_facts(client, found.run_id)
-        card = ModelCard(
-            name=name,
-            version=str(found.version),
-            alias=alias,
-            uri=uri,
-            run_id=found.run_id,
-            training=training,
-            holdout_metrics=metrics,
-        )
-        return card, dict(found.tags or {}).get(DIGESTS_TAG)
-    run_id = uri.removeprefix("runs:/").split("/")[0] if uri.startswith("runs:/") else None
-    training, metrics = _run_facts(client, run_id)
-    card = ModelCard(
-        name=Path(uri.rstrip("/")).name or "model",
-        version=run_id or "local",
-        alias=None,
-        uri=uri,
-        run_id=run_id,
-        training=training,
-        holdout_metrics=metrics,
-    )
-    return card, None
+    card, tags = describe_version(uri, tracking_uri)
+    return card, tags.get(DIGESTS_TAG)
 
 
 def check_tracking_store(tracking_uri: str) -> None:
@@ -204,7 +116,7 @@ def prepare_model_dir(
         raise ModelLoadError(f"model {uri}: {exc}") from None
     try:
         # Download the exact version the alias pointed at, not whatever it points at now.
-        pinned = f"models:/{card.name}/{card.version}" if uri.startswith("models:/") else uri
+        pinned = version_uri(card.name, card.version) if uri.startswith("models:/") else uri
         folder.mkdir(parents=True, exist_ok=True)
         target = folder / MLFLOW_MODEL_DIR
         if target.exists():

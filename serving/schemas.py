@@ -25,6 +25,7 @@ from pydantic import (
 )
 from typing_extensions import TypedDict
 
+from models.registry import CHAMPION, DEFAULT_MODEL_NAME
 from serving.config import MAX_ACTIVITIES_PER_LEAD, MAX_LEADS_PER_REQUEST
 
 # A CRM date before 1970 or after 2199 is a typo or a placeholder (0001-01-01, 1900-01-01),
@@ -273,9 +274,9 @@ class ActivityWarning(BaseModel):
 
 
 class ModelRef(BaseModel):
-    name: str = Field(description="Registered model name.", examples=["lead-conversion"])
+    name: str = Field(description="Registered model name.", examples=[DEFAULT_MODEL_NAME])
     version: str = Field(description="Registered model version.", examples=["3"])
-    alias: str | None = Field(description="Alias it was loaded by.", examples=["champion"])
+    alias: str | None = Field(description="Alias it was loaded by.", examples=[CHAMPION])
     policy_version: str = Field(description="Version of the tier policy.", examples=["1"])
 
 

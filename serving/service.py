@@ -4,7 +4,8 @@ Each worker loads the model before it takes requests (BentoML's /readyz answers 
 then) and refuses to start, with a message naming the model, when it cannot. Where the model
 comes from, in order: LEADSCORE_MODEL_DIR (a folder prepared by `leadscore serve`), the
 registry when LEADSCORE_MODEL_URI is set, the model a bento carries, the registry default
-(models:/lead-conversion@champion at MLFLOW_TRACKING_URI, default sqlite:///$PWD/mlflow.db).
+(models.registry.default_model_uri(): the @champion of LEADSCORE_MODEL_NAME, at
+MLFLOW_TRACKING_URI, default sqlite:///$PWD/mlflow.db).
 
 BentoML's per-request tracing spans, access log and (unless LEADSCORE_METRICS=1) Prometheus
 middleware are turned off: on one-lead requests they cost more than scoring and their
@@ -92,12 +93,8 @@ _settings = ServingConfig.from_env()
 
 def load_served_model(config: ServingConfig) -> ServedModel:
     """The model this worker serves (see the module docstring for the order)."""
-    from serving.model_source import (
-        BENTO_MODEL_NAME,
-        ModelLoadError,
-        load_from_registry,
-        load_model_dir,
-    )
+    from models.registry import BENTO_MODEL_NAME
+    from serving.model_source import ModelLoadError, load_from_registry, load_model_dir
 
     if config.model_dir is not None:
         return load_model_dir(config.model_dir)

@@ -15,6 +15,15 @@ from mlflow.data.pandas_dataset import from_pandas
 
 from features.build import LeadHistory
 from features.contract import Export
+from models.registry import (
+    APPLIED_POLICY_TAG,
+    CHALLENGER,
+    CHAMPION,
+    HOLDOUT_FILE,
+    REPORT_ARTIFACT_DIR,
+    TrackingConfig,
+    set_alias,
+)
 from training.evaluate import compare_table, flatten_metrics
 from training.inflow import recent_inflow
 from training.pipeline import LIGHTGBM, LOGISTIC, POINTS, TrainingResult
@@ -28,16 +37,12 @@ from training.plots import (
 from training.report import ReportSection, write_report
 from training.sources import fingerprint_export, location_text
 from training.tracking import (
-    CHALLENGER,
-    CHAMPION,
     GateDecision,
-    TrackingConfig,
     champion_gate,
     git_commit,
     lead_records,
     log_scorer_model,
     record_file_digests,
-    set_alias,
     synthetic_example,
 )
 
@@ -195,9 +200,9 @@ def log_run(
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
             write_report("leadscore training report", build_report(result), folder)
-            result.holdout.to_parquet(folder / "holdout_predictions.parquet", index=False)
+            result.holdout.to_parquet(folder / HOLDOUT_FILE, index=False)
             compare_table([result.evaluations[m] for m in MODELS]).to_csv(folder / "comparison.csv")
-            mlflow.log_artifacts(str(folder), artifact_path="report")
+            mlflow.log_artifacts(str(folder), artifact_path=REPORT_ARTIFACT_DIR)
 
         holdout_leads = result.holdout["lead_id"].drop_duplicates().head(3).tolist()
         example = synthetic_example(
@@ -226,7 +231,7 @@ def log_run(
         client.set_model_version_tag(
             tracking.model_name,
             str(version.version),
-            "tier_policy_version",
+            APPLIED_POLICY_TAG,
             result.scorer.policy.version,
         )
         return RunSummary(

@@ -45,6 +45,7 @@ from features.tabular import (
 )
 from models.baselines import logistic_baseline, to_object_categoricals
 from models.conversion import ConversionModel
+from models.registry import HOLDOUT_FILE, REPORT_ARTIFACT_DIR, TrackingConfig
 from training.evaluate import ModelEvaluation, compare_table, evaluate_model, flatten_metrics
 from training.pipeline import LIGHTGBM, LOGISTIC
 from training.plots import (
@@ -52,7 +53,7 @@ from training.plots import (
 )
 from training.report import ReportSection, write_report
 from training.run import calibration_section
-from training.tracking import TrackingConfig, fingerprint_files, git_commit
+from training.tracking import fingerprint_files, git_commit
 
 log = logging.getLogger(__name__)
 
@@ -734,7 +735,7 @@ def log_single_table_run(
             write_report(
                 "leadscore single-table training report", build_single_table_report(result), folder
             )
-            result.holdout.to_parquet(folder / "holdout_predictions.parquet", index=False)
+            result.holdout.to_parquet(folder / HOLDOUT_FILE, index=False)
             result.comparison.to_csv(folder / "comparison.csv")
             result.importance.rename("mean_abs_shap").to_csv(folder / "feature_importance.csv")
             columns = {
@@ -744,7 +745,7 @@ def log_single_table_run(
                 "suspected_leaks": result.suspected_leaks,
             }
             (folder / "columns.json").write_text(json.dumps(columns, indent=2))
-            mlflow.log_artifacts(str(folder), artifact_path="report")
+            mlflow.log_artifacts(str(folder), artifact_path=REPORT_ARTIFACT_DIR)
         return SingleTableRunSummary(
             run_id=run.info.run_id,
             experiment_id=experiment_id,

@@ -1,10 +1,12 @@
-"""MLflow: where runs go, what a training run logs, the registry and its promotion gate."""
+"""MLflow: what a training run logs (the data's fingerprint, the pyfunc model) and the gate.
+
+Where runs go and what the registry calls things is models/registry.py's.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -29,46 +31,12 @@ from models.pyfunc import (
     save_scorer,
 )
 from models.records import ACTIVITIES_FIELD
+from models.registry import CHAMPION, MODEL_ARTIFACT_PATH, version_uri
 from models.scorer import LeadScorer
 
 log = logging.getLogger(__name__)
 
-CHAMPION = "champion"
-CHALLENGER = "challenger"
-DEFAULT_MODEL_NAME = "lead-conversion"
-DEFAULT_EXPERIMENT = "leadscore"
 REQUIREMENTS = ("pandas", "numpy", "pyarrow", "scikit-learn", "lightgbm", "mlflow")
-
-
-@dataclass(frozen=True)
-class TrackingConfig:
-    """Where MLflow writes: a local SQLite store and artifact folder unless told otherwise."""
-
-    tracking_uri: str
-    artifact_location: str | None
-    experiment: str
-    model_name: str
-
-    @classmethod
-    def from_env(cls, workdir: Path | None = None) -> TrackingConfig:
-        workdir = (workdir or Path.cwd()).resolve()
-        uri = os.environ.get("MLFLOW_TRACKING_URI")
-        return cls(
-            tracking_uri=uri or f"sqlite:///{workdir / 'mlflow.db'}",
-            artifact_location=None if uri else (workdir / "mlartifacts").as_uri(),
-            experiment=os.environ.get("LEADSCORE_EXPERIMENT", DEFAULT_EXPERIMENT),
-            model_name=os.environ.get("LEADSCORE_MODEL_NAME", DEFAULT_MODEL_NAME),
-        )
-
-    def activate(self) -> str:
-        """Point MLflow at this store; returns the experiment id."""
-        mlflow.set_tracking_uri(self.tracking_uri)
-        mlflow.set_registry_uri(self.tracking_uri)
-        client = MlflowClient()
-        experiment = client.get_experiment_by_name(self.experiment)
-        if experiment is not None:
-            return str(experiment.experiment_id)
-        return str(client.create_experiment(self.experiment, self.artifact_location))
 
 
 def git_commit() -> str:
@@ -172,7 +140,7 @@ def log_scorer_model(scorer: LeadScorer, example: pd.DataFrame, as_of: pd.Timest
         )
         root = Path(__file__).resolve().parent.parent
         info = mlflow.pyfunc.log_model(
-            name="model",
+            name=MODEL_ARTIFACT_PATH,
             python_model=LeadScoringModel(),
             artifacts=artifacts,
             code_paths=[str(root / package) for package in PACKAGES],
@@ -246,9 +214,4 @@ def champion_gate(
 
 
 def load_scorer_from_version(client: MlflowClient, name: str, version: str) -> LeadScorer:
-    return load_scorer_from_uri(f"models:/{name}/{version}")
-
-
-def set_alias(client: MlflowClient, name: str, alias: str, version: str) -> None:
-    client.set_registered_model_alias(name, alias, version)
-    log.info("%s@%s -> version %s", name, alias, version)
+    return load_scorer_from_uri(version_uri(name, version))

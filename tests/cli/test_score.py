@@ -12,9 +12,10 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from demo.world import DemoWorld
+from models.registry import CHAMPION
 from tests.ops.marketing_ops_support import RegisteredModel, registered_model
 from training.pipeline import TrainingResult
-from training.tracking import CHAMPION, lead_records
+from training.tracking import lead_records
 
 
 @pytest.fixture(scope="module")

@@ -15,16 +15,16 @@ import mlflow
 from mlflow import MlflowClient
 
 from demo.world import DemoWorld, write_demo_world
-from ops.policy_store import APPLIED_TAG
+from models.registry import (
+    APPLIED_POLICY_TAG,
+    CHAMPION,
+    HOLDOUT_FILE,
+    REPORT_ARTIFACT_DIR,
+    TrackingConfig,
+)
 from training.evaluate import flatten_metrics
 from training.pipeline import LIGHTGBM, TrainingResult
-from training.tracking import (
-    CHAMPION,
-    TrackingConfig,
-    lead_records,
-    log_scorer_model,
-    record_file_digests,
-)
+from training.tracking import lead_records, log_scorer_model, record_file_digests
 
 MODEL_NAME = "lead-conversion-ops-test"
 
@@ -90,15 +90,15 @@ def registered_model(
         mlflow.log_params(run_params(result))
         mlflow.log_metrics(flatten_metrics(result.evaluations[LIGHTGBM].metrics, prefix="holdout_"))
         with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "holdout_predictions.parquet"
+            path = Path(tmp) / HOLDOUT_FILE
             result.holdout.to_parquet(path, index=False)
-            mlflow.log_artifact(str(path), artifact_path="report")
+            mlflow.log_artifact(str(path), artifact_path=REPORT_ARTIFACT_DIR)
         leads = result.holdout["lead_id"].drop_duplicates().head(2).tolist()
         example = lead_records(export, leads, result.examples.cutoff)
         model_uri = log_scorer_model(result.scorer, example, result.examples.cutoff)
     version = str(mlflow.register_model(model_uri, name).version)
     record_file_digests(client, name, version)
-    client.set_model_version_tag(name, version, APPLIED_TAG, result.scorer.policy.version)
+    client.set_model_version_tag(name, version, APPLIED_POLICY_TAG, result.scorer.policy.version)
     client.set_registered_model_alias(name, CHAMPION, version)
     model = RegisteredModel(tracking, name, version, run.info.run_id, export_dir, root)
     _CACHE[key] = model

@@ -8,15 +8,9 @@ import mlflow
 import pytest
 from mlflow import MlflowClient
 
+from models.registry import APPLIED_POLICY_TAG, CHAMPION, resolve_model_version
 from models.tiers import TierPolicy
-from ops.policy_store import (
-    APPLIED_TAG,
-    PolicyCheckFailed,
-    PolicyNotFound,
-    PolicyStore,
-    PolicyWatcher,
-    resolve_model_version,
-)
+from ops.policy_store import PolicyCheckFailed, PolicyNotFound, PolicyStore, PolicyWatcher
 
 NAME = "lead-conversion-policy-test"
 PACKED = TierPolicy(sql_threshold=0.30, mql_threshold=0.10, version="1")
@@ -51,8 +45,8 @@ def registry(
     name = f"{NAME}-{request.node.name}"[:200]
     client.create_registered_model(name)
     version = client.create_model_version(name, source, run_id=run_id)
-    client.set_model_version_tag(name, version.version, APPLIED_TAG, PACKED.version)
-    client.set_registered_model_alias(name, "champion", version.version)
+    client.set_model_version_tag(name, version.version, APPLIED_POLICY_TAG, PACKED.version)
+    client.set_registered_model_alias(name, CHAMPION, version.version)
     return client, name, str(version.version)
 
 

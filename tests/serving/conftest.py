@@ -23,10 +23,11 @@ import pandas as pd
 import pytest
 
 from features.contract import Export
+from models.registry import CHAMPION, DEFAULT_MODEL_NAME, alias_uri
 from serving.launch import ServeOptions, bentoml_command, prepare, server_env
 
-MODEL_NAME = "lead-conversion"
-MODEL_URI = f"models:/{MODEL_NAME}@champion"
+MODEL_NAME = DEFAULT_MODEL_NAME
+MODEL_URI = alias_uri(MODEL_NAME, CHAMPION)
 TOKEN = "test-token-5b1e"
 START_TIMEOUT_S = 90.0
 HTTP_TIMEOUT_S = 60.0
@@ -52,9 +53,9 @@ class Server:
 
 def _build_model(folder: Path) -> TrainedModel:
     from demo.world import DemoConfig, generate_demo_world, write_demo_world
+    from models.registry import TrackingConfig
     from training.pipeline import TrainConfig, train
     from training.run import log_run
-    from training.tracking import TrackingConfig
 
     world = generate_demo_world(DemoConfig(n_leads=6_000, seed=3))
     data_dir = folder / "demo"

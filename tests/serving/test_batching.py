@@ -8,10 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-import pytest
 
-import models.pyfunc
-from serving import model_source
 from serving.batching import MicroBatcher
 from serving.engine import ActivityColumns, EngineScores
 from serving.schemas import Lead
@@ -112,8 +109,3 @@ def test_a_batch_carries_each_requests_activities_with_its_leads() -> None:
     assert merged is not None
     assert merged.owner.tolist() == [1, 2]
     assert merged.activity_type == ["demo_request", "page_view"]
-
-
-@pytest.mark.parametrize("name", ["SCORER_ARTIFACT", "POLICY_ARTIFACT"])
-def test_model_files_are_read_under_the_pyfunc_names(name: str) -> None:
-    assert getattr(model_source, name) == getattr(models.pyfunc, name)

@@ -20,11 +20,13 @@ import pandas as pd
 import pytest
 
 from features.contract import Export
+from models.registry import APPLIED_POLICY_TAG, CHAMPION
 from models.tiers import TierPolicy
-from ops.policy_store import APPLIED_TAG, PolicyStore
+from ops.policy_store import PolicyStore
 from ops.prediction_log import read_predictions, sqlite_url
 from serving.launch import ServeOptions, prepare
 from tests.serving.conftest import (
+    MODEL_NAME,
     TOKEN,
     Server,
     TrainedModel,
@@ -48,11 +50,11 @@ def start_hooked(
     client = mlflow.MlflowClient(
         tracking_uri=trained_model.tracking_uri, registry_uri=trained_model.tracking_uri
     )
-    source = client.get_model_version_by_alias("lead-conversion", "champion")
+    source = client.get_model_version_by_alias(MODEL_NAME, CHAMPION)
     if not client.search_registered_models(f"name = '{NAME}'"):
         client.create_registered_model(NAME)
     version = client.create_model_version(NAME, source.source, run_id=source.run_id)
-    client.set_model_version_tag(NAME, version.version, APPLIED_TAG, "1")
+    client.set_model_version_tag(NAME, version.version, APPLIED_POLICY_TAG, "1")
     record_file_digests(client, NAME, str(version.version))
     uri = f"models:/{NAME}/{version.version}"
     model = TrainedModel(trained_model.data_dir, trained_model.tracking_uri, uri)

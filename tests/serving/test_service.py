@@ -10,8 +10,11 @@ import mlflow
 import pytest
 
 from features.contract import Export
+from models.registry import CHAMPION
 from serving.launch import ServeOptions, bentoml_command, server_env
 from tests.serving.conftest import (
+    MODEL_NAME,
+    MODEL_URI,
     TOKEN,
     Server,
     TrainedModel,
@@ -34,13 +37,13 @@ def test_model_endpoint_describes_the_served_version(
     client = mlflow.MlflowClient(
         tracking_uri=trained_model.tracking_uri, registry_uri=trained_model.tracking_uri
     )
-    version = client.get_model_version_by_alias("lead-conversion", "champion")
+    version = client.get_model_version_by_alias(MODEL_NAME, CHAMPION)
     assert version.run_id is not None
     run = client.get_run(version.run_id)
     assert (info["name"], info["version"], info["alias"]) == (
-        "lead-conversion",
+        MODEL_NAME,
         str(version.version),
-        "champion",
+        CHAMPION,
     )
     assert info["run_id"] == version.run_id
     assert info["training"]["cutoff"] == run.data.params["cutoff"]
@@ -65,7 +68,7 @@ def test_score_response_names_model_and_policy(
     assert payload["model"] == {
         "name": info["name"],
         "version": info["version"],
-        "alias": "champion",
+        "alias": CHAMPION,
         "policy_version": info["tier_policy"]["version"],
     }
     assert len(payload["scores"]) == 3
@@ -105,7 +108,7 @@ def test_service_with_a_broken_model_fails_start_up_with_a_message(tmp_path: Pat
     broken.mkdir()
     (broken / "card.json").write_text("{}")
     options = ServeOptions(
-        "models:/lead-conversion@champion",
+        MODEL_URI,
         f"sqlite:///{tmp_path / 'empty.db'}",
         "127.0.0.1",
         free_port(),

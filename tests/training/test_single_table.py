@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from features.tabular import NAMED_LIKE_ID, UNIQUE_STRINGS
+from models.registry import TrackingConfig
 from training.pipeline import LIGHTGBM, LOGISTIC
 from training.single_table import (
     DROPPED,
@@ -26,7 +27,6 @@ from training.single_table import (
     train_single_table,
     train_table,
 )
-from training.tracking import TrackingConfig
 
 FAST = {"n_jobs": 1, "learning_rate": 0.1, "max_rounds": 300, "early_stopping_rounds": 20}
 

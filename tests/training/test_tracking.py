@@ -21,9 +21,10 @@ from cli.main import app
 from demo.world import DemoWorld, write_demo_world
 from features.build import LeadHistory
 from models.pyfunc import load_scorer_from_uri
+from models.registry import CHALLENGER, CHAMPION, TrackingConfig
 from training.pipeline import LIGHTGBM, TrainingResult
 from training.run import RunSummary, log_run
-from training.tracking import CHALLENGER, CHAMPION, TrackingConfig, lead_records
+from training.tracking import lead_records
 
 
 def _tracking(folder: Path, uri: str | None = None) -> TrackingConfig:
