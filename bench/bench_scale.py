@@ -26,6 +26,8 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from models.registry import CHALLENGER, DEFAULT_MODEL_NAME, alias_uri
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -121,7 +123,7 @@ def main() -> None:
                     out = run_dir / "scores"
                     command = [
                         "score", "--data", str(data), "--out", str(out), "--no-reasons",
-                        "--model", "models:/lead-conversion@challenger", *cluster,
+                        "--model", alias_uri(DEFAULT_MODEL_NAME, CHALLENGER), *cluster,
                     ]  # fmt: skip
                 try:
                     seconds, peak, output = timed(command, run_dir, args.timeout)

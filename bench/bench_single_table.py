@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -34,6 +33,7 @@ from sklearn.base import clone
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from models.baselines import logistic_baseline, to_object_categoricals
+from models.settings import load_settings
 from training.evaluate import evaluate_predictions
 from training.pipeline import LIGHTGBM, LOGISTIC
 from training.single_table import (
@@ -96,8 +96,7 @@ BENCHMARKS = {
 
 
 def datasets_root() -> Path:
-    env = os.environ.get("LEADSCORE_DATASETS")
-    return Path(env) if env else (REPO.parent / "shared" / "datasets").resolve()
+    return load_settings().datasets or (REPO.parent / "shared" / "datasets").resolve()
 
 
 def cv_cohorts(labels: np.ndarray, folds: int, validation_share: float, seed: int):

@@ -13,20 +13,20 @@ BentoML's (the valid requests of the benchmark never meet them).
 from __future__ import annotations
 
 import gc
-import os
 from datetime import UTC, datetime
 from typing import Annotated
 
 import bentoml
 from pydantic import Field
 
+from models.settings import load_settings
 from serving.config import MAX_LEADS_PER_REQUEST, ServingConfig
 from serving.schemas import Lead, LeadScore, ModelRef, Reasons, ScoreResponse, Timestamp
 
 
 @bentoml.service(
     name="leadscore-typed-api",
-    workers=int(os.environ.get("LEADSCORE_WORKERS", "1")),
+    workers=load_settings().workers,
     traffic={"timeout": 60},
     metrics={"enabled": False},
     logging={"access": {"enabled": False}},

@@ -25,6 +25,14 @@ def main(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details.")] = False,
 ) -> None:
     """leadscore: who will buy, why, and whether sales should call now."""
+    from models.settings import SettingsError, load_settings
+
+    try:
+        load_settings()
+    except SettingsError as exc:
+        # One line naming the variable, before any command runs.
+        typer.echo(f"Error: {exc}", err=True)
+        raise typer.Exit(code=2) from None
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -192,15 +192,16 @@ def thresholds(
 
 
 def report(
+    data: DataOption,
     predictions: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--predictions",
-            help="Prediction log: database URL, SQLite file, or .parquet/.csv dump.",
-            envvar="LEADSCORE_PREDICTION_LOG",
+            help="Prediction log: database URL, SQLite file, or .parquet/.csv dump "
+            "[default: LEADSCORE_PREDICTION_LOG].",
+            show_default=False,
         ),
-    ],
-    data: DataOption,
+    ] = None,
     as_of: AsOfOption = None,
     horizon_days: Annotated[
         int | None, typer.Option("--horizon-days", min=1, help="Default: the model's horizon.")
@@ -222,6 +223,12 @@ def report(
 ) -> None:
     """Closed loop: logged scores joined with a later export's outcomes; drift; MLflow metrics."""
     from models.registry import TrackingConfig
+    from models.settings import load_settings
+
+    predictions = predictions or load_settings().prediction_log
+    if not predictions:
+        err_console.print("[red]Give --predictions or set LEADSCORE_PREDICTION_LOG.[/red]")
+        raise typer.Exit(code=2)
     from ops.closed_loop import ClosedLoopError, run_closed_loop_report, summary_lines
 
     read = read_or_exit(data)

@@ -15,8 +15,8 @@ from cli.common import (
     as_utc,
     console,
     err_console,
-    partition_runner,
     model_or_default,
+    partition_runner,
     read_or_exit,
 )
 

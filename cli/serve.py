@@ -13,16 +13,20 @@ from cli.common import ModelOption, console, err_console, model_or_default
 
 def serve(
     host: Annotated[
-        str, typer.Option("--host", envvar="LEADSCORE_HOST", help="Address to listen on.")
-    ] = "127.0.0.1",
+        str | None,
+        typer.Option("--host", help="Address to listen on [default: LEADSCORE_HOST, 127.0.0.1]."),
+    ] = None,
     port: Annotated[
-        int, typer.Option("--port", envvar="LEADSCORE_PORT", min=1, max=65_535, help="Port.")
-    ] = 3000,
+        int | None,
+        typer.Option("--port", min=1, max=65_535, help="Port [default: LEADSCORE_PORT, 3000]."),
+    ] = None,
     model: ModelOption = None,
     workers: Annotated[
-        int,
-        typer.Option("--workers", envvar="LEADSCORE_WORKERS", min=1, help="Worker processes."),
-    ] = 1,
+        int | None,
+        typer.Option(
+            "--workers", min=1, max=64, help="Worker processes [default: LEADSCORE_WORKERS, 1]."
+        ),
+    ] = None,
     insecure: Annotated[
         bool,
         typer.Option(
@@ -47,6 +51,7 @@ def serve(
 
     try:
         config = ServingConfig.from_env()
+        host = host or config.host
         check_exposure(host, config.api_token, insecure)
         prediction_log = open_prediction_log(config)  # a bad URL is named now, not per worker
         if prediction_log is not None:
@@ -54,6 +59,8 @@ def serve(
     except ConfigError as exc:
         err_console.print(f"[red]Cannot serve:[/red] {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(code=2) from None
+    port = port or config.port
+    workers = workers or config.workers
     options = ServeOptions(model, config.tracking_uri, host, port, workers, insecure)
     with tempfile.TemporaryDirectory(prefix="leadscore-serve-") as tmp:
         try:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cli.common import console, err_console, read_or_exit
+from cli.common import ModelOption, console, err_console, model_or_default, read_or_exit
 
 
 def ui(
@@ -17,16 +17,16 @@ def ui(
         str | None,
         typer.Option(
             "--predictions",
-            help="Prediction log for the closed-loop page: URL, SQLite file or dump.",
-            envvar="LEADSCORE_PREDICTION_LOG",
+            help="Prediction log for the closed-loop page: URL, SQLite file or dump "
+            "[default: LEADSCORE_PREDICTION_LOG].",
         ),
     ] = None,
     data: Annotated[
         Path | None,
         typer.Option(
             "--data",
-            help="A CRM export taken after the scores were logged (closed-loop page).",
-            envvar="LEADSCORE_UI_DATA",
+            help="A CRM export taken after the scores were logged (closed-loop page) "
+            "[default: LEADSCORE_UI_DATA].",
         ),
     ] = None,
 ) -> None:
@@ -56,18 +56,18 @@ def replay_log(
     predictions: Annotated[
         Path, typer.Option("--predictions", help="SQLite prediction log to append to.")
     ] = Path("predictions.db"),
-    model: Annotated[
-        str, typer.Option("--model", help="MLflow model URI.", envvar="LEADSCORE_MODEL_URI")
-    ] = "models:/lead-conversion@champion",
+    model: ModelOption = None,
     days_before: Annotated[
         str, typer.Option("--days-before", help="Comma-separated days before the cut-off.")
     ] = "120,20",
 ) -> None:
     """Log the scores the model gives the export's open leads at past dates (demo, backfill)."""
-    from ops.policy_store import PolicyStore, resolve_model_version
+    model = model_or_default(model)
+    from models.pyfunc import load_scorer_from_uri
+    from models.registry import TrackingConfig, resolve_model_version, version_uri
+    from ops.policy_store import PolicyStore
     from ops.prediction_log import PredictionLog, sqlite_url
     from ops.replay import replay_scores
-    from training.tracking import TrackingConfig, load_scorer_from_uri
 
     try:
         days = [int(d) for d in days_before.split(",") if d.strip()]
@@ -78,7 +78,7 @@ def replay_log(
     TrackingConfig.from_env().activate()
     try:
         name, version = resolve_model_version(model)
-        scorer = load_scorer_from_uri(f"models:/{name}/{version}")
+        scorer = load_scorer_from_uri(version_uri(name, version))
         scorer = scorer.with_policy(PolicyStore(name).served_policy(version, scorer.policy))
     except Exception as exc:  # MLflow raises many kinds; the person needs the message
         err_console.print(f"[red]Cannot load model {model}:[/red] {exc}")

@@ -53,7 +53,7 @@ from sklearn.utils.validation import check_is_fitted
 from features import info as fi
 from features.activity import NS_PER_DAY, ActivityStats, activity_stats, stats_layout
 from features.attributes import DEPARTMENTS, SENIORITY_LEVELS, free_mail_flags, job_roles
-from features.contract import LEAD_OPTIONAL, LEAD_REQUIRED
+from features.contract import LEAD_OPTIONAL, LEAD_REQUIRED, utc_naive_ns
 from features.info import OTHER_ACTIVITY, FeatureInfo
 from features.values import factorize, locate
 
@@ -149,19 +149,6 @@ def _unique_slugs(names: Iterable[object], taken: set[str]) -> list[str]:
         taken.add(slug)
         slugs.append(slug)
     return slugs
-
-
-def _to_ns(values: pd.Series | np.ndarray) -> np.ndarray:
-    """Timestamps as int64 nanoseconds since the epoch, tz-naive UTC; missing as NaT's integer."""
-    if isinstance(values, np.ndarray):
-        if values.dtype.kind == "M":
-            return values.astype("datetime64[ns]").view(np.int64)
-        values = pd.Series(values, dtype=object)
-    if not pd.api.types.is_datetime64_any_dtype(values.dtype):
-        values = pd.to_datetime(values, format="ISO8601", utc=True, errors="coerce")
-    if isinstance(values.dtype, pd.DatetimeTZDtype):
-        values = values.dt.tz_convert("UTC").dt.tz_localize(None)
-    return values.to_numpy(dtype="datetime64[ns]").view(np.int64)
 
 
 def _n_rows(frame: LeadTable) -> int:
@@ -476,7 +463,11 @@ class LeadFeaturizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
         return np.asarray(self.feature_names_out_, dtype=object)
 
     def transform(self, X: LeadHistory) -> pd.DataFrame:
-        """One feature row per row of X.snapshots, in the same order, with a RangeIndex."""
+        """One feature row per row of X.snapshots, in the same order, with a RangeIndex.
+
+        An output adapter of `transform_matrix` (the implementation): the same parts, laid
+        out as a DataFrame with categorical columns, for training and sklearn callers.
+        """
         codes, block = self._transform_parts(X)
         index = pd.RangeIndex(block.shape[0])
         categorical = {
@@ -492,10 +483,12 @@ class LeadFeaturizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
         )
 
     def transform_matrix(self, X: LeadHistory) -> np.ndarray:
-        """`transform` as one float matrix: category codes, then the numbers (no DataFrame).
+        """The features as one float matrix: category codes, then the numbers (no DataFrame).
 
-        The same values as `models.linear.feature_matrix(transform(X))`, at a fraction of the
-        cost for a few leads, where building the frame costs more than the features.
+        The featurizer's implementation: every entry computes its rows with `_parts` on the
+        prepared arrays (`_Prepared`); `transform` and `transform_matrix_rows` are adapters
+        of it (output as a DataFrame; input as `LeadRows`). The same values as
+        `models.linear.feature_matrix(transform(X))` (tested), without building a frame.
         """
         return self._matrix(*self._transform_parts(X))
 
@@ -521,8 +514,9 @@ class LeadFeaturizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
     def transform_matrix_rows(self, rows: LeadRows) -> np.ndarray:
         """`transform_matrix` for leads scored one row each, their activities given by row.
 
-        What the service scores with: it knows each activity's lead row already, so ids are
-        never written out and matched back (same features, tested against `transform_matrix`).
+        An input adapter of `transform_matrix`: only the preparation differs (`_prepare_rows`
+        instead of `_prepare`). The service scores with it: it knows each activity's lead row
+        already, so ids are never written out and matched back (tested equal).
         """
         check_is_fitted(self, "feature_names_out_")
         return self._matrix(*self._parts(_prepare_rows(rows)))
@@ -586,7 +580,7 @@ class LeadFeaturizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
                 stamp = data.created
             else:
                 assert info.source_column is not None
-                stamp = _to_ns(_column(data.leads, info.source_column))[data.snap_lead]
+                stamp = utc_naive_ns(_column(data.leads, info.source_column))[data.snap_lead]
             known = stamp != _NAT
             if info.kind == fi.DAYS_SINCE_TIMESTAMP:
                 # A timestamp at or after as_of was not known then.
@@ -692,14 +686,14 @@ def _prepare(X: LeadHistory) -> _Prepared:
     if (snap_rows < 0).any():
         unknown = sorted({snap_keys[c] for c in snap_codes[snap_rows < 0]})[:5]
         raise ValueError(f"snapshots of leads not in the leads table: {unknown}")
-    as_of = _to_ns(snapshots["as_of"])
+    as_of = utc_naive_ns(snapshots["as_of"])
     if (as_of == _NAT).any():
         bad = sorted({snap_keys[c] for c in snap_codes[as_of == _NAT]})[:5]
         raise ValueError(f"snapshots without an as_of time for leads {bad}")
 
     needed, snap_lead = np.unique(snap_rows, return_inverse=True)
     sub = leads if len(needed) == len(leads) else leads.iloc[needed]
-    created = _to_ns(sub["created_at"])[snap_lead]
+    created = utc_naive_ns(sub["created_at"])[snap_lead]
     _check_created(created, as_of, lambda early: list({lead_keys[r] for r in snap_rows[early]}))
 
     # Activities of other leads are dropped; ids and types are mapped once per distinct value.
@@ -709,7 +703,7 @@ def _prepare(X: LeadHistory) -> _Prepared:
     unique_rows = locate(lead_keys, [str(u) for u in id_uniques])
     unique_leads = np.append(np.where(unique_rows >= 0, compact[unique_rows], -1), -1)
     act_lead = unique_leads[id_codes]
-    act_time = _to_ns(activities["occurred_at"])
+    act_time = utc_naive_ns(activities["occurred_at"])
     keep = (act_lead >= 0) & (act_time != _NAT)
     type_codes, type_uniques = factorize(activities["activity_type"])
     return _Prepared(
@@ -746,7 +740,7 @@ def _prepare_rows(rows: LeadRows) -> _Prepared:
         raise ValueError("LeadRows arrays disagree in length")
     if act_lead.size and (act_lead.min() < 0 or act_lead.max() >= n):
         raise ValueError("activities of leads that are not in LeadRows.leads")
-    created = _to_ns(rows.leads["created_at"])
+    created = utc_naive_ns(rows.leads["created_at"])
     ids = np.asarray(_column(rows.leads, "lead_id"))
     _check_created(created, as_of, lambda early: [str(v) for v in ids[early]])
     keep = act_time != _NAT

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 LEADS = "leads"
@@ -54,11 +56,47 @@ TIMESTAMP_COLUMNS = {
 
 
 def utc_naive(stamp: Any) -> pd.Timestamp:
-    """A timestamp as the contract holds it: tz-naive UTC in nanoseconds (no offset means UTC)."""
+    """A timestamp as the contract holds it: tz-naive UTC in nanoseconds (no offset means UTC).
+
+    This is the implementation of the project's one time rule: a timestamp with an offset is
+    converted to UTC and the offset dropped; one without an offset is UTC already.
+    `utc_naive_ns` (a column) and `utc_naive_datetime` (one stdlib datetime, for the service's
+    request validation) are thin adapters applying the same rule where pandas per value would
+    be too slow; tests/features/test_contract.py checks that the three agree.
+    """
     ts = pd.Timestamp(stamp)
     if ts.tzinfo is not None:
         ts = ts.tz_convert("UTC").tz_localize(None)
     return ts.as_unit("ns")
+
+
+def utc_naive_ns(values: pd.Series | np.ndarray) -> np.ndarray:
+    """`utc_naive` on a column, as int64 nanoseconds since the epoch; missing as NaT's integer.
+
+    Adapter for the featurizer: native datetimes are read as they are, text is parsed as
+    ISO-8601 (unparsable text becomes missing).
+    """
+    if isinstance(values, np.ndarray):
+        if values.dtype.kind == "M":
+            return values.astype("datetime64[ns]").view(np.int64)
+        values = pd.Series(values, dtype=object)
+    if not pd.api.types.is_datetime64_any_dtype(values.dtype):
+        values = pd.to_datetime(values, format="ISO8601", utc=True, errors="coerce")
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        values = values.dt.tz_convert("UTC").dt.tz_localize(None)
+    return values.to_numpy(dtype="datetime64[ns]").view(np.int64)
+
+
+def utc_naive_datetime(value: datetime) -> datetime:
+    """`utc_naive` on one stdlib datetime, kept a datetime and without pandas.
+
+    Adapter for the service, which validates every request's timestamps with it (a tenth of
+    the time of building a pandas Timestamp).
+    """
+    offset = value.utcoffset()
+    if offset is None:
+        return value
+    return (value - offset).replace(tzinfo=None) if offset else value.replace(tzinfo=None)
 
 
 @dataclass(frozen=True)

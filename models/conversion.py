@@ -328,7 +328,11 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
         return _sigmoid((1 - w) * trees + w * linear.decision_function(A))
 
     def proba_from_matrix(self, A: np.ndarray, num_threads: int | None = None) -> np.ndarray:
-        """Calibrated probabilities of conversion, one per row of `A`."""
+        """Calibrated probabilities of conversion, one per row of `A`.
+
+        The model's implementation of scoring; `predict_proba` (a DataFrame, for sklearn) is
+        an adapter that builds the matrix and calls it.
+        """
         return np.asarray(self.calibrator_.predict(self.raw_from_matrix(A, num_threads)))
 
     def contributions_from_matrix(
@@ -357,6 +361,8 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
         return self._by_chunk(X, self.raw_from_matrix)
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """sklearn's adapter of `proba_from_matrix`: [1 - p, p] per row of a feature frame
+        (built in chunks of rows)."""
         p = self._by_chunk(X, self.proba_from_matrix)
         return np.column_stack([1 - p, p])
 

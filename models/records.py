@@ -36,7 +36,11 @@ def to_utc_naive(value: Any, where: str) -> pd.Timestamp:
 def records_to_history(
     records: Iterable[Mapping[str, Any]], as_of: Any
 ) -> tuple[LeadHistory, list[dict[str, Any]]]:
-    """Frames for the featurizer, plus warnings for activities at or after `as_of` (not used)."""
+    """Frames for the featurizer, plus warnings for activities at or after `as_of` (not used).
+
+    The MLflow pyfunc's input adapter: JSON lead records (activities nested) become the
+    `LeadHistory` that `LeadScorer.score` reads.
+    """
     default_as_of = to_utc_naive(as_of, "as_of") if as_of is not None else None
     lead_rows: list[dict[str, Any]] = []
     activity_ids: list[str] = []

@@ -12,11 +12,11 @@ prepared model folder never pays MLflow's import.
 from __future__ import annotations
 
 import logging
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from models.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
 
@@ -57,10 +57,10 @@ CARD_TRAINING_PARAMS = (
 )
 
 
-def model_name(env: Mapping[str, str] | None = None) -> str:
+def model_name(settings: Settings | None = None) -> str:
     """The registered model's name: LEADSCORE_MODEL_NAME, else `DEFAULT_MODEL_NAME`."""
-    env = os.environ if env is None else env
-    return env.get("LEADSCORE_MODEL_NAME") or DEFAULT_MODEL_NAME
+    settings = settings or load_settings()
+    return settings.model_name or DEFAULT_MODEL_NAME
 
 
 def alias_uri(name: str, alias: str = CHAMPION) -> str:
@@ -71,10 +71,10 @@ def version_uri(name: str, version: str) -> str:
     return f"models:/{name}/{version}"
 
 
-def default_model_uri(env: Mapping[str, str] | None = None) -> str:
+def default_model_uri(settings: Settings | None = None) -> str:
     """What to score and serve unless told: LEADSCORE_MODEL_URI, else the name's @champion."""
-    env = os.environ if env is None else env
-    return env.get("LEADSCORE_MODEL_URI") or alias_uri(model_name(env), CHAMPION)
+    settings = settings or load_settings()
+    return settings.model_uri or alias_uri(model_name(settings), CHAMPION)
 
 
 def parse_registry_uri(uri: str) -> tuple[str, str | None, str | None]:
@@ -128,14 +128,17 @@ class TrackingConfig:
     model_name: str
 
     @classmethod
-    def from_env(cls, workdir: Path | None = None) -> TrackingConfig:
-        uri = os.environ.get("MLFLOW_TRACKING_URI")
+    def from_env(
+        cls, workdir: Path | None = None, settings: Settings | None = None
+    ) -> TrackingConfig:
+        settings = settings or load_settings()
+        uri = settings.tracking_uri
         default_uri, default_artifacts = default_store(workdir)
         return cls(
             tracking_uri=uri or default_uri,
             artifact_location=None if uri else default_artifacts,
-            experiment=os.environ.get("LEADSCORE_EXPERIMENT") or DEFAULT_EXPERIMENT,
-            model_name=model_name(),
+            experiment=settings.experiment or DEFAULT_EXPERIMENT,
+            model_name=model_name(settings),
         )
 
     def activate(self) -> str:

@@ -1,7 +1,16 @@
 """`LeadScorer`: features + calibrated model + tier policy + reasons, the one thing that scores.
 
-Batch scoring, the MLflow pyfunc and the service all call `LeadScorer.score`, so they cannot
-skew.
+Every path ends in `LeadScorer.score_matrix`, the implementation (probability, percentile,
+tier, sub-scores and reasons from a feature matrix), so the paths cannot skew:
+- batch scoring (`leadscore score`, thresholds, drift) and the MLflow pyfunc call
+  `LeadScorer.score` with a `LeadHistory` (the pyfunc first turns JSON records into one with
+  `models.records.records_to_history`), which runs `featurizer.transform_matrix` and then
+  `score_matrix`;
+- the service (`serving.engine.ScoringEngine.score`) reads validated leads into `LeadRows`,
+  runs `featurizer.transform_matrix_rows` (an input adapter of `transform_matrix`) and then
+  `score_matrix`, skipping the pandas frames a `LeadHistory` needs.
+tests/models/test_scoring_paths.py checks that each path goes through `score_matrix` and
+tests/serving/test_consistency.py that they give the same scores.
 """
 
 from __future__ import annotations
@@ -166,7 +175,8 @@ class LeadScorer:
     def score(
         self, history: LeadHistory, explain: bool = True, batch_size: int = 20_000
     ) -> pd.DataFrame:
-        """One row of scores per snapshot of `history` (in its order)."""
+        """One row of scores per snapshot of `history` (in its order): an input adapter of
+        `score_matrix` for a `LeadHistory`, in chunks of `batch_size` snapshots."""
         parts = [self._score_chunk(chunk, explain) for chunk in _chunks(history, batch_size)] or [
             self._score_chunk(history, explain)
         ]
@@ -182,7 +192,10 @@ class LeadScorer:
         return pd.DataFrame(out, columns=list(SCORE_COLUMNS))
 
     def score_matrix(self, A: np.ndarray, explain: bool, num_threads: int | None = None) -> dict:
-        """Every score column but lead_id and as_of, for the rows of a `transform_matrix`."""
+        """Every score column but lead_id and as_of, for the rows of a `transform_matrix`.
+
+        The scorer's implementation: every path (batch, pyfunc, service) scores here.
+        """
         n = len(A)
         # Numbers beyond the training range score (and read in reasons) as its edge.
         A = self.model.clip_to_training(A)

@@ -23,7 +23,6 @@ from __future__ import annotations
 import getpass
 import json
 import logging
-import os
 import tempfile
 import time
 from collections.abc import Callable, Mapping
@@ -33,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from models.registry import APPLIED_POLICY_TAG, PACKAGED_POLICY_PATH, version_uri
+from models.settings import load_settings
 from models.tiers import TierPolicy
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,6 @@ APPLIED_BY_TAG = "tier_policy_applied_by"
 APPLIED_AT_TAG = "tier_policy_applied_at"
 ARTIFACT_DIR = "tier_policies"
 REASON_LIMIT = 4_000  # characters of the free-text reason kept in the tag
-AUTHOR_ENV = "LEADSCORE_USER"
 
 
 class PolicyNotFound(LookupError):
@@ -73,7 +72,7 @@ def _parse_record(value: str, where: str) -> StoredPolicy:
 def current_author() -> str:
     """Who is acting: LEADSCORE_USER, else the login name."""
     try:
-        return os.environ.get(AUTHOR_ENV) or getpass.getuser()
+        return load_settings().user or getpass.getuser()
     except (KeyError, OSError):
         return "unknown"
 

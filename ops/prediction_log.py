@@ -18,7 +18,6 @@ a disk flush per batch.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,11 +28,14 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from features.contract import utc_naive
+from models.settings import load_settings
+
 log = logging.getLogger(__name__)
 
 TABLE = "predictions"
 DEFAULT_URL = "sqlite:///predictions.db"
-URL_ENV = "LEADSCORE_PREDICTION_LOG"
+URL_ENV = "LEADSCORE_PREDICTION_LOG"  # the variable (models/settings.py reads it)
 COLUMNS = (
     "lead_id",
     "scored_at",
@@ -72,12 +74,8 @@ def _table(metadata: sa.MetaData) -> sa.Table:
     )
 
 
-def _utc_naive(value: Any) -> datetime:
-    """A tz-naive UTC datetime (the data contract's convention) from a datetime or string."""
-    stamp = pd.Timestamp(value)
-    if stamp.tzinfo is not None:
-        stamp = stamp.tz_convert("UTC").tz_localize(None)
-    return stamp.to_pydatetime()
+def _naive_datetime(value: Any) -> datetime:
+    return utc_naive(value).to_pydatetime()
 
 
 def _column(values: Any, n: int, name: str) -> list[Any]:
@@ -152,7 +150,7 @@ class PredictionLog:
     @classmethod
     def from_env(cls) -> PredictionLog | None:
         """The log named by LEADSCORE_PREDICTION_LOG (a URL or a SQLite file), if set."""
-        target = os.environ.get(URL_ENV, "").strip()
+        target = load_settings().prediction_log or ""
         if not target:
             return None
         return cls(target if "://" in target else sqlite_url(target))
@@ -207,8 +205,8 @@ class PredictionLog:
         n = len(lead_ids)
         if n == 0:
             return 0
-        when = _utc_naive(scored_at if scored_at is not None else datetime.now(UTC))
-        as_of = [_utc_naive(v) for v in _column(scores["as_of"], n, "as_of")]
+        when = _naive_datetime(scored_at if scored_at is not None else datetime.now(UTC))
+        as_of = [_naive_datetime(v) for v in _column(scores["as_of"], n, "as_of")]
         probability = [float(v) for v in _column(scores["probability"], n, "probability")]
         if not all(0.0 <= p <= 1.0 for p in probability):
             raise ValueError("probability must lie in [0, 1]")
@@ -240,9 +238,9 @@ class PredictionLog:
         table = self._table
         query = sa.select(*[table.c[name] for name in COLUMNS]).order_by(table.c.id)
         if since is not None:
-            query = query.where(table.c.scored_at >= _utc_naive(since))
+            query = query.where(table.c.scored_at >= _naive_datetime(since))
         if until is not None:
-            query = query.where(table.c.scored_at < _utc_naive(until))
+            query = query.where(table.c.scored_at < _naive_datetime(until))
         if model_version is not None:
             query = query.where(table.c.model_version == str(model_version))
         with self.engine.connect() as connection:

@@ -1,32 +1,30 @@
-"""Service settings, read from the environment once at start-up."""
+"""The service's settings, from the one settings object (models/settings.py) at start-up."""
 
 from __future__ import annotations
 
 import ipaddress
-import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from models.registry import default_model_uri, default_store
+from models.settings import Settings, SettingsError, load_settings
 
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 3000
 # The API contract: these bound the work a single request can ask for.
 MAX_LEADS_PER_REQUEST = 1_000
 MAX_ACTIVITIES_PER_LEAD = 5_000
 # A thousand leads with a few dozen activities each take about 3 MB; a bigger body is a batch
 # job's (split it) or a probe's. Each request in flight holds its body and parsed leads.
-DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
-DEFAULT_MAX_IN_FLIGHT = 64
+DEFAULT_MAX_BODY_BYTES: int = Settings.model_fields["max_body_bytes"].default
+DEFAULT_MAX_IN_FLIGHT: int = Settings.model_fields["max_in_flight"].default
 
 # Set by `leadscore serve` (and a bento): a folder already holding the model and its card, so
 # that workers neither query MLflow nor resolve the alias again (they all serve one version).
 MODEL_DIR_ENV = "LEADSCORE_MODEL_DIR"
 
 
-class ConfigError(ValueError):
-    """A setting that cannot be used; the message names the variable."""
+# A setting that cannot be used; the message names the variable (one error type for all).
+ConfigError = SettingsError
 
 
 @dataclass(frozen=True)
@@ -36,7 +34,7 @@ class ServingConfig:
     model_uri: str
     tracking_uri: str
     model_dir: Path | None
-    api_token: str | None
+    api_token: str | None = field(repr=False)  # never in a log line or traceback
     host: str
     port: int
     workers: int
@@ -60,64 +58,26 @@ class ServingConfig:
     def from_env(
         cls, env: Mapping[str, str] | None = None, workdir: Path | None = None
     ) -> ServingConfig:
-        env = os.environ if env is None else env
-        model_dir = env.get(MODEL_DIR_ENV)
+        """From the process environment (or `env`); a bad value raises `ConfigError`."""
+        settings = load_settings(env)
         return cls(
-            model_uri=default_model_uri(env),
-            tracking_uri=env.get("MLFLOW_TRACKING_URI") or default_store(workdir)[0],
-            model_dir=Path(model_dir) if model_dir else None,
-            api_token=env.get("LEADSCORE_API_TOKEN") or None,
-            host=env.get("LEADSCORE_HOST") or DEFAULT_HOST,
-            port=_integer(env, "LEADSCORE_PORT", DEFAULT_PORT, 1, 65_535),
-            workers=_integer(env, "LEADSCORE_WORKERS", 1, 1, 64),
-            max_body_bytes=_integer(
-                env, "LEADSCORE_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, 1_024, 1 << 31
-            ),
-            metrics=env.get("LEADSCORE_METRICS", "0").lower() in ("1", "true", "yes"),
-            stats_seconds=float(_integer(env, "LEADSCORE_STATS_SECONDS", 60, 1, 86_400)),
-            prediction_log=env.get("LEADSCORE_PREDICTION_LOG") or None,
-            policy_refresh_seconds=float(
-                _integer(env, "LEADSCORE_POLICY_REFRESH_SECONDS", 30, 0, 86_400)
-            ),
-            max_in_flight=_integer(
-                env, "LEADSCORE_MAX_IN_FLIGHT", DEFAULT_MAX_IN_FLIGHT, 1, 100_000
-            ),
-            log_timeout_seconds=_number(env, "LEADSCORE_LOG_TIMEOUT_SECONDS", 2.0, 0.05, 600),
-            log_retry_seconds=_number(env, "LEADSCORE_LOG_RETRY_SECONDS", 5.0, 0.1, 3_600),
-            registry_timeout_seconds=_number(
-                env, "LEADSCORE_REGISTRY_TIMEOUT_SECONDS", 10.0, 0.5, 3_600
-            ),
+            model_uri=default_model_uri(settings),
+            tracking_uri=settings.tracking_uri or default_store(workdir)[0],
+            model_dir=settings.model_dir,
+            api_token=settings.token,
+            host=settings.host,
+            port=settings.port,
+            workers=settings.workers,
+            max_body_bytes=settings.max_body_bytes,
+            metrics=settings.metrics,
+            stats_seconds=float(settings.stats_seconds),
+            prediction_log=settings.prediction_log,
+            policy_refresh_seconds=float(settings.policy_refresh_seconds),
+            max_in_flight=settings.max_in_flight,
+            log_timeout_seconds=settings.log_timeout_seconds,
+            log_retry_seconds=settings.log_retry_seconds,
+            registry_timeout_seconds=settings.registry_timeout_seconds,
         )
-
-
-def _integer(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
-    return int(_setting(env, name, default, low, high, int, "an integer"))
-
-
-def _number(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
-    return _setting(env, name, default, low, high, float, "a number")
-
-
-def _setting(
-    env: Mapping[str, str],
-    name: str,
-    default: float,
-    low: float,
-    high: float,
-    parse: type[int] | type[float],
-    what: str,
-) -> float:
-    """A number from the environment in [low, high]; ConfigError naming the variable."""
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = parse(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be {what}, got {raw!r}") from None
-    if not low <= value <= high:
-        raise ConfigError(f"{name} must be between {low:g} and {high:g}, got {raw}")
-    return value
 
 
 def is_loopback(host: str) -> bool:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from models.registry import ModelCard
+from models.settings import load_settings
 from serving.config import MODEL_DIR_ENV, check_exposure
 from serving.model_source import (
     REGISTRY_TIMEOUT_S,
@@ -104,7 +105,7 @@ def prepare(
 
 def run_server(options: ServeOptions, model_dir: Path) -> int:
     """Run BentoML in the foreground until it exits, Ctrl-C or SIGTERM; its exit code."""
-    check_exposure(options.host, os.environ.get("LEADSCORE_API_TOKEN"), options.insecure)
+    check_exposure(options.host, load_settings().token, options.insecure)
     process = subprocess.Popen(
         bentoml_command(options), env=server_env(options, model_dir), cwd=PROJECT_ROOT
     )
@@ -126,7 +127,7 @@ def run_server(options: ServeOptions, model_dir: Path) -> int:
 
 
 def serve(options: ServeOptions) -> int:
-    check_exposure(options.host, os.environ.get("LEADSCORE_API_TOKEN"), options.insecure)
+    check_exposure(options.host, load_settings().token, options.insecure)
     with tempfile.TemporaryDirectory(prefix="leadscore-serve-") as tmp:
         prepare(options, Path(tmp))
         return run_server(options, Path(tmp))

@@ -25,6 +25,7 @@ from pydantic import (
 )
 from typing_extensions import TypedDict
 
+from features.contract import utc_naive_datetime
 from models.registry import CHAMPION, DEFAULT_MODEL_NAME
 from serving.config import MAX_ACTIVITIES_PER_LEAD, MAX_LEADS_PER_REQUEST
 
@@ -44,14 +45,6 @@ MAX_EXTRA_NAME = 100
 # text, none in ids and types). They reach logs and the prediction log otherwise.
 PRINTABLE = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
 NAME = r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$"
-
-
-def _utc_naive(value: datetime) -> datetime:
-    """Tz-naive UTC (the data contract's form); no offset means UTC already."""
-    offset = value.utcoffset()
-    if offset is None:
-        return value
-    return (value - offset).replace(tzinfo=None) if offset else value.replace(tzinfo=None)
 
 
 _NAME = re.compile(NAME)
@@ -76,7 +69,7 @@ Moment = Annotated[
 # Lead-level timestamps, converted to tz-naive UTC as they are validated. Activities keep the
 # offset as written: a Python validator per activity cost more than validating the rest of a
 # request (docs/benchmarks.md), so the engine converts their instants in its own pass.
-Timestamp = Annotated[Moment, AfterValidator(_utc_naive)]
+Timestamp = Annotated[Moment, AfterValidator(utc_naive_datetime)]
 Text = Annotated[StrictStr, Field(max_length=MAX_TEXT, pattern=PRINTABLE)]
 FiniteNumber = Annotated[float, Strict(), Field(allow_inf_nan=False)]
 # Values of extra lead attributes (custom CRM fields): scalars only, text as long as other

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import os
 import tempfile
 import time
 from pathlib import Path
@@ -28,6 +27,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from models.settings import load_settings
 from serving.config import ConfigError, ServingConfig
 from serving.gate import TokenGate
 from serving.redaction import redact_logs
@@ -100,7 +100,7 @@ def load_served_model(config: ServingConfig) -> ServedModel:
         return load_model_dir(config.model_dir)
     # The decorated class is a BentoML Service; it knows the bento it was loaded from.
     bento = getattr(LeadScoring, "bento", None)
-    if bento is not None and "LEADSCORE_MODEL_URI" not in os.environ:
+    if bento is not None and load_settings().model_uri is None:
         tags = [info.tag for info in bento.info.models if info.tag.name == BENTO_MODEL_NAME]
         if not tags:
             raise ModelLoadError(f"the bento {bento.tag} carries no {BENTO_MODEL_NAME} model")
@@ -137,7 +137,7 @@ class LeadScoring:
         started = time.perf_counter()
         config = ServingConfig.from_env()
         # BentoML's logging config keeps other loggers at WARNING; the service reports at INFO.
-        logging.getLogger("leadscore").setLevel(os.environ.get("LEADSCORE_LOG_LEVEL", "INFO"))
+        logging.getLogger("leadscore").setLevel(load_settings().log_level)
         redact_logs()
         try:
             served = load_served_model(config)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from models.registry import APPLIED_POLICY_TAG, CHALLENGER, CHAMPION
 from ops.web.registry import Registry
 from training.evaluate import METRIC_NAMES
-from training.tracking import CHALLENGER, CHAMPION
 
 # Lower is better for these; the page says which way each metric points.
 LOWER_IS_BETTER = {"log_loss", "brier", "ece"}
@@ -91,7 +91,7 @@ def _column(registry: Registry, role: str, version: str) -> ModelColumn:
         window=window,
         gate_metrics=gate_metrics,
         gate_facts=gate_facts,
-        applied_policy=version_tags.get("tier_policy_version"),
+        applied_policy=version_tags.get(APPLIED_POLICY_TAG),
     )
 
 
@@ -100,11 +100,11 @@ def model_columns(registry: Registry, other: str | None = None) -> list[ModelCol
     aliases = registry.alias_versions()
     wanted: list[tuple[str, str]] = []
     if CHAMPION in aliases:
-        wanted.append(("champion", aliases[CHAMPION]))
+        wanted.append((CHAMPION, aliases[CHAMPION]))
     if other:
         wanted.append((f"version {other}", other))
     elif CHALLENGER in aliases and aliases[CHALLENGER] != aliases.get(CHAMPION):
-        wanted.append(("challenger", aliases[CHALLENGER]))
+        wanted.append((CHALLENGER, aliases[CHALLENGER]))
     return [_column(registry, role, version) for role, version in wanted]
 
 

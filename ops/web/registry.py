@@ -15,11 +15,11 @@ from typing import Any
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
+from models.registry import CHALLENGER, CHAMPION
 from models.tiers import TierPolicy
 from ops.evaluation_set import EvaluationSet, holdout_evaluation_set
 from ops.policy_store import APPLIED_AT_TAG, APPLIED_BY_TAG, PolicyStore, StoredPolicy
 from ops.thresholds import ModelVersionFacts, load_holdout_predictions, model_version_facts
-from training.tracking import CHALLENGER, CHAMPION
 
 log = logging.getLogger(__name__)
 

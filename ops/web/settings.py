@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import ipaddress
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from training.tracking import TrackingConfig
+from models.registry import TrackingConfig
+from models.settings import load_settings
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
 TOKEN_ENV = "LEADSCORE_API_TOKEN"
-PREDICTIONS_ENV = "LEADSCORE_PREDICTION_LOG"
-LATER_EXPORT_ENV = "LEADSCORE_UI_DATA"
 
 
 class UiConfigError(ValueError):
@@ -66,15 +64,13 @@ class UiSettings:
         env: Mapping[str, str] | None = None,
         workdir: Path | None = None,
     ) -> UiSettings:
-        env = os.environ if env is None else env
-        data = later_export or (Path(env[LATER_EXPORT_ENV]) if env.get(LATER_EXPORT_ENV) else None)
+        settings = load_settings(env)
         return cls(
-            tracking=TrackingConfig.from_env(workdir),
+            tracking=TrackingConfig.from_env(workdir, settings),
             host=host,
             port=port,
-            api_token=env.get(TOKEN_ENV) or None,
-            predictions=predictions or env.get(PREDICTIONS_ENV) or None,
-            later_export=data,
-            secure_cookies=env.get("LEADSCORE_UI_SECURE_COOKIES", "0").lower()
-            in ("1", "true", "yes"),
+            api_token=settings.token,
+            predictions=predictions or settings.prediction_log,
+            later_export=later_export or settings.ui_data,
+            secure_cookies=settings.ui_secure_cookies,
         )

@@ -9,16 +9,9 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
-from demo.world import DemoWorld
 from serving.config import ServingConfig
-from tests.ops.marketing_ops_support import RegisteredModel, registered_model
+from tests.ops.marketing_ops_support import RegisteredModel
 from tests.serving.conftest import free_port
-from training.pipeline import TrainingResult
-
-
-@pytest.fixture(scope="module")
-def model(trained: TrainingResult, small_world: DemoWorld) -> RegisteredModel:
-    return registered_model(trained, small_world)
 
 
 def test_score_without_model_scores_with_the_configured_names_champion(

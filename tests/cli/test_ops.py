@@ -13,14 +13,9 @@ from cli.main import app
 from demo.world import DemoWorld
 from ops.policy_store import PolicyStore
 from ops.prediction_log import PredictionLog, sqlite_url
-from tests.ops.marketing_ops_support import RegisteredModel, registered_model
+from tests.ops.marketing_ops_support import RegisteredModel
 from training.batch import open_leads
 from training.pipeline import TrainingResult
-
-
-@pytest.fixture(scope="module")
-def model(trained: TrainingResult, small_world: DemoWorld) -> RegisteredModel:
-    return registered_model(trained, small_world)
 
 
 def test_cli_records_and_applies_a_policy_for_the_model_version(

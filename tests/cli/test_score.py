@@ -13,14 +13,8 @@ from typer.testing import CliRunner
 from cli.main import app
 from demo.world import DemoWorld
 from models.registry import CHAMPION
-from tests.ops.marketing_ops_support import RegisteredModel, registered_model
-from training.pipeline import TrainingResult
+from tests.ops.marketing_ops_support import RegisteredModel
 from training.tracking import lead_records
-
-
-@pytest.fixture(scope="module")
-def model(trained: TrainingResult, small_world: DemoWorld) -> RegisteredModel:
-    return registered_model(trained, small_world)
 
 
 def test_score_command_scores_every_open_lead_like_the_pyfunc(

@@ -2,19 +2,11 @@
 
 from __future__ import annotations
 
-import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
-from demo.world import DemoWorld
-from tests.ops.marketing_ops_support import RegisteredModel, registered_model
+from tests.ops.marketing_ops_support import RegisteredModel
 from tests.serving.conftest import free_port
-from training.pipeline import TrainingResult
-
-
-@pytest.fixture(scope="module")
-def model(trained: TrainingResult, small_world: DemoWorld) -> RegisteredModel:
-    return registered_model(trained, small_world)
 
 
 def test_serve_refuses_a_missing_model(model: RegisteredModel) -> None:

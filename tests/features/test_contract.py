@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
+import numpy as np
 import pandas as pd
 
-from features.contract import utc_naive
+from features.contract import utc_naive, utc_naive_datetime, utc_naive_ns
 
 
 def test_offsets_are_converted_to_utc_and_dropped() -> None:
@@ -20,6 +22,36 @@ def test_no_offset_means_utc_in_nanoseconds() -> None:
     stamp = utc_naive("2026-06-30T12:00:00")
     assert stamp == pd.Timestamp("2026-06-30 12:00")
     assert stamp.unit == "ns"
+
+
+# Naive, UTC, fixed offsets both ways, and a zone on both sides of a DST change.
+INSTANTS = [
+    datetime(2026, 6, 30, 12, 0, 0, 123_456),
+    datetime(2026, 6, 30, 12, 0, tzinfo=UTC),
+    datetime(2026, 6, 30, 23, 30, tzinfo=timezone(timedelta(hours=5, minutes=30))),
+    datetime(2026, 1, 1, 0, 15, tzinfo=timezone(timedelta(hours=-8))),
+    datetime(2026, 3, 29, 1, 30, tzinfo=ZoneInfo("Europe/Paris")),
+    datetime(2026, 3, 29, 3, 30, tzinfo=ZoneInfo("Europe/Paris")),
+]
+
+
+def test_the_adapters_apply_the_same_rule_as_utc_naive() -> None:
+    expected = [utc_naive(value) for value in INSTANTS]
+    assert [pd.Timestamp(utc_naive_datetime(value)) for value in INSTANTS] == expected
+    as_text = pd.Series([value.isoformat() for value in INSTANTS])
+    np.testing.assert_array_equal(
+        utc_naive_ns(as_text), np.array([e.value for e in expected], dtype=np.int64)
+    )
+    aware = pd.Series(pd.to_datetime([v.isoformat() for v in INSTANTS[1:]], utc=True))
+    np.testing.assert_array_equal(
+        utc_naive_ns(aware), np.array([e.value for e in expected[1:]], dtype=np.int64)
+    )
+
+
+def test_the_column_adapter_keeps_missing_and_unparsable_as_nat() -> None:
+    values = utc_naive_ns(pd.Series(["2026-06-30T12:00:00Z", None, "not a date"]))
+    assert values[0] == pd.Timestamp("2026-06-30 12:00").value
+    assert (values[1:] == np.datetime64("NaT").view(np.int64)).all()
 
 
 def test_only_custom_lead_columns_can_be_dropped() -> None:

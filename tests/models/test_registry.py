@@ -14,18 +14,22 @@ from models.registry import (
     parse_registry_uri,
     version_uri,
 )
+from models.settings import load_settings
 
 
 def test_model_name_comes_from_the_environment_else_the_default() -> None:
-    assert model_name({}) == DEFAULT_MODEL_NAME
-    assert model_name({"LEADSCORE_MODEL_NAME": "churn"}) == "churn"
-    assert model_name({"LEADSCORE_MODEL_NAME": ""}) == DEFAULT_MODEL_NAME
+    assert model_name(load_settings({})) == DEFAULT_MODEL_NAME
+    assert model_name(load_settings({"LEADSCORE_MODEL_NAME": "churn"})) == "churn"
+    assert model_name(load_settings({"LEADSCORE_MODEL_NAME": ""})) == DEFAULT_MODEL_NAME
 
 
 def test_default_uri_is_the_champion_of_the_name_unless_a_uri_is_given() -> None:
-    assert default_model_uri({"LEADSCORE_MODEL_NAME": "churn"}) == "models:/churn@champion"
+    assert (
+        default_model_uri(load_settings({"LEADSCORE_MODEL_NAME": "churn"}))
+        == "models:/churn@champion"
+    )
     given = {"LEADSCORE_MODEL_NAME": "churn", "LEADSCORE_MODEL_URI": "models:/other/3"}
-    assert default_model_uri(given) == "models:/other/3"
+    assert default_model_uri(load_settings(given)) == "models:/other/3"
 
 
 @pytest.mark.parametrize(

@@ -13,10 +13,10 @@ from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
 from cli.main import app as cli_app
+from models.registry import TrackingConfig
 from ops.web.access import SESSION_COOKIE, Sessions
 from ops.web.app import create_app
 from ops.web.settings import UiConfigError, UiSettings
-from training.tracking import TrackingConfig
 
 TOKEN = "access-test-token-91c2"
 LOCAL = "http://127.0.0.1:8080"
