@@ -9,8 +9,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from models.registry import BENTO_MODEL_NAME
 from serving.config import ServingConfig
-from serving.model_source import BENTO_MODEL_NAME, ModelLoadError, save_bento_model
+from serving.model_source import ModelLoadError, save_bento_model
 
 
 def main(argv: list[str] | None = None) -> int:

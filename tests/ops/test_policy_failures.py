@@ -9,9 +9,9 @@ import time
 import pytest
 from mlflow import MlflowClient
 
+from models.registry import APPLIED_POLICY_TAG
 from models.tiers import TierPolicy
 from ops.policy_store import (
-    APPLIED_TAG,
     POLICY_TAG_PREFIX,
     InvalidPolicy,
     PolicyCheckFailed,
@@ -55,7 +55,7 @@ def test_an_applied_invalid_record_keeps_the_served_policy(
     watcher = PolicyWatcher(store, version, PACKED)
     assert watcher.refresh() is not None and watcher.policy.version == good.version
     _write_record(client, name, version, "9", sql=0.2, mql=0.6)
-    client.set_model_version_tag(name, version, APPLIED_TAG, "9")  # forced past `apply`
+    client.set_model_version_tag(name, version, APPLIED_POLICY_TAG, "9")  # forced past `apply`
     with pytest.raises(PolicyCheckFailed, match="not a valid tier policy") as failed:
         watcher.refresh()
     assert not failed.value.unreadable
@@ -72,7 +72,7 @@ def test_a_tag_naming_a_missing_policy_keeps_the_current_one_and_says_so(
     watcher = PolicyWatcher(store, version, PACKED)
     watcher.refresh()
     assert watcher.policy.version == chosen.version
-    client.set_model_version_tag(name, version, APPLIED_TAG, "7")  # no record 7
+    client.set_model_version_tag(name, version, APPLIED_POLICY_TAG, "7")  # no record 7
     with pytest.raises(PolicyNotFound):
         store.served_policy(version, PACKED)
     with pytest.raises(PolicyCheckFailed, match="applied tier policy 7 has no record"):
