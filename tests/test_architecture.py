@@ -8,6 +8,7 @@ of ops) and imports nothing else of ops, nothing of training, the demo world or 
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -75,6 +76,21 @@ def test_imports_flow_one_way() -> None:
 )
 def test_rule_reads_as_documented(package: str, module: str, ok: bool) -> None:
     assert allowed(package, module) is ok
+
+
+def documented_rules() -> dict[str, set[str]]:
+    """The "may import" table of docs/architecture.md: package -> modules it may import."""
+    rules: dict[str, set[str]] = {}
+    for line in (ROOT / "docs" / "architecture.md").read_text().splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) == 2 and cells[0].strip("`") in PACKAGES and cells[0].startswith("`"):
+            names = re.findall(r"`([a-z_.]+)`", cells[1].split("(")[0])
+            rules[cells[0].strip("`")] = set(names)
+    return rules
+
+
+def test_the_architecture_doc_draws_the_rules_checked_here() -> None:
+    assert documented_rules() == ALLOWED
 
 
 def test_every_package_has_tests() -> None:
