@@ -49,6 +49,7 @@ def save_scorer_files(scorer: LeadScorer, folder: Path) -> None:
                 "probability": floats_to_json(reference.probability),
                 "fit": floats_to_json(reference.fit),
                 "engagement": floats_to_json(reference.engagement),
+                "typical_reasons": {k: float(v) for k, v in reference.typical_reasons.items()},
                 "top_reasons": scorer.top_reasons,
             }
         )
@@ -89,5 +90,6 @@ def load_scorer_files(folder: Path, policy: TierPolicy) -> LeadScorer:
         probability=floats_from_json(numbers["probability"]),
         fit=floats_from_json(numbers["fit"]),
         engagement=floats_from_json(numbers["engagement"]),
+        typical_reasons={k: float(v) for k, v in numbers.get("typical_reasons", {}).items()},
     )
     return LeadScorer(featurizer, model, policy, reference, int(numbers["top_reasons"]))

@@ -181,19 +181,49 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
         )
         return self
 
-    def refit_all(self, X: pd.DataFrame, y: np.ndarray) -> ConversionModel:
-        """Regrow the trees on all of (X, y) with the early-stopped round count; keep calibration.
-
-        For the served model: validation rows then inform the trees too, while the calibrator
-        stays the one fitted on validation rows the trees had not seen.
-        """
-        check_is_fitted(self, "calibrator_")
-        self.booster_ = lgb.train(
+    def _grow(self, X: pd.DataFrame, y: np.ndarray) -> tuple[lgb.Booster, LinearLogOdds | None]:
+        """Trees with the early-stopped round count (and the linear model in use) on (X, y)."""
+        booster = lgb.train(
             self.lgb_params(), lgb.Dataset(X, label=np.asarray(y)), self.best_iteration_
         )
+        linear = self._fit_linear(X, y) if self._weight() > 0 else None
+        return booster, linear
+
+    def refit_all(self, X: pd.DataFrame, y: np.ndarray) -> ConversionModel:
+        """Regrow the trees (and linear model) on all of (X, y) with the early-stopped round
+        count. The calibrator is kept: `recalibrate` it for the regrown model's own scores.
+        """
+        check_is_fitted(self, "calibrator_")
+        self._learn_range(X)  # before the linear model, which reads the clipped matrix
+        self.booster_, self.linear_ = self._grow(X, y)
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)
-        self._learn_range(X)
-        self.linear_ = self._fit_linear(X, y) if self._weight() > 0 else None
+        return self
+
+    def cross_fitted_raw(
+        self, X: pd.DataFrame, y: np.ndarray, fold: np.ndarray, rows: np.ndarray
+    ) -> np.ndarray:
+        """Uncalibrated probabilities of `rows` (a mask), each from models grown as `refit_all`
+        grows them, on the rows of the other folds: what the refitted model would say of a lead
+        it had not seen. NaN outside `rows`.
+        """
+        check_is_fitted(self, "booster_")
+        y = np.asarray(y)
+        raw = np.full(len(X), np.nan)
+        for k in np.unique(fold[rows]):
+            booster, linear = self._grow(X[fold != k], y[fold != k])
+            mine = rows & (fold == k)
+            A = self.matrix(X[mine])
+            trees = np.asarray(booster.predict(A, raw_score=True))
+            raw[mine] = self._combine(trees, linear, A)
+        return raw
+
+    def recalibrate(
+        self, raw: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None
+    ) -> ConversionModel:
+        """Fit the calibrator anew on these uncalibrated probabilities and outcomes."""
+        self.calibrator_ = ProbabilityCalibrator(self.calibration, self.random_state).fit(
+            raw, np.asarray(y), groups
+        )
         return self
 
     def _learn_range(self, X: pd.DataFrame) -> None:
@@ -321,7 +351,12 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
     def raw_from_matrix(self, A: np.ndarray, num_threads: int | None = None) -> np.ndarray:
         """Uncalibrated probabilities: the models' log-odds averaged, before calibration."""
         trees = self._trees(A, num_threads, raw_score=True)
-        linear = self.linear_
+        return self._combine(trees, self.linear_, A)
+
+    def _combine(
+        self, trees: np.ndarray, linear: LinearLogOdds | None, A: np.ndarray
+    ) -> np.ndarray:
+        """The trees' and the linear model's log-odds averaged, as a probability."""
         if linear is None:
             return _sigmoid(trees)
         w = self._weight()

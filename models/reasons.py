@@ -57,7 +57,7 @@ def _days(value: float) -> str:
     days = math.floor(value)
     if days <= 0:
         return "today"
-    return "1 day ago" if days == 1 else f"{days} days ago"
+    return "yesterday" if days == 1 else f"{days} days ago"
 
 
 def _times(count: float) -> str:

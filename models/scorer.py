@@ -25,8 +25,16 @@ import numpy as np
 import pandas as pd
 
 from features.build import LeadFeaturizer, LeadHistory
-from features.info import DEPARTMENT, FREE_MAIL, LEAD_AGE, LOG1P, SENIORITY
+from features.info import (
+    DEPARTMENT,
+    FREE_MAIL,
+    LEAD_AGE,
+    LOG1P,
+    SENIORITY,
+    VELOCITY,
+)
 from models.conversion import ConversionModel
+from models.reason_index import ReasonIndex
 from models.reasons import describe_activity, describe_attribute, describe_engagement
 from models.tiers import TierPolicy, assign_tier
 
@@ -42,6 +50,9 @@ _ATTRIBUTE_NAMES = {
 }
 # Phrases are remembered per reason and input values; the memory starts over past this many.
 MAX_REMEMBERED_PHRASES = 50_000
+# A reason must move the lead's log-odds at least this much against a typical lead's (about 5 %
+# of its odds): smaller moves are what nearly every lead shares, not what sets this one apart.
+MIN_REASON_LOG_ODDS = 0.05
 SCORE_COLUMNS = (
     "lead_id",
     "as_of",
@@ -62,6 +73,9 @@ class ReferenceScores:
     probability: np.ndarray
     fit: np.ndarray
     engagement: np.ndarray
+    # Per reason key, a typical lead's contribution (the median over the reference sample):
+    # reasons are ranked by how far this lead's contribution is from it.
+    typical_reasons: Mapping[str, float] = field(default_factory=dict)
 
     @staticmethod
     def percentile(reference: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -80,30 +94,10 @@ class ReasonPlan:
     activity_count_feature: dict[str, str] = field(default_factory=dict)
     activity_last_feature: dict[str, str] = field(default_factory=dict)
 
-
-@dataclass(frozen=True)
-class _ReasonIndex:
-    """The distinct reason keys, each feature's position among them, for each key the feature
-    columns its words read, and all of those columns."""
-
-    keys: np.ndarray
-    of_feature: np.ndarray
-    inputs: list[tuple[str | None, ...]]
-    columns: frozenset[str]
-
-    @classmethod
-    def of(cls, plan: ReasonPlan) -> _ReasonIndex:
-        keys, of_feature = np.unique(np.asarray(plan.feature_keys), return_inverse=True)
-        inputs: list[tuple[str | None, ...]] = []
-        for key in keys.tolist():
-            kind, _, name = key.partition(":")
-            if kind == "activity":
-                count = plan.activity_count_feature.get(name)
-                inputs.append((count, plan.activity_last_feature.get(name)))
-            else:
-                inputs.append((name,))
-        columns = frozenset(name for names in inputs for name in names if name is not None)
-        return cls(keys, of_feature, inputs, columns)
+    def index(self, featurizer: LeadFeaturizer) -> ReasonIndex:
+        return ReasonIndex.of(
+            self.feature_keys, self.activity_count_feature, self.activity_last_feature, featurizer
+        )
 
 
 def group_contributions(
@@ -226,18 +220,26 @@ class LeadScorer:
     def reasons(
         self, columns: Mapping[str, np.ndarray], contrib: np.ndarray
     ) -> tuple[list[Any], list[Any]]:
-        """Top positive and negative reasons per row, from its feature `columns` and `contrib`."""
+        """Top positive and negative reasons per row, from its feature `columns` and `contrib`.
+
+        Contributions are summed per reason (an activity type, an attribute) and compared with
+        a typical lead's: a reason is what moves this lead's score away from its peers', so a
+        statement true of nearly every lead ("Never read the careers page") only shows when it
+        really separates the lead. Phrases never contradict the direction (no "0 activities"
+        for a higher score, no "picking up" for a lower one).
+        """
         index = self._reason_index()
         keys, inputs = index.keys, index.inputs
-        grouped = np.zeros((contrib.shape[0], keys.size))
-        np.add.at(grouped.T, index.of_feature, contrib.T)
+        grouped = index.grouped(contrib, columns)
+        grouped -= index.typical(getattr(self.reference, "typical_reasons", None) or {})
         order = np.argsort(-grouped, axis=1, kind="stable").tolist()
-        signs = np.sign(np.where(np.abs(grouped) > 1e-9, grouped, 0.0)).tolist()
+        signs = np.sign(np.where(np.abs(grouped) >= MIN_REASON_LOG_ODDS, grouped, 0.0)).tolist()
         top = self.top_reasons
         lists = {name: columns[name].tolist() for name in index.columns}
         memo = self._phrases
         if len(memo) >= MAX_REMEMBERED_PHRASES:
             memo.clear()
+        rules = index.rules
 
         def phrase(i: int, j: int) -> str:
             # Phrases are remembered per reason and input values: most leads share theirs.
@@ -248,17 +250,39 @@ class LeadScorer:
                 text = memo[memo_key] = self._phrase(columns, i, str(keys[j]))
             return text
 
+        def agrees(i: int, j: int, sign: float) -> bool:
+            rule = rules[j]
+            if rule is None:
+                return True
+            value = lists[inputs[j][0]][i]  # type: ignore[index]
+            if value != value:
+                value = 0.0
+            if rule == VELOCITY:
+                return bool(value * sign >= 0.05)
+            return sign < 0 or value > 0  # an absence never raises a score
+
+        def pick(i: int, ranked: list[int], sign: list[float], want: float) -> list[str]:
+            out: list[str] = []
+            for j in ranked:
+                if sign[j] != want:
+                    break
+                if agrees(i, j, want):
+                    out.append(phrase(i, j))
+                    if len(out) == top:
+                        break
+            return out
+
         positives, negatives = [], []
         for i, (ranked, sign) in enumerate(zip(order, signs, strict=True)):
-            positives.append([phrase(i, j) for j in ranked[:top] if sign[j] > 0])
-            negatives.append([phrase(i, j) for j in ranked[::-1][:top] if sign[j] < 0])
+            positives.append(pick(i, ranked, sign, 1.0))
+            negatives.append(pick(i, ranked[::-1], sign, -1.0))
         return positives, negatives
 
-    def _reason_index(self) -> _ReasonIndex:
+    def _reason_index(self) -> ReasonIndex:
         """The reason keys and what their words read (built once, never pickled)."""
         index = self.__dict__.get("_reason_plan")
         if index is None:
-            index = self.__dict__["_reason_plan"] = _ReasonIndex.of(self.plan)
+            index = self.__dict__["_reason_plan"] = self.plan.index(self.featurizer)
         return index
 
     def _phrase(self, columns: Mapping[str, np.ndarray], i: int, key: str) -> str:

@@ -26,6 +26,7 @@ from features.contract import Export
 log = logging.getLogger(__name__)
 
 DAY = pd.Timedelta(days=1)
+MAX_REPEATS = 4
 
 
 @dataclass(frozen=True)
@@ -41,10 +42,15 @@ class SnapshotScheme:
     seed: int = 0
     activity_share: float = 0.15
     activity_delay_days: float = 2.0
+    # Rare activity types (hand-raises among them) get a snapshot after up to this many of their
+    # activities (all of them when fewer), so the trees see enough leads just after a rare act.
+    activity_per_type: int = 4_000
 
     def __post_init__(self) -> None:
         if self.every_days < 1 or self.max_snapshots < 1:
             raise ValueError("every_days and max_snapshots must be at least 1")
+        if self.activity_per_type < 0:
+            raise ValueError("activity_per_type must not be negative")
         if not 0.0 <= self.activity_share <= 1.0 or self.activity_delay_days <= 0:
             raise ValueError("activity_share must be in [0, 1] and activity_delay_days positive")
 
@@ -108,7 +114,8 @@ def build_snapshots(
 def build_activity_snapshots(
     export: Export, last_as_of: pd.Timestamp, scheme: SnapshotScheme | None = None
 ) -> pd.DataFrame:
-    """Snapshots shortly after a seeded random `activity_share` of activities (see module doc).
+    """Snapshots shortly after a seeded random `activity_share` of activities, and after up to
+    `activity_per_type` activities of each rarer type (see module doc).
 
     Each picked activity gives one snapshot a uniform 0.01 to `activity_delay_days` days after
     it, kept while the lead has no opportunity and up to `last_as_of`. Same columns as
@@ -117,7 +124,14 @@ def build_activity_snapshots(
     scheme = scheme or SnapshotScheme()
     activities = export.activities
     rng = np.random.default_rng(scheme.seed)
-    picked = activities.loc[rng.random(len(activities)) < scheme.activity_share]
+    counts = activities["activity_type"].map(activities["activity_type"].value_counts())
+    wanted = scheme.activity_per_type / counts.to_numpy(dtype=float)
+    share = np.maximum(np.clip(wanted, 0.0, 1.0), scheme.activity_share)
+    # The rarest types (hand-raises in a small CRM) get up to `MAX_REPEATS` looks per activity,
+    # at independent delays, so enough rows describe a lead just after one.
+    repeats = np.clip(np.floor(wanted), 1, MAX_REPEATS).astype(np.int64)
+    chosen = rng.random(len(activities)) < share
+    picked = activities.iloc[np.repeat(np.flatnonzero(chosen), repeats[chosen])]
     delay = rng.uniform(0.01, scheme.activity_delay_days, len(picked))
     as_of = picked["occurred_at"].to_numpy() + pd.to_timedelta(delay, unit="D").to_numpy()
     leads = export.leads.set_index("lead_id")

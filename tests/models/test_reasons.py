@@ -15,7 +15,7 @@ from models.reasons import describe_activity, describe_attribute, describe_compa
         ("demo_request", 1, 2.4, "Requested a demo 2 days ago"),
         ("pricing_page_view", 4, 3.0, "Viewed the pricing page 4 times, last 3 days ago"),
         ("contact_sales", 1, 0.3, "Contacted sales today"),
-        ("email_click", 1, 1.2, "Clicked a marketing email 1 day ago"),
+        ("email_click", 1, 1.2, "Clicked a marketing email yesterday"),
         ("demo_request", 0, math.nan, "Never requested a demo"),
         ("partner_referral", 2, 5.0, "Had 'partner referral' activity 2 times, last 5 days ago"),
         ("partner_referral", 0, math.nan, "No 'partner referral' activity"),

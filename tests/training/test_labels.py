@@ -188,7 +188,7 @@ def _acting_world() -> object:
 def test_activity_snapshots_follow_activities_and_stop_at_the_opportunity() -> None:
     export = _acting_world()
     last = T0 + pd.Timedelta(days=300)
-    scheme = SnapshotScheme(14, 8, activity_share=0.5, activity_delay_days=2.0)
+    scheme = SnapshotScheme(14, 8, activity_share=0.5, activity_delay_days=2.0, activity_per_type=0)
     snaps = build_activity_snapshots(export, last, scheme)
     picked = len(snaps) / len(export.activities)
     assert 0.3 < picked < 0.5  # about half, less those after an opportunity or last_as_of
@@ -201,8 +201,32 @@ def test_activity_snapshots_follow_activities_and_stop_at_the_opportunity() -> N
     assert (snaps["as_of"] <= last).all()
     again = build_activity_snapshots(export, last, scheme)
     pd.testing.assert_frame_equal(snaps, again)  # the pick is seeded
-    none = build_activity_snapshots(export, last, SnapshotScheme(activity_share=0.0))
+    none = build_activity_snapshots(
+        export, last, SnapshotScheme(activity_share=0.0, activity_per_type=0)
+    )
     assert none.empty and list(none.columns) == list(snaps.columns)
+
+
+def test_rare_activity_types_get_more_snapshots() -> None:
+    export = _acting_world()
+    last = T0 + pd.Timedelta(days=300)
+    counts = export.activities["activity_type"].value_counts()
+    per_type = int(counts.min()) * 2  # the rarest type: two looks per activity
+    scheme = SnapshotScheme(14, 8, activity_share=0.0, activity_per_type=per_type)
+    snaps = build_activity_snapshots(export, last, scheme)
+    acts = export.activities
+    looked = snaps.merge(acts, on="lead_id")
+    delay = (looked["as_of"] - looked["occurred_at"]).dt.total_seconds() / 86_400
+    near = looked[delay.between(0, 2)]
+    rarest = counts.idxmin()
+    rare_rows = near.loc[near["activity_type"] == rarest, ["lead_id", "as_of"]].drop_duplicates()
+    # Up to two looks per activity of the rarest type (fewer after an opportunity or the end).
+    assert 0 < len(rare_rows) <= 2 * counts.min()
+    assert len(snaps) <= scheme.activity_per_type * len(counts) * 2
+    once = build_activity_snapshots(
+        export, last, SnapshotScheme(14, 8, activity_share=0.0, activity_per_type=per_type // 2)
+    )
+    assert len(snaps) > 1.5 * len(once)  # the rarest types' activities are looked at twice
 
 
 def test_activity_snapshots_are_labelled_and_never_in_validation() -> None:
@@ -219,7 +243,11 @@ def test_activity_snapshots_are_labelled_and_never_in_validation() -> None:
     assert extra.loc[won, "label"].eq(1).all() and extra.loc[~won, "label"].eq(0).all()
     # the periodic snapshots, and so everything evaluated, are as without them
     periodic = build_training_examples(
-        export, 90, cutoff, SnapshotScheme(14, 8, activity_share=0.0), SplitConfig(60, 30)
+        export,
+        90,
+        cutoff,
+        SnapshotScheme(14, 8, activity_share=0.0, activity_per_type=0),
+        SplitConfig(60, 30),
     )
     pd.testing.assert_frame_equal(examples.snapshots, periodic.snapshots)
     assert periodic.activity_snapshots.empty

@@ -1,0 +1,158 @@
+"""Which reason each contribution speaks for, and how much each reason moves a lead's score.
+
+Contributions are summed per reason key (`activity:TYPE` or `feature:NAME`). The features over
+all activities (counts, activity levels, last activity) are sums or minima over the types, so
+their contribution is handed on to the types that make them up: in proportion to each type's
+part of the count or level, and to the most recent type for the last activity. A fresh demo
+request then moves its own reason ("Requested a demo yesterday") instead of spreading over
+"Recent activity level" and "Last active today". Rows without any activity keep those keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from features.build import LeadFeaturizer
+from features.info import (
+    ACTIVE_DAYS,
+    COUNT,
+    DAYS_SINCE_LAST,
+    DECAYED_COUNT,
+    OTHER_ACTIVITY,
+    VELOCITY,
+)
+
+ENGAGEMENT = "engagement"
+# Engagement over all activity types whose zero (or "never") is an absence: never a reason for
+# a higher score.
+ABSENCE_KINDS = frozenset({COUNT, ACTIVE_DAYS, DAYS_SINCE_LAST, DECAYED_COUNT})
+_SHARED_KINDS = (COUNT, DECAYED_COUNT)
+
+
+@dataclass(frozen=True)
+class Handover:
+    """An all-activity feature whose contribution goes to the activity types behind it."""
+
+    feature: int  # position among the features
+    key: int  # its own reason key
+    type_keys: np.ndarray  # reason keys of the types
+    type_columns: tuple[str, ...]  # per type, the feature with the same kind and window
+    to_latest: bool  # the most recent type takes it all (days since the last activity)
+
+
+@dataclass(frozen=True)
+class ReasonIndex:
+    """The distinct reason keys, each feature's key, the columns each key's words read, the
+    rule its phrase must agree with (VELOCITY: the sign; COUNT: an absence is never positive),
+    and the handovers of all-activity features."""
+
+    keys: np.ndarray
+    of_feature: np.ndarray
+    inputs: list[tuple[str | None, ...]]
+    columns: frozenset[str]
+    rules: list[str | None]
+    handovers: tuple[Handover, ...]
+
+    @classmethod
+    def of(
+        cls,
+        feature_keys: tuple[str, ...],
+        counts: Mapping[str, str],
+        lasts: Mapping[str, str],
+        featurizer: LeadFeaturizer,
+    ) -> ReasonIndex:
+        keys, of_feature = np.unique(np.asarray(feature_keys), return_inverse=True)
+        position = {k: i for i, k in enumerate(keys.tolist())}
+        inputs: list[tuple[str | None, ...]] = []
+        rules: list[str | None] = []
+        for key in keys.tolist():
+            kind, _, name = key.partition(":")
+            rule = None
+            if kind == "activity":
+                inputs.append((counts.get(name), lasts.get(name)))
+            else:
+                inputs.append((name,))
+                info = featurizer.feature_info_[name]
+                if info.group == ENGAGEMENT and info.activity_type is None:
+                    if info.kind == VELOCITY:
+                        rule = VELOCITY
+                    elif info.kind in ABSENCE_KINDS:
+                        rule = COUNT
+            rules.append(rule)
+        handovers = _handovers(featurizer, position)
+        columns = {name for names in inputs for name in names if name is not None}
+        columns |= {c for h in handovers for c in h.type_columns}
+        return cls(keys, of_feature, inputs, frozenset(columns), rules, handovers)
+
+    def grouped(self, contrib: np.ndarray, columns: Mapping[str, np.ndarray]) -> np.ndarray:
+        """Per row and reason key, the summed contributions after the handovers."""
+        grouped = np.zeros((contrib.shape[0], self.keys.size))
+        np.add.at(grouped.T, self.of_feature, contrib.T)
+        for h in self.handovers:
+            part = contrib[:, h.feature]
+            values = np.column_stack([np.asarray(columns[c], dtype=float) for c in h.type_columns])
+            if h.to_latest:
+                recency = np.where(np.isnan(values), np.inf, values)
+                has = np.isfinite(recency).any(axis=1)
+                share = np.zeros_like(values)
+                share[np.flatnonzero(has), recency[has].argmin(axis=1)] = 1.0
+            else:
+                values = np.where(np.isnan(values), 0.0, np.maximum(values, 0.0))
+                total = values.sum(axis=1)
+                has = total > 0
+                share = np.divide(
+                    values, total[:, None], out=np.zeros_like(values), where=has[:, None]
+                )
+            moved = np.where(has, part, 0.0)
+            grouped[:, h.key] -= moved
+            np.add.at(grouped.T, h.type_keys, (share * moved[:, None]).T)
+        return grouped
+
+    def typical(self, typical: Mapping[str, float]) -> np.ndarray:
+        """A typical lead's contribution per key (0 where the model recorded none)."""
+        return np.array([typical.get(str(k), 0.0) for k in self.keys.tolist()])
+
+
+def _handovers(featurizer: LeadFeaturizer, position: Mapping[str, int]) -> tuple[Handover, ...]:
+    infos = [featurizer.feature_info_[n] for n in featurizer.feature_names_out_]
+    out = []
+    for i, info in enumerate(infos):
+        if info.group != ENGAGEMENT or info.activity_type is not None:
+            continue
+        if info.kind not in (*_SHARED_KINDS, DAYS_SINCE_LAST):
+            continue
+        parts = [
+            (f"activity:{other.activity_type}", other.name)
+            for other in infos
+            if other.activity_type is not None
+            and other.kind == info.kind
+            and other.window_days == info.window_days
+            and other.half_life_days == info.half_life_days
+        ]
+        parts = [(k, c) for k, c in parts if k in position]
+        if not parts:
+            continue
+        out.append(
+            Handover(
+                feature=i,
+                key=position[f"feature:{info.name}"],
+                type_keys=np.array([position[k] for k, _ in parts], dtype=np.int64),
+                type_columns=tuple(c for _, c in parts),
+                to_latest=info.kind == DAYS_SINCE_LAST,
+            )
+        )
+    return tuple(out)
+
+
+def typical_reasons(
+    contrib: np.ndarray, columns: Mapping[str, np.ndarray], index: ReasonIndex
+) -> dict[str, float]:
+    """Per reason key, the median over the rows of `contrib` of the key's contribution."""
+    grouped = index.grouped(contrib, columns)
+    return dict(zip(index.keys.tolist(), np.median(grouped, axis=0).tolist(), strict=True))
+
+
+__all__ = ["ABSENCE_KINDS", "OTHER_ACTIVITY", "ReasonIndex", "typical_reasons"]

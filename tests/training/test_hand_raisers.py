@@ -1,0 +1,63 @@
+"""Hand-raisers read right: a fresh demo request lifts the model's p as much as the truth's,
+and reasons name what moved the score."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from demo.injection import injected_truth, injection_sample
+from demo.params import DemoConfig
+from demo.world import DemoWorld
+from features.build import LeadHistory
+from models.reasons import activity_phrase
+from models.scorer import LeadScorer
+from training.pipeline import TrainingResult
+
+# The conftest world (6,000 leads, seed 1): its config, to recompute the truth.
+CONFIG = DemoConfig(n_leads=6_000, seed=1)
+
+
+def _score(scorer: LeadScorer, export: object, ids: pd.Series, explain: bool) -> pd.DataFrame:
+    snapshots = pd.DataFrame({"lead_id": ids.to_numpy(), "as_of": CONFIG.as_of})
+    history = LeadHistory(export.leads, export.activities, snapshots)  # type: ignore[attr-defined]
+    return scorer.score(history, explain=explain)
+
+
+@pytest.fixture(scope="module")
+def injected(small_world: DemoWorld, trained: TrainingResult) -> pd.DataFrame:
+    ids = injection_sample(small_world, CONFIG, 1_000, seed=1)
+    edited, truth = injected_truth(small_world, CONFIG, ids)
+    truth["model_before"] = _score(trained.scorer, small_world.export, ids, False)["probability"]
+    after = _score(trained.scorer, edited, ids, True)
+    truth["model_after"] = after["probability"].to_numpy()
+    truth["first_positive"] = [r[0] if r else "" for r in after["reasons_positive"]]
+    truth["positives"] = after["reasons_positive"].to_numpy()
+    return truth
+
+
+def test_injected_hand_raise_lifts_the_model_as_it_lifts_the_truth(injected: pd.DataFrame) -> None:
+    truth_lift = injected["p_after"].mean() / injected["p_before"].mean()
+    model_lift = injected["model_after"].mean() / injected["model_before"].mean()
+    assert truth_lift > 1.5
+    # Issue 13's target is 0.9-1.1 (bench-worlds). On this 6,000-lead world the model reached
+    # 0.79 (0.74 before rare types got more activity snapshots): this floor guards against
+    # going back, it is not the target.
+    assert 0.7 <= model_lift / truth_lift <= 1.1, (model_lift, truth_lift)
+
+
+def test_first_positive_reason_names_the_fresh_hand_raise(injected: pd.DataFrame) -> None:
+    named = [
+        first.startswith(activity_phrase(kind)) and "yesterday" in first
+        for first, kind in zip(injected["first_positive"], injected["hand_raise"], strict=True)
+    ]
+    # Target 80 % (issue 13); measured 34 % on this world (16 % before reasons were ranked
+    # against a typical lead with all-activity features handed on to their types).
+    assert np.mean(named) >= 0.25
+
+
+def test_no_absence_is_a_positive_reason(injected: pd.DataFrame) -> None:
+    for reasons in injected["positives"]:
+        for text in reasons:
+            assert not text.startswith(("0 activities", "Active on 0 days", "No activity"))
