@@ -47,9 +47,11 @@ def lead_partition(lead_ids: pd.Series | np.ndarray, n_partitions: int) -> np.nd
     return np.where(codes >= 0, per_unique[np.maximum(codes, 0)], -1)
 
 
-def partition_count(n_activities: int, n_snapshots: int) -> int:
-    """Enough partitions that none holds more than the per-partition budgets."""
+def partition_count(n_activities: int, n_snapshots: int, map_partitions: object = map) -> int:
+    """Enough partitions that none holds more than the per-partition budgets, and (on a
+    cluster: a map with a `parallelism`) at least two per worker to keep every worker busy."""
     return max(
+        2 * int(getattr(map_partitions, "parallelism", 0)),
         1,
         math.ceil(n_activities / ACTIVITIES_PER_PARTITION),
         math.ceil(n_snapshots / SNAPSHOTS_PER_PARTITION),
@@ -165,7 +167,7 @@ def transform_partitioned(
     """`featurizer.transform(history)` built partition by partition, numbers as float32."""
     n_rows = len(history.snapshots)
     if n_partitions is None:
-        n_partitions = partition_count(len(history.activities), n_rows)
+        n_partitions = partition_count(len(history.activities), n_rows, map_partitions)
     parts = split_history(history, n_partitions)
     blocks = map_partitions(partial(partition_features, featurizer), parts)
     return assemble_features(featurizer, blocks, n_rows)

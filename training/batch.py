@@ -53,7 +53,7 @@ def scored_partitions(
     snapshots = open_leads(export, as_of)
     history = LeadHistory(export.leads, export.activities, snapshots)
     if n_partitions is None:
-        n_partitions = partition_count(len(export.activities), len(snapshots))
+        n_partitions = partition_count(len(export.activities), len(snapshots), map_partitions)
     parts = split_history(history, n_partitions)
     yield from map_partitions(partial(score_partition, scorer, explain), parts)
 

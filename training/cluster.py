@@ -9,7 +9,9 @@ the client never holds more than that many partitions' inputs and results at onc
 
 from __future__ import annotations
 
+import itertools
 import logging
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -71,26 +73,40 @@ def cluster_client(address: str) -> Iterator[Any]:
         yield client
 
 
-def cluster_map(
-    client: Any, in_flight_per_worker: int = IN_FLIGHT_PER_WORKER
-) -> Callable[[Callable[[In], Out], Iterable[In]], Iterator[Out]]:
-    """A `map` that runs each call as a task on the cluster; results come as tasks finish."""
-    from distributed import as_completed
+class ClusterMap:
+    """A `map` that runs each call as a task on the cluster; results come as tasks finish.
 
-    def mapped(function: Callable[[In], Out], items: Iterable[In]) -> Iterator[Out]:
-        limit = max(1, in_flight_per_worker * max(len(client.scheduler_info()["workers"]), 1))
+    `parallelism` (the worker count) tells callers how many partitions keep every worker busy.
+    Partitions travel inside their tasks on purpose (dask warns about "large graphs" for it):
+    a task retried after its worker died then still has its input, which data scattered to
+    that worker would not.
+    """
+
+    def __init__(self, client: Any, in_flight_per_worker: int = IN_FLIGHT_PER_WORKER) -> None:
+        self.client = client
+        self.parallelism = max(len(client.scheduler_info()["workers"]), 1)
+        self.limit = max(1, in_flight_per_worker * self.parallelism)
+
+    def __call__(self, function: Callable[[In], Out], items: Iterable[In]) -> Iterator[Out]:
+        from distributed import as_completed
+
         pending = iter(items)
         running = as_completed()
-        for item in pending:
-            running.add(client.submit(function, item, pure=False, retries=RETRIES))
-            if running.count() >= limit:
-                break
-        for future in running:
-            result = future.result()
-            future.release()
-            nxt = next(pending, None)
-            if nxt is not None:
-                running.add(client.submit(function, nxt, pure=False, retries=RETRIES))
-            yield result
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Sending large graph", category=UserWarning)
+            for item in itertools.islice(pending, self.limit):
+                running.add(self._submit(function, item))
+            for future in running:
+                result = future.result()
+                future.release()
+                for item in itertools.islice(pending, 1):
+                    running.add(self._submit(function, item))
+                yield result
 
-    return mapped
+    def _submit(self, function: Callable[[In], Out], item: In) -> Any:
+        return self.client.submit(function, item, pure=False, retries=RETRIES)
+
+
+def cluster_map(client: Any, in_flight_per_worker: int = IN_FLIGHT_PER_WORKER) -> ClusterMap:
+    """The `map` of `client`'s cluster (see ClusterMap)."""
+    return ClusterMap(client, in_flight_per_worker)
