@@ -26,9 +26,9 @@ from features.build import LeadFeaturizer, LeadHistory
 # pandas' hash_array takes a 16-byte key; fixed, so a lead's partition never changes between
 # runs, machines or processes (Python's own hash() is salted per process).
 PARTITION_HASH_KEY = "leadscore:lead-p"
-# Sized so one partition's temporary arrays stay in the low hundreds of MB.
-ACTIVITIES_PER_PARTITION = 2_000_000
-SNAPSHOTS_PER_PARTITION = 200_000
+# Sized so one partition's temporary arrays (float64 statistics, sort keys) stay near 100 MB.
+ACTIVITIES_PER_PARTITION = 1_000_000
+SNAPSHOTS_PER_PARTITION = 50_000
 FEATURE_DTYPE = np.float32
 
 
