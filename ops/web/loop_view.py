@@ -175,18 +175,12 @@ class LoopCache:
 
 
 def drift_rows(joined: JoinedLoop, top: int = 20) -> list[dict[str, Any]]:
-    """Score first, then the quantities with the largest PSI, each flagged or not."""
+    """Score first, then the quantities with the largest PSI, with ops.drift's flag."""
     drift = joined.result.drift
     if drift is None:
         return []
-    table = drift.table.head(top + 1)
-    rows: list[dict[str, Any]] = [
-        {str(k): v for k, v in r.items()} for r in table.to_dict(orient="records")
-    ]
-    for row in rows:
-        psi = row.get("psi", np.nan)
-        row["flagged"] = bool(psi == psi and psi > drift.threshold)
-    return rows
+    records = drift.table.head(top + 1).to_dict(orient="records")
+    return [{str(k): v for k, v in r.items()} for r in records]
 
 
 def predictions_source_label(source: str) -> str:

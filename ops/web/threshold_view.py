@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from models.tiers import MQL, NURTURE, SQL, TierPolicy
+from models.tiers import MQL, SQL, TierPolicy
 from ops.closed_loop import wilson_interval
 from ops.evaluation_set import EvaluationSet, tier_figures
 from ops.targets import TARGET_TEXT, ThresholdChoice, ThresholdTargets, choose_policy
@@ -216,6 +216,3 @@ def threshold_view(
         charts=charts,
         closest=closest,
     )
-
-
-TIER_ORDER = (SQL, MQL, NURTURE)
