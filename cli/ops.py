@@ -229,7 +229,12 @@ def report(
     if not predictions:
         err_console.print("[red]Give --predictions or set LEADSCORE_PREDICTION_LOG.[/red]")
         raise typer.Exit(code=2)
-    from ops.closed_loop import ClosedLoopError, run_closed_loop_report, summary_lines
+    from ops.closed_loop import (
+        ClosedLoopError,
+        LoopOptions,
+        run_closed_loop_report,
+        summary_lines,
+    )
 
     read = read_or_exit(data)
     try:
@@ -239,12 +244,14 @@ def report(
                 read.export,
                 Path(data),
                 TrackingConfig.from_env(),
-                cutoff=as_utc(as_of),
-                horizon_days=horizon_days,
-                model_uri=model,
-                since=as_utc(since),
-                psi_threshold=psi_threshold,
-                with_drift=not no_drift,
+                LoopOptions(
+                    cutoff=as_utc(as_of),
+                    horizon_days=horizon_days,
+                    model_uri=model,
+                    since=as_utc(since),
+                    psi_threshold=psi_threshold,
+                    with_drift=not no_drift,
+                ),
             )
     except ClosedLoopError as exc:
         err_console.print(f"[red]Cannot report:[/red] {exc}")

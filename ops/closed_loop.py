@@ -396,18 +396,23 @@ class JoinedLoop:
     scorer: LeadScorer | None = None  # loaded for drift; None without it
 
 
-def join_closed_loop(
-    source: str,
-    export: Export,
-    *,
-    cutoff: pd.Timestamp | None = None,
-    horizon_days: int | None = None,
-    model_uri: str | None = None,
-    since: pd.Timestamp | None = None,
-    psi_threshold: float = DEFAULT_PSI_FLAG,
-    with_drift: bool = True,
-) -> JoinedLoop:
+@dataclass(frozen=True)
+class LoopOptions:
+    """How to join: the export's cut-off and horizon (default: the export's and the model's),
+    the model version for drift (default: the most logged), scores returned since, drift."""
+
+    cutoff: pd.Timestamp | None = None
+    horizon_days: int | None = None
+    model_uri: str | None = None
+    since: pd.Timestamp | None = None
+    psi_threshold: float = DEFAULT_PSI_FLAG
+    with_drift: bool = True
+
+
+def join_closed_loop(source: str, export: Export, options: LoopOptions | None = None) -> JoinedLoop:
     """Read the log, join outcomes, measure drift (MLflow must be activated; nothing is logged)."""
+    options = options or LoopOptions()
+    cutoff, horizon_days, since = options.cutoff, options.horizon_days, options.since
     import mlflow
     from mlflow import MlflowClient
 
@@ -423,7 +428,7 @@ def join_closed_loop(
     if predictions.empty:
         raise ClosedLoopError(f"the prediction log {source} holds no scores in that period")
     client = MlflowClient()
-    uri = model_uri or most_logged_model(predictions)
+    uri = options.model_uri or most_logged_model(predictions)
     params: dict[str, str] = {}
     name = version = None
     try:
@@ -436,14 +441,16 @@ def join_closed_loop(
     horizon = horizon_days or int(params.get("horizon_days", 90))
     drift = None
     scorer = None
-    if with_drift:
+    if options.with_drift:
         if not params or name is None or version is None:
             raise ClosedLoopError(
                 f"drift needs the training run of {uri}; pass --model or --no-drift"
             )
         try:
             scorer = load_scorer_from_uri(version_uri(name, version))
-            drift = feature_drift(scorer, export, params, predictions, threshold=psi_threshold)
+            drift = feature_drift(
+                scorer, export, params, predictions, threshold=options.psi_threshold
+            )
         except ValueError as exc:
             raise ClosedLoopError(f"cannot measure drift: {exc}") from exc
     try:
@@ -458,28 +465,15 @@ def run_closed_loop_report(
     export: Export,
     data_path: Path,
     tracking: TrackingConfig,
-    *,
-    cutoff: pd.Timestamp | None = None,
-    horizon_days: int | None = None,
-    model_uri: str | None = None,
-    since: pd.Timestamp | None = None,
-    psi_threshold: float = DEFAULT_PSI_FLAG,
-    with_drift: bool = True,
+    options: LoopOptions | None = None,
 ) -> ClosedLoopOutcome:
     """Read the log, join outcomes, measure drift, render the page, log a `closed-loop` run."""
     import mlflow
 
+    options = options or LoopOptions()
     experiment_id = tracking.activate()
-    joined = join_closed_loop(
-        source,
-        export,
-        cutoff=cutoff,
-        horizon_days=horizon_days,
-        model_uri=model_uri,
-        since=since,
-        psi_threshold=psi_threshold,
-        with_drift=with_drift,
-    )
+    joined = join_closed_loop(source, export, options)
+    psi_threshold = options.psi_threshold
     result, drift, uri = joined.result, joined.result.drift, joined.model_uri
     name, version, horizon = joined.model_name, joined.model_version, joined.horizon_days
     sections = closed_loop_sections(result, str(source))
