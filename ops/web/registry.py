@@ -15,7 +15,7 @@ from typing import Any
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
-from models.registry import CHALLENGER, CHAMPION
+from models.registry import CHALLENGER, CHAMPION, version_uri
 from models.tiers import TierPolicy
 from ops.evaluation_set import EvaluationSet, holdout_evaluation_set
 from ops.policy_store import APPLIED_AT_TAG, APPLIED_BY_TAG, PolicyStore, StoredPolicy
@@ -105,7 +105,7 @@ class Registry:
         return str(self.client.get_model_version_by_alias(self.model_name, alias).version)
 
     def uri(self, version: str) -> str:
-        return f"models:/{self.model_name}/{version}"
+        return version_uri(self.model_name, version)
 
     def facts(self, version: str) -> ModelVersionFacts:
         """The version's run parameters and currently applied policy (read fresh each time)."""
