@@ -16,8 +16,17 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-# The registry's model-version tag holding the digests (see `manifest`).
-DIGESTS_TAG = "leadscore.artifacts_sha256"
+from models.registry import DIGESTS_TAG
+
+__all__ = [
+    "DIGESTS_TAG",
+    "ArtifactError",
+    "file_digests",
+    "manifest",
+    "read_manifest",
+    "verify_files",
+]
+
 DIGESTS_VERSION = 1
 
 

@@ -43,6 +43,9 @@ HOLDOUT_ARTIFACT = f"{REPORT_ARTIFACT_DIR}/{HOLDOUT_FILE}"
 
 # Model-version tag: the tier policy version served with that model version.
 APPLIED_POLICY_TAG = "tier_policy_version"
+# Model-version tag: SHA-256 of every file of the version, recorded at registration and checked
+# before it is served (models.digests).
+DIGESTS_TAG = "leadscore.artifacts_sha256"
 
 # Run parameters the model card shows (with every `boundary_*`).
 CARD_TRAINING_PARAMS = (
