@@ -14,11 +14,62 @@ from cli.common import (
     ModelOption,
     as_utc,
     console,
+    data_location,
     err_console,
     model_or_default,
     partition_runner,
     read_or_exit,
 )
+
+
+def _score_table(path: Path, out: Path, model: str, no_reasons: bool) -> None:
+    """`leadscore score --data TABLE`: every row of a table, with a single-table model."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress
+
+    from models.pyfunc import load_any_scorer_from_uri
+    from models.registry import TrackingConfig, resolve_model_version
+    from models.table_scorer import TableScorer
+    from ops.policy_store import PolicyStore
+    from training.batch import score_table, write_scores
+    from training.single_table import TableError, read_table
+
+    try:
+        rows = read_table(path)
+    except (TableError, ValueError, OSError) as exc:
+        err_console.print(f"[red]Cannot read {path}:[/red] {exc}")
+        raise typer.Exit(code=1) from None
+    TrackingConfig.from_env().activate()
+    try:
+        with console.status(f"Loading {model}..."):
+            scorer = load_any_scorer_from_uri(model)
+            if model.startswith("models:/"):
+                # the tier policy applied to this version, as the service serves it
+                name, version = resolve_model_version(model)
+                scorer = scorer.with_policy(PolicyStore(name).served_policy(version, scorer.policy))
+    except Exception as exc:  # MLflow raises many kinds; the person needs the message
+        err_console.print(f"[red]Cannot load model {model}:[/red] {exc}")
+        raise typer.Exit(code=1) from None
+    if not isinstance(scorer, TableScorer):
+        err_console.print(f"[red]{model} scores CRM exports (a folder), not a table.[/red]")
+        raise typer.Exit(code=1)
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("Scoring rows", total=len(rows))
+        scores = score_table(
+            rows, scorer, not no_reasons, on_progress=lambda n: progress.advance(task, n)
+        )
+    write_scores(scores, out)
+    tiers = scores["tier"].value_counts().to_dict()
+    console.print(
+        f"Scored {len(scores):,} rows of {path.name} with {model}: "
+        + ", ".join(f"{k} {v:,}" for k, v in tiers.items())
+        + f". Wrote {out}."
+    )
 
 
 def score(
@@ -38,7 +89,8 @@ def score(
     ] = False,
     cluster: ClusterOption = None,
 ) -> None:
-    """Score every lead with no opportunity as of the date."""
+    """Score every lead with no opportunity as of the date (an export), or every row of a table
+    (a single-table model)."""
     model = model_or_default(model)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
@@ -51,6 +103,13 @@ def score(
     if not folder and out.suffix not in (".csv", ".parquet"):
         err_console.print(f"[red]--out must end in .csv or .parquet, or be a folder:[/red] {out}")
         raise typer.Exit(code=2)
+    location = data_location(str(data))
+    if isinstance(location, Path) and location.is_file():
+        if folder:
+            err_console.print("[red]--out for a table: a .csv or .parquet file.[/red]")
+            raise typer.Exit(code=2)
+        _score_table(location, out, model, no_reasons)
+        return
     read = read_or_exit(data)
     when = as_utc(as_of) or read.export.cutoff
     TrackingConfig.from_env().activate()

@@ -45,7 +45,7 @@ def serve(
 
     from serving.config import ConfigError, ServingConfig, check_exposure
     from serving.launch import ServeOptions, prepare, run_server
-    from serving.model_source import ModelLoadError
+    from serving.model_source import ModelLoadError, table_example
     from serving.schemas import EXAMPLE_LEAD
     from serving.startup import open_prediction_log
 
@@ -70,12 +70,15 @@ def serve(
             err_console.print(f"[red]Cannot serve:[/red] {escape(str(exc))}", soft_wrap=True)
             raise typer.Exit(code=1) from None
         url = f"http://{host}:{port}"
-        now = pd.Timestamp.now(tz="UTC").floor("min")
-        lead = dict(EXAMPLE_LEAD, created_at=f"{now - pd.Timedelta(days=9):%Y-%m-%dT%H:%M:%SZ}")
-        lead["activities"] = [
-            dict(a, occurred_at=f"{now - pd.Timedelta(days=5 - 3 * i):%Y-%m-%dT%H:%M:%SZ}")
-            for i, a in enumerate(EXAMPLE_LEAD["activities"])
-        ]
+        lead = table_example(Path(tmp))  # None: an export model's leads
+        if lead is None:
+            now = pd.Timestamp.now(tz="UTC").floor("min")
+            created = f"{now - pd.Timedelta(days=9):%Y-%m-%dT%H:%M:%SZ}"
+            lead = dict(EXAMPLE_LEAD, created_at=created)
+            lead["activities"] = [
+                dict(a, occurred_at=f"{now - pd.Timedelta(days=5 - 3 * i):%Y-%m-%dT%H:%M:%SZ}")
+                for i, a in enumerate(EXAMPLE_LEAD["activities"])
+            ]
         body = json.dumps({"leads": [lead], "explain": True})
         auth = " -H 'Authorization: Bearer $LEADSCORE_API_TOKEN'" if config.api_token else ""
         console.print(

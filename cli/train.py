@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import pandas as pd
 import typer
@@ -39,6 +39,20 @@ def _print_comparison(comparison: pd.DataFrame) -> None:
     console.print(table)
 
 
+def _print_registration(summary: Any, tracking_uri: str) -> None:
+    """The registered version and the gate's decision with its numbers."""
+    gate = summary.gate
+    console.print(
+        f"Registered [bold]{summary.model_name}[/bold] version {summary.version} as "
+        f"@challenger; gate: {'promoted to @champion' if gate.promoted else 'not promoted'}"
+        f" ({gate.reason})."
+    )
+    for key, value in gate.metrics.items():
+        shown = f"{value:.0f}" if key.startswith("compared_") else f"{value:.4f}"
+        console.print(f"  {key}: {shown}")
+    console.print(f"MLflow run {summary.run_id} at {tracking_uri}")
+
+
 def _train_table(
     path: Path,
     label_column: str | None,
@@ -47,17 +61,15 @@ def _train_table(
     row_order_is_time: bool,
     missing_values: str,
     seed: int,
+    model_name: str | None,
+    force: bool,
 ) -> None:
     """`leadscore train --data TABLE --label-column COL`: one row per lead with its outcome."""
+    from dataclasses import replace
 
     from models.registry import TrackingConfig
-    from training.single_table import (
-        DROPPED,
-        LABEL,
-        TableConfig,
-        log_single_table_run,
-        train_single_table,
-    )
+    from training.single_table import DROPPED, LABEL, TableConfig, train_single_table
+    from training.table_run import log_single_table_run
 
     if label_column is None:
         err_console.print(
@@ -79,8 +91,10 @@ def _train_table(
         err_console.print(f"[red]Cannot train:[/red] {exc}")
         raise typer.Exit(code=1) from None
     tracking = TrackingConfig.from_env()
-    with console.status("Logging to MLflow..."):
-        summary = log_single_table_run(result, tracking)
+    if model_name:
+        tracking = replace(tracking, table_model_name=model_name)
+    with console.status("Logging to MLflow and registering the model..."):
+        summary = log_single_table_run(result, tracking, force=force)
     _print_comparison(summary.comparison)
     console.print(
         f"Split: {config.split}; rows: {summary.counts}. Trees: {result.best_iteration}, "
@@ -96,10 +110,7 @@ def _train_table(
             f"[yellow]Suspected leak:[/yellow] {column!r} alone reaches validation ROC AUC "
             f"{auc:.3f}; if it is filled in after contact, --drop it."
         )
-    console.print(
-        f"MLflow run {summary.run_id} at {tracking.tracking_uri} "
-        "(single-table runs register no model, so they never replace the champion)."
-    )
+    _print_registration(summary, tracking.tracking_uri)
 
 
 def train(
@@ -116,6 +127,22 @@ def train(
     ] = "",
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
     cluster: ClusterOption = None,
+    model_name: Annotated[
+        str | None,
+        typer.Option(
+            "--model-name",
+            help="Registered model name (default: LEADSCORE_MODEL_NAME, or for a single table "
+            "LEADSCORE_TABLE_MODEL_NAME, else lead-conversion-table).",
+        ),
+    ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Promote to @champion when too few leads neither model was fitted on allow a "
+            "fair comparison (never a challenger found worse; that takes `leadscore promote`).",
+        ),
+    ] = False,
     as_of: Annotated[
         datetime | None,
         typer.Option(
@@ -214,9 +241,19 @@ def train(
     location = data_location(data)
     if label_column is not None or (isinstance(location, Path) and location.is_file()):
         _train_table(
-            Path(data), label_column, drop, time_column, row_order_is_time, missing_values, seed
+            Path(data),
+            label_column,
+            drop,
+            time_column,
+            row_order_is_time,
+            missing_values,
+            seed,
+            model_name,
+            force,
         )
         return
+
+    from dataclasses import replace
 
     from models.registry import TrackingConfig
     from training.labels import SnapshotScheme, SplitConfig
@@ -248,21 +285,16 @@ def train(
             err_console.print(f"[red]Cannot train:[/red] {exc}")
             raise typer.Exit(code=1) from None
     tracking = TrackingConfig.from_env()
+    if model_name:
+        tracking = replace(tracking, model_name=model_name)
     with console.status("Logging to MLflow and registering the model..."):
-        summary = log_run(result, export, location, tracking)
+        summary = log_run(result, export, location, tracking, force=force)
     _print_comparison(summary.comparison)
     console.print(
         f"Snapshots: {summary.counts}. Trees: {result.best_iteration}, "
         f"calibration: {result.calibration['method']}."
     )
-    console.print(
-        f"Registered [bold]{summary.model_name}[/bold] version {summary.version} as "
-        f"@challenger; gate: {'promoted to @champion' if summary.gate.promoted else 'not promoted'}"
-        f" ({summary.gate.reason})."
-    )
-    for key, value in summary.gate.metrics.items():
-        console.print(f"  {key}: {value:.4f}")
-    console.print(f"MLflow run {summary.run_id} at {tracking.tracking_uri}")
+    _print_registration(summary, tracking.tracking_uri)
 
 
 def promote(

@@ -16,7 +16,8 @@ opportunities). Everything here is pure: frames in, frames out.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -212,6 +213,50 @@ class TabularFeaturizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=N
             for slug, levels in self.categories_.items()
         }
         return self
+
+    def fitted_state(self) -> dict[str, Any]:
+        """What `fit` learned, as plain JSON values (models are stored as data, never pickles)."""
+        check_is_fitted(self, "feature_names_out_")
+        return {
+            "params": {
+                "missing_values": list(self.missing_values),
+                "min_category_count": self.min_category_count,
+                "max_category_levels": self.max_category_levels,
+            },
+            "columns": [
+                {"name": str(source), "slug": slug, "kind": self.column_kinds_[source]}
+                for slug, source in self.source_columns_.items()
+            ],
+            "levels": {slug: list(levels) for slug, levels in self.categories_.items()},
+        }
+
+    @classmethod
+    def from_fitted_state(cls, state: Mapping[str, Any]) -> TabularFeaturizer:
+        """The featurizer `fitted_state` describes, ready to transform."""
+        params = state["params"]
+        featurizer = cls(
+            missing_values=tuple(str(v) for v in params["missing_values"]),
+            min_category_count=int(params["min_category_count"]),
+            max_category_levels=int(params["max_category_levels"]),
+        )
+        columns = state["columns"]
+        names = [str(c["name"]) for c in columns]
+        slugs = [str(c["slug"]) for c in columns]
+        featurizer.feature_names_in_ = np.asarray(names, dtype=object)
+        featurizer.n_features_in_ = len(names)
+        featurizer.column_kinds_ = {str(c["name"]): str(c["kind"]) for c in columns}
+        featurizer.source_columns_ = dict(zip(slugs, names, strict=True))
+        featurizer.feature_names_out_ = slugs
+        featurizer.categories_ = {
+            str(slug): [str(v) for v in levels] for slug, levels in state["levels"].items()
+        }
+        featurizer.categorical_features_ = [s for s in slugs if s in featurizer.categories_]
+        featurizer.numeric_features_ = [s for s in slugs if s not in featurizer.categories_]
+        featurizer.category_dtypes_ = {
+            slug: pd.CategoricalDtype(levels, ordered=False)
+            for slug, levels in featurizer.categories_.items()
+        }
+        return featurizer
 
     def _learn_levels(self, values: pd.Series) -> list[str]:
         counts = _as_text(values).dropna().value_counts()

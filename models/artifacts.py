@@ -18,14 +18,19 @@ import json
 from pathlib import Path
 
 from features.build import LeadFeaturizer
+from features.tabular import TabularFeaturizer
 from models.conversion import ConversionModel
 from models.digests import ArtifactError
 from models.linear import floats_from_json, floats_to_json
 from models.scorer import LeadScorer, ReferenceScores
+from models.table_scorer import TableScorer
 from models.tiers import TierPolicy
 
 FORMAT = "leadscore-scorer"
 FORMAT_VERSION = 2
+# A single-table model's scorer (`models.table_scorer`): the table featurizer's state instead.
+TABLE_FORMAT = "leadscore-table-scorer"
+TABLE_FORMAT_VERSION = 1
 FORMAT_FILE = "format.json"
 FEATURIZER_FILE = "featurizer.json"
 REFERENCE_FILE = "reference.json"
@@ -35,8 +40,11 @@ RETRAIN = "retrain it with this leadscore (`leadscore train`) and serve the new 
 __all__ = ["ArtifactError", "load_scorer_files", "save_scorer_files"]
 
 
-def save_scorer_files(scorer: LeadScorer, folder: Path) -> None:
+def save_scorer_files(scorer: LeadScorer | TableScorer, folder: Path) -> None:
     """Write `scorer` (all but its tier policy, which is stored beside it) into `folder`."""
+    if isinstance(scorer, TableScorer):
+        _save_table_scorer(scorer, folder)
+        return
     folder.mkdir(parents=True, exist_ok=True)
     files = scorer.model.to_files(folder)
     (folder / FEATURIZER_FILE).write_text(
@@ -66,7 +74,49 @@ def save_scorer_files(scorer: LeadScorer, folder: Path) -> None:
     )
 
 
-def load_scorer_files(folder: Path, policy: TierPolicy) -> LeadScorer:
+def _save_table_scorer(scorer: TableScorer, folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    files = scorer.model.to_files(folder)
+    (folder / FEATURIZER_FILE).write_text(
+        json.dumps(scorer.featurizer.fitted_state(), allow_nan=False)
+    )
+    (folder / REFERENCE_FILE).write_text(
+        json.dumps(
+            {
+                "probability": floats_to_json(scorer.reference),
+                "id_column": scorer.id_column,
+                "top_reasons": scorer.top_reasons,
+            }
+        )
+    )
+    (folder / FORMAT_FILE).write_text(
+        json.dumps(
+            {
+                "format": TABLE_FORMAT,
+                "version": TABLE_FORMAT_VERSION,
+                "files": sorted([*files.values(), FEATURIZER_FILE, REFERENCE_FILE]),
+            },
+            indent=2,
+        )
+    )
+
+
+def _load_table_scorer(folder: Path, policy: TierPolicy) -> TableScorer:
+    featurizer = TabularFeaturizer.from_fitted_state(
+        json.loads((folder / FEATURIZER_FILE).read_text())
+    )
+    numbers = json.loads((folder / REFERENCE_FILE).read_text())
+    return TableScorer(
+        featurizer,
+        ConversionModel.from_files(folder),
+        policy,
+        floats_from_json(numbers["probability"]),
+        id_column=numbers["id_column"],
+        top_reasons=int(numbers["top_reasons"]),
+    )
+
+
+def load_scorer_files(folder: Path, policy: TierPolicy) -> LeadScorer | TableScorer:
     """The scorer stored in `folder` by `save_scorer_files`, serving `policy`."""
     described = folder / FORMAT_FILE
     if not described.is_file():
@@ -76,6 +126,8 @@ def load_scorer_files(folder: Path, policy: TierPolicy) -> LeadScorer:
             f"by an older leadscore (a pickle, which is never loaded); {RETRAIN}"
         )
     info = json.loads(described.read_text())
+    if info.get("format") == TABLE_FORMAT and info.get("version") == TABLE_FORMAT_VERSION:
+        return _load_table_scorer(folder, policy)
     if info.get("format") != FORMAT or info.get("version") != FORMAT_VERSION:
         raise ArtifactError(
             f"{described} says format {info.get('format')!r} version {info.get('version')!r}; "

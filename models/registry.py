@@ -21,6 +21,8 @@ from models.settings import Settings, load_settings
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL_NAME = "lead-conversion"
+# Single-table models register under their own name, so one never replaces the export champion.
+DEFAULT_TABLE_MODEL_NAME = "lead-conversion-table"
 DEFAULT_EXPERIMENT = "leadscore"
 CHAMPION = "champion"  # the version that is served
 CHALLENGER = "challenger"  # the latest trained version, before or after the gate
@@ -129,6 +131,7 @@ class TrackingConfig:
     artifact_location: str | None
     experiment: str
     model_name: str
+    table_model_name: str = DEFAULT_TABLE_MODEL_NAME
 
     @classmethod
     def from_env(
@@ -142,6 +145,7 @@ class TrackingConfig:
             artifact_location=None if uri else default_artifacts,
             experiment=settings.experiment or DEFAULT_EXPERIMENT,
             model_name=model_name(settings),
+            table_model_name=settings.table_model_name or DEFAULT_TABLE_MODEL_NAME,
         )
 
     def activate(self) -> str:

@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     tracking_uri: str | None = Field(None, alias="MLFLOW_TRACKING_URI")
     # Registry and training.
     model_name: str | None = Field(None, alias="LEADSCORE_MODEL_NAME")
+    table_model_name: str | None = Field(None, alias="LEADSCORE_TABLE_MODEL_NAME")
     model_uri: str | None = Field(None, alias="LEADSCORE_MODEL_URI")
     experiment: str | None = Field(None, alias="LEADSCORE_EXPERIMENT")
     # Marketing ops: who records a tier policy, where served scores are logged.
@@ -73,7 +74,9 @@ class Settings(BaseSettings):
     def _upper(cls, value: object) -> object:
         return value.strip().upper() if isinstance(value, str) else value
 
-    @field_validator("prediction_log", "model_uri", "model_name", "host", mode="before")
+    @field_validator(
+        "prediction_log", "model_uri", "model_name", "table_model_name", "host", mode="before"
+    )
     @classmethod
     def _strip(cls, value: object) -> object:
         return value.strip() if isinstance(value, str) else value
@@ -88,7 +91,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """The settings from the process environment, or from `env` (tests, a child's environment)."""
     try:
         if env is None:
-            return Settings()  # type: ignore[call-arg]  # every field has a default; mypy reads aliases as required
+            return Settings()
         return Settings.model_validate({key: value for key, value in env.items() if value != ""})
     except ValidationError as exc:
         raise SettingsError(_one_line(exc)) from None

@@ -20,10 +20,11 @@ from typing import Any
 
 import anyio
 import anyio.to_thread
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
+from models.table_scorer import TableScorer
 from models.tiers import TierPolicy, assign_tier
 from ops.policy_store import PolicyCheckFailed, PolicyWatcher
 from ops.prediction_log import PredictionLog, describe_failure
@@ -47,6 +48,12 @@ from serving.policy_refresh import PolicyRefresher
 from serving.redaction import redact
 from serving.schemas import Lead, ScoreRequest
 from serving.stats import RequestStats
+from serving.table import (
+    TableEngine,
+    check_table_leads,
+    table_lead_model,
+    table_request_model,
+)
 
 log = logging.getLogger("leadscore.serving")
 
@@ -60,44 +67,69 @@ RELOAD_BODY_BYTES = 64 * 1024
 class ServingState:
     """What a worker serves with, once the model is loaded."""
 
-    engine: ScoringEngine
+    engine: ScoringEngine | TableEngine
     batcher: MicroBatcher
     # The tier policy served, with the version model_ref names: one snapshot per request.
     policy: TierPolicy
     model_ref: dict[str, Any]
     model_info: bytes
     openapi: bytes
+    # A table model's request schema is built from its columns (serving/table.py).
+    request_model: type[BaseModel] = ScoreRequest
 
 
 def build_state(served: ServedModel, config: ServingConfig) -> ServingState:
     scorer = served.scorer
-    card = served.card
-    engine = ScoringEngine(scorer)
+    if isinstance(scorer, TableScorer):
+        return build_table_state(served, scorer, config)
     featurizer = scorer.featurizer
-    info = {
-        **asdict(card),
-        "features": [
-            {
-                "name": name,
-                "group": featurizer.feature_info_[name].group,
-                "description": featurizer.feature_info_[name].description,
-            }
-            for name in featurizer.feature_names_out_
-        ],
-        "tier_policy": scorer.policy.to_dict(),
-    }
+    features = [
+        {
+            "name": name,
+            "group": featurizer.feature_info_[name].group,
+            "description": featurizer.feature_info_[name].description,
+        }
+        for name in featurizer.feature_names_out_
+    ]
+    return _state(served, config, ScoringEngine(scorer), features)
+
+
+def build_table_state(
+    served: ServedModel, scorer: TableScorer, config: ServingConfig
+) -> ServingState:
+    """A single-table model's state: its table engine, and a request schema of its columns."""
+    engine = TableEngine(scorer)
+    features = [
+        {"name": column, "group": "fit", "description": f"Table column ({kind})."}
+        for column, kind in scorer.column_kinds().items()
+    ]
+    request = table_request_model(table_lead_model(scorer))
+    return _state(served, config, engine, features, request)
+
+
+def _state(
+    served: ServedModel,
+    config: ServingConfig,
+    engine: ScoringEngine | TableEngine,
+    features: list[dict[str, str]],
+    request: type[BaseModel] = ScoreRequest,
+) -> ServingState:
+    card, policy = served.card, engine.scorer.policy
+    info = {**asdict(card), "features": features, "tier_policy": policy.to_dict()}
+    auth = config.api_token is not None
     return ServingState(
         engine=engine,
         batcher=MicroBatcher(engine),
-        policy=scorer.policy,
+        policy=policy,
         model_ref={
             "name": card.name,
             "version": card.version,
             "alias": card.alias,
-            "policy_version": scorer.policy.version,
+            "policy_version": policy.version,
         },
         model_info=json.dumps(info).encode(),
-        openapi=json.dumps(build_openapi(card.version, config.api_token is not None)).encode(),
+        openapi=json.dumps(build_openapi(card.version, auth, request)).encode(),
+        request_model=request,
     )
 
 
@@ -250,11 +282,11 @@ class ScoringAPI:
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     @staticmethod
-    def _parse(body: bytes) -> ScoreRequest:
+    def _parse(body: bytes, request_model: type[BaseModel] = ScoreRequest) -> Any:
         if not body.strip():
             raise RequestError(400, "invalid_json", "empty body: send a JSON object with leads")
         try:
-            parsed = ScoreRequest.model_validate_json(body)
+            parsed: Any = request_model.model_validate_json(body)
         except ValidationError as exc:
             problems = problems_from_validation(exc)
             kinds = {e["type"] for e in exc.errors(include_input=False, include_url=False)}
@@ -315,11 +347,12 @@ class ScoringAPI:
                 raise self._log_unavailable(self.breaker)
             body = await self._read_body(request, config.max_body_bytes)
             size = len(body)
-            parsed = self._parse(body)
+            parsed = self._parse(body, state.request_model)
             leads = parsed.leads
             n_leads = len(leads)
             request_as_of = parsed.as_of or datetime.now(UTC).replace(tzinfo=None)
-            as_of, warnings, activities = check_leads(leads, request_as_of)
+            check = check_table_leads if isinstance(state.engine, TableEngine) else check_leads
+            as_of, warnings, activities = check(leads, request_as_of)
             if self.policy is not None:
                 self.policy.tick()
             # One snapshot per request: the policy, its version and the model answered and

@@ -15,9 +15,9 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, Protocol
 
-from serving.engine import ActivityColumns, EngineScores, ScoringEngine
-from serving.schemas import Lead
+from serving.engine import ActivityColumns, EngineScores
 
 log = logging.getLogger(__name__)
 
@@ -30,9 +30,21 @@ MAX_BATCH_LEADS = 2_000
 MAX_GATHER_TURNS = 16
 
 
+class Engine(Protocol):
+    """What scores a batch: `serving.engine.ScoringEngine`, or `serving.table.TableEngine`."""
+
+    def score(
+        self,
+        leads: Sequence[Any],
+        as_of: Sequence[datetime],
+        explain: bool,
+        activities: ActivityColumns | None = None,
+    ) -> EngineScores: ...
+
+
 @dataclass
 class _Job:
-    leads: Sequence[Lead]
+    leads: Sequence[Any]
     as_of: Sequence[datetime]
     explain: bool
     activities: ActivityColumns | None
@@ -57,7 +69,7 @@ class MicroBatcher:
 
     def __init__(
         self,
-        engine: ScoringEngine,
+        engine: Engine,
         max_batch_leads: int = MAX_BATCH_LEADS,
         inline_leads: int = INLINE_LEADS,
     ) -> None:
@@ -72,7 +84,7 @@ class MicroBatcher:
 
     async def score(
         self,
-        leads: Sequence[Lead],
+        leads: Sequence[Any],
         as_of: Sequence[datetime],
         explain: bool,
         activities: ActivityColumns | None = None,

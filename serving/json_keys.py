@@ -53,7 +53,8 @@ def _may_repeat(body: bytes, request: ScoreRequest) -> bool:
     held = len(request.model_fields_set)
     for lead in request.leads:
         # A lead's fields set include its custom fields.
-        held += len(lead.model_fields_set) + sum(map(len, lead.activities))
+        # (a single-table model's leads have no activities)
+        held += len(lead.model_fields_set) + sum(map(len, getattr(lead, "activities", ())))
     return written > held
 
 

@@ -17,7 +17,7 @@ import sys
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from models.digests import DIGESTS_TAG, ArtifactError, read_manifest, verify_files
 from models.registry import (
@@ -33,6 +33,10 @@ from serving.redaction import redact
 
 if TYPE_CHECKING:  # the model's modules load in workers (and the check's child) only
     from models.scorer import LeadScorer
+    from models.table_scorer import TableScorer
+
+# models.artifacts' name of a single-table scorer's format (a test keeps them equal).
+TABLE_FORMAT = "leadscore-table-scorer"
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +57,7 @@ class ModelLoadError(RuntimeError):
 
 @dataclass(frozen=True)
 class ServedModel:
-    scorer: LeadScorer
+    scorer: LeadScorer | TableScorer
     card: ModelCard
 
 
@@ -153,7 +157,7 @@ def _first_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[:400]}"
 
 
-def _load_scorer(model_path: Path) -> LeadScorer:
+def _load_scorer(model_path: Path) -> LeadScorer | TableScorer:
     """The scorer of an MLflow model folder: `models.pyfunc.load_scorer`'s files, read without
     importing MLflow (seconds of start-up per worker). MLmodel is YAML read safely, the rest
     is data (`models.artifacts`); nothing here runs code from the artifact store."""
@@ -168,6 +172,22 @@ def _load_scorer(model_path: Path) -> LeadScorer:
     return load_scorer_files(
         model_path / artifacts[SCORER_ARTIFACT]["path"], TierPolicy.from_dict(policy)
     )
+
+
+def table_example(folder: Path) -> dict[str, Any] | None:
+    """A prepared single-table model's logged input example (invented values of its columns),
+    or None for an export model; read as data, without loading the model."""
+    import yaml
+
+    model_path = folder / MLFLOW_MODEL_DIR
+    spec = yaml.safe_load((model_path / "MLmodel").read_text())
+    scorer = spec["flavors"]["python_function"]["artifacts"][SCORER_ARTIFACT]["path"]
+    described = json.loads((model_path / scorer / "format.json").read_text())
+    example = model_path / "input_example.json"
+    if described.get("format") != TABLE_FORMAT or not example.is_file():
+        return None
+    rows = json.loads(example.read_text())
+    return dict(zip(rows["columns"], rows["data"][0], strict=True))
 
 
 def load_model_dir(folder: Path) -> ServedModel:

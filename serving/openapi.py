@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from serving.schemas import ErrorResponse, ModelInfo, ScoreRequest, ScoreResponse
@@ -22,12 +23,15 @@ def _errors(*statuses: tuple[int, str]) -> dict[str, Any]:
     return {str(code): _json(REF.format(model="ErrorResponse"), text) for code, text in statuses}
 
 
-def build_openapi(version: str, auth: bool) -> dict[str, Any]:
+def build_openapi(
+    version: str, auth: bool, request_model: type[BaseModel] = ScoreRequest
+) -> dict[str, Any]:
     """OpenAPI for /score, /model, /reload and the health endpoints; bearer auth when a token
-    is set."""
+    is set. `request_model`: the body of /score (a single-table model's is built from its
+    columns)."""
     refs, schema = models_json_schema(
         [
-            (ScoreRequest, "validation"),
+            (request_model, "validation"),
             (ScoreResponse, "serialization"),
             (ErrorResponse, "serialization"),
             (ModelInfo, "serialization"),
@@ -48,7 +52,7 @@ def build_openapi(version: str, auth: bool) -> dict[str, Any]:
             "security": security,
             "requestBody": {
                 "required": True,
-                "content": {"application/json": {"schema": refs[(ScoreRequest, "validation")]}},
+                "content": {"application/json": {"schema": refs[(request_model, "validation")]}},
             },
             "responses": {
                 "200": _json(refs[(ScoreResponse, "serialization")]["$ref"], "Scores."),

@@ -16,6 +16,7 @@ from features.build import LeadHistory
 from features.contract import Export
 from features.partition import HistoryPartition, PartitionMap, partition_count, split_history
 from models.scorer import LeadScorer
+from models.table_scorer import TableScorer
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +108,27 @@ def write_score_partitions(
         if on_progress is not None:
             on_progress(len(scored.rows))
     return sorted(written)
+
+
+def score_table(
+    rows: pd.DataFrame,
+    scorer: TableScorer,
+    explain: bool = True,
+    chunk_size: int = 10_000,
+    on_progress: Callable[[int], None] | None = None,
+) -> pd.DataFrame:
+    """Scores for every row of a table (labelled or not), with its position in the table."""
+    parts = []
+    for start in range(0, max(len(rows), 1), chunk_size):
+        chunk = rows.iloc[start : start + chunk_size]
+        part = scorer.score(chunk, explain)
+        part.insert(0, "row", range(start, start + len(chunk)))
+        parts.append(part)
+        if on_progress is not None:
+            on_progress(len(chunk))
+    scores = pd.concat(parts, ignore_index=True)
+    scores["policy_version"] = scorer.policy.version
+    return scores
 
 
 def write_scores(scores: pd.DataFrame, out: Path) -> None:

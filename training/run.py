@@ -3,28 +3,28 @@
 from __future__ import annotations
 
 import logging
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import mlflow
+import numpy as np
 import pandas as pd
 from mlflow import MlflowClient
-from mlflow.data.pandas_dataset import from_pandas
 
 from features.build import LeadHistory
 from features.contract import Export
-from models.registry import (
-    APPLIED_POLICY_TAG,
-    CHALLENGER,
-    CHAMPION,
-    HOLDOUT_FILE,
-    REPORT_ARTIFACT_DIR,
-    TrackingConfig,
-    set_alias,
+from models.pyfunc import load_scorer_from_uri
+from models.registry import TrackingConfig
+from training.evaluate import compare_table
+from training.gate import (
+    CREATED_AT,
+    DataWindow,
+    GateDecision,
+    GateRule,
+    Holdout,
+    created_window,
 )
-from training.evaluate import compare_table, flatten_metrics
 from training.inflow import recent_inflow
 from training.pipeline import LIGHTGBM, LOGISTIC, POINTS, TrainingResult
 from training.plots import (
@@ -34,15 +34,16 @@ from training.plots import (
     plot_lift_by_decile,
     plot_score_distribution,
 )
-from training.report import ReportSection, write_report
+from training.report import ReportSection
 from training.sources import fingerprint_export, location_text
 from training.tracking import (
-    GateDecision,
-    champion_gate,
     git_commit,
     lead_records,
+    log_cohort_datasets,
+    log_evaluations,
+    log_report,
     log_scorer_model,
-    record_file_digests,
+    register_and_gate,
     synthetic_example,
 )
 
@@ -63,11 +64,6 @@ class RunSummary:
     comparison: pd.DataFrame
     counts: dict[str, int]
     result: TrainingResult
-
-
-def _metrics_for_mlflow(result: TrainingResult, name: str) -> dict[str, float]:
-    flat = flatten_metrics(result.evaluations[name].metrics, prefix="holdout_")
-    return {k: v for k, v in flat.items() if v == v}  # NaN metrics are left out
 
 
 def calibration_section(
@@ -137,14 +133,56 @@ def build_report(result: TrainingResult) -> list[ReportSection]:
     return sections
 
 
+def fitted_window(result: TrainingResult, export: Export) -> DataWindow:
+    """The leads the served model was fitted on: every cohort after a refit, else train and
+    validation (early stopping and calibration read it)."""
+    examples = result.examples
+    cohorts = ["train", "validation", "holdout"] if result.config.refit else ["train", "validation"]
+    fitted = pd.concat([examples.snapshots, examples.activity_snapshots], ignore_index=True)
+    leads = fitted.loc[fitted["cohort"].isin(cohorts), "lead_id"].drop_duplicates()
+    created = leads.map(export.leads.set_index("lead_id")["created_at"])
+    return created_window(created, examples.cutoff)
+
+
+def export_holdout(result: TrainingResult, export: Export) -> Holdout:
+    """The gate's view of the holdout: the evaluated (not refitted) model's probabilities, and
+    the champion scored on the same snapshots as of the same moments."""
+    holdout = result.holdout
+    created = holdout["lead_id"].map(export.leads.set_index("lead_id")["created_at"])
+
+    def unseen_by(window: DataWindow, run_id: str) -> np.ndarray | None:
+        if window.kind != CREATED_AT:
+            return None
+        return (created > pd.Timestamp(window.end)).to_numpy()
+
+    def score_champion(uri: str, rows: np.ndarray) -> np.ndarray:
+        history = LeadHistory(
+            export.leads, export.activities, holdout.loc[rows, ["lead_id", "as_of"]]
+        )
+        scores = load_scorer_from_uri(uri).score(history, explain=False)
+        return scores["probability"].to_numpy()
+
+    return Holdout(
+        lead_ids=holdout["lead_id"].to_numpy(),
+        labels=holdout["label"].to_numpy(),
+        probability=holdout[LIGHTGBM].to_numpy(),
+        unseen_by=unseen_by,
+        score_champion=score_champion,
+    )
+
+
 def log_run(
     result: TrainingResult,
     export: Export,
     data_path: Path | str,
     tracking: TrackingConfig,
     extra_params: dict[str, Any] | None = None,
+    rule: GateRule | None = None,
+    force: bool = False,
 ) -> RunSummary:
-    """One MLflow run: params, metrics (baselines nested), report, predictions, model, registry."""
+    """One MLflow run: params, metrics (baselines nested), report, predictions, model, registry
+    (with the version's data window), and the gate (`force`: promote when no fair comparison is
+    possible)."""
     experiment_id = tracking.activate()
     client = MlflowClient()
     config = result.config
@@ -185,63 +223,37 @@ def log_run(
             **(extra_params or {}),
         }
         mlflow.log_params(params)
-        mlflow.log_metrics({**_metrics_for_mlflow(result, LIGHTGBM), **counts, **result.timings})
+        mlflow.log_metrics({**counts, **result.timings})
         mlflow.log_metrics({k: v for k, v in result.calibration.items() if k != "method"})
-        for name in (POINTS, LOGISTIC):
-            with mlflow.start_run(experiment_id=experiment_id, run_name=name, nested=True):
-                mlflow.log_param("model", name)
-                mlflow.log_metrics(_metrics_for_mlflow(result, name))
-
-        snapshots = examples.snapshots
-        for cohort in ("train", "holdout"):
-            frame = snapshots[snapshots["cohort"] == cohort].drop(columns="cohort")
-            dataset = from_pandas(
-                frame, source=location_text(data_path), targets="label", name=f"{cohort}_snapshots"
-            )
-            mlflow.log_input(dataset, context=cohort)
-
-        with tempfile.TemporaryDirectory() as tmp:
-            folder = Path(tmp)
-            write_report("leadscore training report", build_report(result), folder)
-            result.holdout.to_parquet(folder / HOLDOUT_FILE, index=False)
-            compare_table([result.evaluations[m] for m in MODELS]).to_csv(folder / "comparison.csv")
-            mlflow.log_artifacts(str(folder), artifact_path=REPORT_ARTIFACT_DIR)
+        log_evaluations(experiment_id, {m: result.evaluations[m] for m in MODELS}, LIGHTGBM)
+        log_cohort_datasets(examples.snapshots, location_text(data_path), "label", "snapshots")
+        log_report(
+            "leadscore training report",
+            build_report(result),
+            result.holdout,
+            compare_table([result.evaluations[m] for m in MODELS]),
+        )
 
         holdout_leads = result.holdout["lead_id"].drop_duplicates().head(3).tolist()
         example = synthetic_example(
             lead_records(export, holdout_leads, examples.cutoff), examples.cutoff
         )
         model_uri = log_scorer_model(result.scorer, example, examples.cutoff)
-        version = mlflow.register_model(model_uri, tracking.model_name)
-        record_file_digests(client, tracking.model_name, str(version.version))
-        set_alias(client, tracking.model_name, CHALLENGER, str(version.version))
-        holdout_rows = snapshots["cohort"] == "holdout"
-        holdout_history = LeadHistory(
-            export.leads, export.activities, snapshots.loc[holdout_rows, ["lead_id", "as_of"]]
-        )
-        gate = champion_gate(
+        version, gate = register_and_gate(
             client,
             tracking.model_name,
-            str(version.version),
-            result.holdout[LIGHTGBM].to_numpy(),
-            holdout_history,
-            result.holdout["label"].to_numpy(),
-        )
-        mlflow.log_metrics({f"gate_{k}": v for k, v in gate.metrics.items()})
-        mlflow.set_tags({"gate_promoted": str(gate.promoted), "gate_reason": gate.reason})
-        if gate.promoted:
-            set_alias(client, tracking.model_name, CHAMPION, str(version.version))
-        client.set_model_version_tag(
-            tracking.model_name,
-            str(version.version),
-            APPLIED_POLICY_TAG,
+            model_uri,
+            fitted_window(result, export),
+            export_holdout(result, export),
             result.scorer.policy.version,
+            rule,
+            force,
         )
         return RunSummary(
             run_id=run.info.run_id,
             model_uri=model_uri,
             model_name=tracking.model_name,
-            version=str(version.version),
+            version=version,
             gate=gate,
             comparison=compare_table([result.evaluations[m] for m in MODELS]),
             counts=counts,

@@ -21,39 +21,32 @@ from __future__ import annotations
 
 import csv
 import difflib
-import json
 import logging
-import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import mlflow
 import numpy as np
 import pandas as pd
-from mlflow.data.pandas_dataset import from_pandas
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
 from features.tabular import (
     DEFAULT_MISSING_VALUES,
+    NAMED_LIKE_ID,
+    UNIQUE_STRINGS,
     TabularFeaturizer,
     mask_placeholders,
     screen_columns,
 )
 from models.baselines import logistic_baseline, to_object_categoricals
 from models.conversion import ConversionModel
-from models.registry import HOLDOUT_FILE, REPORT_ARTIFACT_DIR, TrackingConfig
-from training.evaluate import ModelEvaluation, compare_table, evaluate_model, flatten_metrics
+from models.table_scorer import TableScorer
+from models.tiers import TierPolicy
+from training.evaluate import ModelEvaluation, compare_table, evaluate_model
 from training.pipeline import LIGHTGBM, LOGISTIC
-from training.plots import (
-    plot_feature_importance,
-)
-from training.report import ReportSection, write_report
-from training.run import calibration_section
-from training.tracking import fingerprint_files, git_commit
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +91,9 @@ class TableConfig:
     model: Mapping[str, Any] = field(default_factory=dict)
     n_bootstrap: int = 200
     seed: int = 0
+    # The packed tier policy: these shares of the holdout as SQL and MQL (as for exports).
+    sql_share: float = 0.05
+    mql_share: float = 0.15
 
     def __post_init__(self) -> None:
         if not (0 < self.holdout_share < 1 and 0 < self.validation_share < 1):
@@ -133,6 +129,10 @@ class SingleTableResult:
     best_iteration: int
     calibration: dict[str, Any]
     table: pd.DataFrame  # the rows used: feature columns as read, label, cohort
+    scorer: TableScorer  # what is registered and served: the evaluated model, no refit
+    rows_as_read: pd.DataFrame  # the labelled rows with every column as read, like `table`
+    time_key: np.ndarray | None  # per labelled row (time split), else None
+    time_kind: str | None
 
     @property
     def comparison(self) -> pd.DataFrame:
@@ -544,6 +544,14 @@ def train_table(
     used = prepared.features.copy()
     used[LABEL] = y
     used["cohort"] = cohorts
+    ids = [c for c, why in prepared.excluded.items() if why in (UNIQUE_STRINGS, NAMED_LIKE_ID)]
+    scorer = TableScorer(
+        featurizer,
+        model,
+        TierPolicy.from_shares(holdout[LIGHTGBM].to_numpy(), config.sql_share, config.mql_share),
+        model.predict_proba(X)[:, 1],
+        id_column=ids[0] if ids else None,
+    )
     return SingleTableResult(
         config=config,
         source=source,
@@ -565,6 +573,10 @@ def train_table(
             **{f"cv_log_loss_{k}": v for k, v in model.calibrator_.cv_log_loss_.items()},
         },
         table=used,
+        scorer=scorer,
+        rows_as_read=table.rename(columns=str).iloc[prepared.rows].reset_index(drop=True),
+        time_key=prepared.time_key,
+        time_kind=prepared.time_kind,
     )
 
 
@@ -572,186 +584,3 @@ def train_single_table(path: Path, config: TableConfig) -> SingleTableResult:
     """Read a .csv/.parquet table and train on it (see :func:`train_table`)."""
     path = Path(path)
     return train_table(read_table(path), config, source=path)
-
-
-# --------------------------------------------------------------------------- MLflow
-
-
-@dataclass(frozen=True)
-class SingleTableRunSummary:
-    """What the CLI tells a person after single-table training."""
-
-    run_id: str
-    experiment_id: str
-    comparison: pd.DataFrame
-    counts: dict[str, int]
-    excluded: dict[str, str]
-    suspected_leaks: dict[str, float]
-    result: SingleTableResult
-
-
-def _short(text: str) -> str:
-    return text if len(text) <= _PARAM_CHARS else text[: _PARAM_CHARS - 3] + "..."
-
-
-def _describe_split(result: SingleTableResult) -> str:
-    config = result.config
-    shares = (
-        f"{1 - config.holdout_share - config.validation_share:.0%} / "
-        f"{config.validation_share:.0%} / {config.holdout_share:.0%}"
-    )
-    if config.split == STRATIFIED:
-        return (
-            f"No time column: stratified random split train / validation / holdout {shares} "
-            f"(seed {config.seed}). Random splits are optimistic when the conversion rate or the "
-            "mix of leads drifts over time."
-        )
-    key = ROW_ORDER if config.row_order_is_time else repr(config.time_column)
-    starts = ", ".join(f"{k} from {v}" for k, v in result.boundaries.items())
-    return f"Split forward in time by {key}: train / validation / holdout {shares} ({starts})."
-
-
-def build_single_table_report(result: SingleTableResult) -> list[ReportSection]:
-    """The report of a single-table run: comparison, calibration, gains, importance."""
-    holdout = result.holdout
-    counts = pd.DataFrame(
-        {
-            "cohort": list(COHORTS),
-            "rows": [result.counts[f"rows_{c}"] for c in COHORTS],
-            "conversions": [result.counts[f"positives_{c}"] for c in COHORTS],
-        }
-    )
-    excluded = pd.DataFrame(
-        {"column": list(result.excluded), "reason": list(result.excluded.values())}
-    )
-    leak_text = (
-        "Features that alone separate the outcomes on validation (AUC >= "
-        f"{LEAK_AUC}): "
-        + ", ".join(f"{k} ({v:.3f})" for k, v in result.suspected_leaks.items())
-        + ". Check whether they are filled in after contact."
-        if result.suspected_leaks
-        else "No single feature separates the outcomes suspiciously well."
-    )
-    source = result.source.name if result.source is not None else "a table"
-    sections = [
-        ReportSection(
-            heading="Training run",
-            text=(
-                f"Single table {source}, label {result.config.label_column!r}. "
-                f"{_describe_split(result)} LightGBM trees: {result.best_iteration}; "
-                f"calibration: {result.calibration['method']}. {leak_text}"
-            ),
-            tables=[
-                ("Rows per cohort", counts),
-                ("Holdout metrics (95% bootstrap intervals)", result.comparison.reset_index()),
-                ("Columns that are not features", excluded),
-            ],
-        ),
-        calibration_section(holdout, result.evaluations[LIGHTGBM].deciles, MODELS),
-        ReportSection(
-            heading="What drives the score",
-            text="Mean absolute SHAP contribution (log-odds) per feature on the holdout.",
-            figures=[("Feature importance", plot_feature_importance(result.importance))],
-        ),
-    ]
-    segments = result.evaluations[LIGHTGBM].segments
-    if segments:
-        sections.append(
-            ReportSection(
-                heading="Segments",
-                text="LightGBM on the holdout per segment, where counts allow.",
-                tables=[(f"By {column}", table) for column, table in segments.items()],
-            )
-        )
-    return sections
-
-
-def _metrics(result: SingleTableResult, name: str) -> dict[str, float]:
-    flat = flatten_metrics(result.evaluations[name].metrics, prefix="holdout_")
-    return {k: v for k, v in flat.items() if v == v}  # NaN metrics are left out
-
-
-def log_single_table_run(
-    result: SingleTableResult,
-    tracking: TrackingConfig,
-    extra_params: Mapping[str, Any] | None = None,
-) -> SingleTableRunSummary:
-    """One MLflow run: params, metrics (logistic nested), datasets, report, predictions.
-
-    No model is registered: the registered model serves leads with activities, and a table
-    model must never replace that champion.
-    """
-    experiment_id = tracking.activate()
-    config = result.config
-    with mlflow.start_run(experiment_id=experiment_id, run_name="train-table") as run:
-        tags = {"git_commit": git_commit(), "training_data": "single_table"}
-        if result.source is not None:
-            tags["data_fingerprint"] = fingerprint_files([result.source])
-            tags["data_path"] = str(result.source.resolve())
-        mlflow.set_tags(tags)
-        params: dict[str, Any] = {
-            "label_column": config.label_column,
-            "drop": _short(",".join(config.drop)),
-            "split": config.split,
-            "time_column": ROW_ORDER if config.row_order_is_time else config.time_column,
-            "holdout_share": config.holdout_share,
-            "validation_share": config.validation_share,
-            "missing_values": _short(",".join(config.missing_values)),
-            "min_category_count": config.min_category_count,
-            "max_category_levels": config.max_category_levels,
-            "seed": config.seed,
-            "n_features": len(result.featurizer.feature_names_out_),
-            "excluded_automatically": _short(
-                ",".join(c for c, r in result.excluded.items() if r not in (LABEL, DROPPED))
-            ),
-            "calibration": result.calibration["method"],
-            "best_iteration": result.best_iteration,
-            **{f"boundary_{k}": v for k, v in result.boundaries.items()},
-            **{f"lgb_{k}": v for k, v in result.model.get_params().items()},
-            **dict(extra_params or {}),
-        }
-        mlflow.log_params(params)
-        mlflow.log_metrics(
-            {
-                **_metrics(result, LIGHTGBM),
-                **{k: float(v) for k, v in result.counts.items()},
-                **result.timings,
-                **{k: v for k, v in result.calibration.items() if k != "method"},
-                "suspected_leaks": float(len(result.suspected_leaks)),
-            }
-        )
-        with mlflow.start_run(experiment_id=experiment_id, run_name=LOGISTIC, nested=True):
-            mlflow.log_param("model", LOGISTIC)
-            mlflow.log_metrics(_metrics(result, LOGISTIC))
-
-        source = str(result.source.resolve()) if result.source is not None else "table"
-        for cohort in ("train", "holdout"):
-            rows = result.table[result.table["cohort"] == cohort].drop(columns="cohort")
-            dataset = from_pandas(rows, source=source, targets=LABEL, name=f"{cohort}_rows")
-            mlflow.log_input(dataset, context=cohort)
-
-        with tempfile.TemporaryDirectory() as tmp:
-            folder = Path(tmp)
-            write_report(
-                "leadscore single-table training report", build_single_table_report(result), folder
-            )
-            result.holdout.to_parquet(folder / HOLDOUT_FILE, index=False)
-            result.comparison.to_csv(folder / "comparison.csv")
-            result.importance.rename("mean_abs_shap").to_csv(folder / "feature_importance.csv")
-            columns = {
-                "excluded": result.excluded,
-                "features": result.featurizer.source_columns_,
-                "label_values": result.label_values,
-                "suspected_leaks": result.suspected_leaks,
-            }
-            (folder / "columns.json").write_text(json.dumps(columns, indent=2))
-            mlflow.log_artifacts(str(folder), artifact_path=REPORT_ARTIFACT_DIR)
-        return SingleTableRunSummary(
-            run_id=run.info.run_id,
-            experiment_id=experiment_id,
-            comparison=result.comparison,
-            counts=result.counts,
-            excluded=result.excluded,
-            suspected_leaks=result.suspected_leaks,
-            result=result,
-        )

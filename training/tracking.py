@@ -1,7 +1,6 @@
-"""MLflow: what a training run logs (the data's fingerprint, the pyfunc model) and the gate.
-
-Where runs go and what the registry calls things is models/registry.py's.
-"""
+"""MLflow: what a training run logs (the data's fingerprint, the pyfunc model), registration
+and the gate (training/gate.py). Where runs go and what the registry calls things is
+models/registry.py's."""
 
 from __future__ import annotations
 
@@ -9,30 +8,42 @@ import hashlib
 import logging
 import subprocess
 import tempfile
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import mlflow
-import numpy as np
 import pandas as pd
 from mlflow import MlflowClient
+from mlflow.data.pandas_dataset import from_pandas
 from mlflow.models import infer_signature
 from mlflow.types import ColSpec, Schema
-from sklearn.metrics import log_loss, roc_auc_score
 
-from features.build import LeadHistory
 from features.contract import Export
 from models.digests import DIGESTS_TAG, file_digests, manifest
 from models.pyfunc import (
     PACKAGES,
     LeadScoringModel,
-    load_scorer_from_uri,
+    Scorer,
+    TableScoringModel,
     save_scorer,
 )
 from models.records import ACTIVITIES_FIELD
-from models.registry import CHAMPION, MODEL_ARTIFACT_PATH, version_uri
+from models.registry import (
+    APPLIED_POLICY_TAG,
+    CHALLENGER,
+    CHAMPION,
+    HOLDOUT_FILE,
+    MODEL_ARTIFACT_PATH,
+    REPORT_ARTIFACT_DIR,
+    set_alias,
+)
 from models.scorer import LeadScorer
+from models.table_scorer import TableScorer
+from training.evaluate import ModelEvaluation, flatten_metrics
+from training.gate import DataWindow, GateDecision, GateRule, Holdout, champion_gate
+from training.report import ReportSection, write_report
 
 log = logging.getLogger(__name__)
 
@@ -123,25 +134,40 @@ def pip_requirements() -> list[str]:
 
 def log_scorer_model(scorer: LeadScorer, example: pd.DataFrame, as_of: pd.Timestamp) -> str:
     """Log the scorer as a self-contained pyfunc in the active run; returns its model URI."""
+    # Any lead field but the id and creation time may be missing in a CRM record.
+    return _log_pyfunc(
+        LeadScoringModel(),
+        scorer,
+        example,
+        {"as_of": f"{as_of:%Y-%m-%dT%H:%M:%SZ}", "explain": True},
+        required={"lead_id", "created_at"},
+    )
+
+
+def log_table_model(scorer: TableScorer, example: pd.DataFrame) -> str:
+    """Log a single-table scorer as a pyfunc taking rows of the table's input columns."""
+    return _log_pyfunc(TableScoringModel(), scorer, example, {"explain": True}, required=set())
+
+
+def _log_pyfunc(
+    python_model: LeadScoringModel | TableScoringModel,
+    scorer: Scorer,
+    example: pd.DataFrame,
+    params: dict[str, Any],
+    required: set[str],
+) -> str:
     with tempfile.TemporaryDirectory() as tmp:
         artifacts = save_scorer(scorer, Path(tmp))
-        model = LeadScoringModel()
-        model.scorer = scorer
-        output = model.predict(None, example, {"as_of": as_of.isoformat(), "explain": True})
-        signature = infer_signature(
-            example, output, params={"as_of": f"{as_of:%Y-%m-%dT%H:%M:%SZ}", "explain": True}
-        )
-        # Any lead field but the id and creation time may be missing in a CRM record.
+        python_model.scorer = scorer
+        output = python_model.predict(None, example, params)
+        signature = infer_signature(example, output, params=params)
         signature.inputs = Schema(
-            [
-                ColSpec(c.type, c.name, required=c.name in ("lead_id", "created_at"))
-                for c in signature.inputs.inputs
-            ]
+            [ColSpec(c.type, c.name, required=c.name in required) for c in signature.inputs.inputs]
         )
         root = Path(__file__).resolve().parent.parent
         info = mlflow.pyfunc.log_model(
             name=MODEL_ARTIFACT_PATH,
-            python_model=LeadScoringModel(),
+            python_model=type(python_model)(),
             artifacts=artifacts,
             code_paths=[str(root / package) for package in PACKAGES],
             signature=signature,
@@ -163,55 +189,71 @@ def record_file_digests(client: MlflowClient, name: str, version: str) -> dict[s
     return digests
 
 
-@dataclass(frozen=True)
-class GateDecision:
-    """Whether the challenger replaces the champion, with the numbers it was decided on."""
-
-    promoted: bool
-    reason: str
-    challenger_version: str
-    champion_version: str | None
-    metrics: dict[str, float]
-
-
-def champion_gate(
+def register_and_gate(
     client: MlflowClient,
     name: str,
-    challenger_version: str,
-    challenger_probability: np.ndarray,
-    holdout_history: LeadHistory,
-    labels: np.ndarray,
-) -> GateDecision:
-    """Promote when there is no champion, or the challenger is no worse on the same holdout."""
-    try:
-        champion = client.get_model_version_by_alias(name, CHAMPION)
-    except mlflow.exceptions.MlflowException:
-        champion = None
-    if champion is None:
-        return GateDecision(True, "no champion yet", challenger_version, None, {})
-    champion_scorer = load_scorer_from_version(client, name, str(champion.version))
-    champion_probability = champion_scorer.score(holdout_history, explain=False)[
-        "probability"
-    ].to_numpy()
-    metrics = {
-        "challenger_log_loss": float(log_loss(labels, challenger_probability, labels=[0, 1])),
-        "champion_log_loss": float(log_loss(labels, champion_probability, labels=[0, 1])),
-        "challenger_roc_auc": float(roc_auc_score(labels, challenger_probability)),
-        "champion_roc_auc": float(roc_auc_score(labels, champion_probability)),
-    }
-    better_loss = metrics["challenger_log_loss"] <= metrics["champion_log_loss"]
-    better_auc = metrics["challenger_roc_auc"] >= metrics["champion_roc_auc"]
-    promoted = better_loss and better_auc
-    reason = (
-        "challenger is not worse by log loss and ROC AUC"
-        if promoted
-        else "challenger is worse by "
-        + " and ".join(
-            m for m, ok in (("log loss", better_loss), ("ROC AUC", better_auc)) if not ok
-        )
-    )
-    return GateDecision(promoted, reason, challenger_version, str(champion.version), metrics)
+    model_uri: str,
+    window: DataWindow,
+    holdout: Holdout,
+    policy_version: str,
+    rule: GateRule | None = None,
+    force: bool = False,
+) -> tuple[str, GateDecision]:
+    """Register the active run's model as @challenger with its data window, run the gate, and
+    make it @champion when the gate says so; the decision is logged to the run."""
+    version = str(mlflow.register_model(model_uri, name).version)
+    record_file_digests(client, name, version)
+    set_alias(client, name, CHALLENGER, version)
+    for key, value in {**window.tags(), APPLIED_POLICY_TAG: policy_version}.items():
+        client.set_model_version_tag(name, version, key, value)
+    gate = champion_gate(client, name, CHAMPION, version, holdout, rule, force)
+    mlflow.log_metrics({f"gate_{k}": v for k, v in gate.metrics.items()})
+    mlflow.set_tags({"gate_promoted": str(gate.promoted), "gate_reason": gate.reason})
+    if gate.promoted:
+        set_alias(client, name, CHAMPION, version)
+    return version, gate
 
 
-def load_scorer_from_version(client: MlflowClient, name: str, version: str) -> LeadScorer:
-    return load_scorer_from_uri(version_uri(name, version))
+def holdout_metrics(evaluation: ModelEvaluation) -> dict[str, float]:
+    """A model's holdout metrics as MLflow metrics (`holdout_*`; NaN ones are left out)."""
+    flat = flatten_metrics(evaluation.metrics, prefix="holdout_")
+    return {k: v for k, v in flat.items() if v == v}
+
+
+def log_evaluations(
+    experiment_id: str, evaluations: Mapping[str, ModelEvaluation], served: str
+) -> None:
+    """The served model's holdout metrics on the active run, each baseline's in a nested run."""
+    mlflow.log_metrics(holdout_metrics(evaluations[served]))
+    for name, evaluation in evaluations.items():
+        if name == served:
+            continue
+        with mlflow.start_run(experiment_id=experiment_id, run_name=name, nested=True):
+            mlflow.log_param("model", name)
+            mlflow.log_metrics(holdout_metrics(evaluation))
+
+
+def log_cohort_datasets(rows: pd.DataFrame, source: str, target: str, name: str) -> None:
+    """The train and holdout rows (a `cohort` column says which) as MLflow dataset inputs."""
+    for cohort in ("train", "holdout"):
+        frame = rows[rows["cohort"] == cohort].drop(columns="cohort")
+        dataset = from_pandas(frame, source=source, targets=target, name=f"{cohort}_{name}")
+        mlflow.log_input(dataset, context=cohort)
+
+
+def log_report(
+    title: str,
+    sections: list[ReportSection],
+    holdout: pd.DataFrame,
+    comparison: pd.DataFrame,
+    extra: Callable[[Path], None] | None = None,
+) -> None:
+    """The report, holdout predictions, comparison (and `extra` files) under `report/`."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        write_report(title, sections, folder)
+        holdout.to_parquet(folder / HOLDOUT_FILE, index=False)
+        comparison.to_csv(folder / "comparison.csv")
+        if extra is not None:
+            extra(folder)
+        mlflow.log_artifacts(str(folder), artifact_path=REPORT_ARTIFACT_DIR)

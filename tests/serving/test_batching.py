@@ -109,3 +109,10 @@ def test_a_batch_carries_each_requests_activities_with_its_leads() -> None:
     assert merged is not None
     assert merged.owner.tolist() == [1, 2]
     assert merged.activity_type == ["demo_request", "page_view"]
+
+
+def test_table_models_are_told_apart_by_the_artifacts_format_name() -> None:
+    import models.artifacts
+    from serving import model_source
+
+    assert model_source.TABLE_FORMAT == models.artifacts.TABLE_FORMAT

@@ -272,13 +272,14 @@ def test_train_from_file_with_time_column_and_log_to_mlflow(tmp_path: Path) -> N
     import mlflow
     from mlflow import MlflowClient
 
-    from training.single_table import log_single_table_run
+    from training.gate import DataWindow
+    from training.table_run import log_single_table_run
 
     tracking = TrackingConfig(
         tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}",
         artifact_location=(tmp_path / "artifacts").as_uri(),
         experiment="single-table-test",
-        model_name="lead-conversion-table",
+        model_name="lead-conversion",
     )
     summary = log_single_table_run(result, tracking)
     client = MlflowClient()
@@ -295,5 +296,20 @@ def test_train_from_file_with_time_column_and_log_to_mlflow(tmp_path: Path) -> N
     assert [c.data.params["model"] for c in children] == [LOGISTIC]
     artifacts = {a.path for a in client.list_artifacts(summary.run_id, "report")}
     assert {"report/report.html", "report/holdout_predictions.parquet"} <= artifacts
-    assert client.search_registered_models() == []  # nothing registered
+    # Registered under the table model's own name, never the export model's.
+    assert [m.name for m in client.search_registered_models()] == ["lead-conversion-table"]
+    assert summary.gate.promoted and summary.version == "1"
+    window = DataWindow.from_tags(client.get_model_version("lead-conversion-table", "1").tags)
+    assert window is not None and (window.kind, window.column) == ("table_time", "created")
+    fitted = result.table["cohort"] != "holdout"
+    assert pd.Timestamp(window.end) == pd.Timestamp(created[~in_holdout].max())
+    assert window.leads == fitted.sum()
+    # The same table again: the champion (fitted on train and validation) never saw the holdout,
+    # so the whole holdout is compared, and an identical model is not worse.
+    again = log_single_table_run(result, tracking)
+    assert again.gate.metrics["compared_rows"] == len(result.holdout)
+    assert again.gate.metrics["champion_roc_auc"] == pytest.approx(
+        again.gate.metrics["challenger_roc_auc"]
+    )
+    assert again.gate.promoted
     mlflow.set_tracking_uri("")
