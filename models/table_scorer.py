@@ -18,21 +18,13 @@ import pandas as pd
 from features.tabular import CATEGORY, TabularFeaturizer
 from models.conversion import ConversionModel
 from models.reasons import describe_attribute
-from models.scorer import ReferenceScores
+from models.scorer import SCORE_COLUMNS, ReferenceScores
 from models.tiers import TierPolicy, assign_tier
 
 log = logging.getLogger(__name__)
 
-TABLE_SCORE_COLUMNS = (
-    "lead_id",
-    "probability",
-    "percentile",
-    "tier",
-    "fit_score",
-    "engagement_score",
-    "reasons_positive",
-    "reasons_negative",
-)
+# The export scorer's columns but `as_of`: a table model's scores do not depend on time.
+TABLE_SCORE_COLUMNS = tuple(c for c in SCORE_COLUMNS if c != "as_of")
 
 
 class TableScorer:

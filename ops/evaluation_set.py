@@ -149,14 +149,32 @@ def holdout_evaluation_set(
     params: Mapping[str, str],
     probability_column: str = LIGHTGBM,
     source: str = "the model's holdout",
+    leads_per_week: float | None = None,
 ) -> EvaluationSet:
     """The training run's holdout predictions with the run's window and snapshot interval.
 
     When the run stored the served model's own holdout scores (column `served_model`) and they
     differ from the evaluated ones (a refit), the probabilities are carried to the served
-    model's scale with `to_served_scale`.
+    model's scale with `to_served_scale`. A single-table model without a datetime time column
+    has no times (`as_of` all missing): its inflow must be given as `leads_per_week`.
     """
     frame = predictions.rename(columns={probability_column: "probability"})
+    if frame["as_of"].isna().all():
+        if leads_per_week is None:
+            raise ValueError(
+                "the model's holdout has no times (a single table without a datetime "
+                "--time-column), so its lead inflow cannot be measured: give --leads-per-week"
+            )
+        return EvaluationSet(
+            probability=frame["probability"].to_numpy(dtype=float),
+            label=frame["label"].to_numpy(dtype=float),
+            weight=np.ones(len(frame)),
+            leads_per_week=float(leads_per_week),
+            window_start=pd.Timestamp("NaT"),  # no times: no window
+            window_end=pd.Timestamp("NaT"),
+            source=source,
+            inflow_source="given with --leads-per-week",
+        )
     frame = frame.assign(created_at=frame["as_of"] - pd.to_timedelta(frame["age_days"], unit="D"))
     # Without the run's boundaries, the period is what the predictions themselves span.
     start = params.get("boundary_holdout_start")

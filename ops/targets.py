@@ -296,8 +296,9 @@ def policy_figures(data: EvaluationSet, policy: TierPolicy) -> dict[str, Any]:
     recall_at_mql = tiers.loc[[SQL, MQL], "share_of_conversions"].sum()
     return {
         "source": data.source,
-        "window_start": f"{data.window_start:%Y-%m-%d}",
-        "window_end": f"{data.window_end:%Y-%m-%d}",
+        # a single-table model without times has no window
+        "window_start": f"{data.window_start:%Y-%m-%d}" if pd.notna(data.window_start) else "",
+        "window_end": f"{data.window_end:%Y-%m-%d}" if pd.notna(data.window_end) else "",
         "leads": round(data.n_leads, 1),
         "leads_per_week": round(data.leads_per_week, 3),
         "inflow_source": data.inflow_source,

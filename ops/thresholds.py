@@ -95,7 +95,11 @@ def refit_caveats(params: Mapping[str, str], data: EvaluationSet, on_holdout: bo
             "in-sample, optimistic) or a later one, or train with --no-refit."
         ]
     trained_until = params.get("boundary_last_as_of")
-    if trained_until and data.window_start < pd.Timestamp(trained_until):
+    if (
+        trained_until
+        and pd.notna(data.window_start)
+        and data.window_start < pd.Timestamp(trained_until)
+    ):
         return [
             "The served model was refitted on leads up to "
             f"{trained_until}: this period overlaps its training data, so precision and recall "
@@ -136,7 +140,11 @@ def calibrate_thresholds(
     if export is None:
         if not facts.run_id:
             raise ValueError(f"{model_uri} has no training run with holdout predictions")
-        data = holdout_evaluation_set(load_holdout_predictions(client, facts.run_id), params)
+        data = holdout_evaluation_set(
+            load_holdout_predictions(client, facts.run_id),
+            params,
+            leads_per_week=leads_per_week,
+        )
     else:
         scheme = SnapshotScheme(
             every_days=int(params.get("snapshot_every_days", 14)),
