@@ -2,7 +2,9 @@
 
 Many teams cannot export leads, activities and opportunities; they have one table with a
 converted/won column. This trains the same calibrated LightGBM (`ConversionModel`) and logistic
-baseline as the main pipeline, evaluates both on the same holdout, and logs the run to MLflow.
+baseline as the main pipeline, evaluates both on the same holdout, and builds the
+`TableScorer` that is registered and served (the MLflow run, registration and gate:
+`training/table_run.py`).
 
 - Label: binary, written as 0/1, yes/no, true/false, won/lost (y/n, t/f, win/loss, closed won /
   closed lost). Rows without a label are left out and counted.
