@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from mlflow import MlflowClient
 
+from features.tabular import CATEGORY
 from models.pyfunc import load_any_scorer_from_uri
 from models.registry import TrackingConfig
 from models.table_scorer import TableScorer
@@ -322,6 +323,10 @@ def log_single_table_run(
             mlflow.log_artifact(str(Path(tmp) / "fitted_rows.json"), artifact_path="gate")
         # Invented values, never real leads, in the artifact store (docs/security.md).
         example = pd.DataFrame([result.scorer.example()], columns=result.scorer.input_columns)
+        kinds = result.scorer.column_kinds()
+        for column in example.columns:
+            if kinds[column] != CATEGORY:  # numbers typed as in the table (the signature's)
+                example[column] = example[column].astype(result.rows_as_read[column].dtype)
         model_uri = log_table_model(result.scorer, example)
         version, gate = register_and_gate(
             client,
