@@ -48,6 +48,14 @@ APPLIED_POLICY_TAG = "tier_policy_version"
 # Model-version tag: SHA-256 of every file of the version, recorded at registration and checked
 # before it is served (models.digests).
 DIGESTS_TAG = "leadscore.artifacts_sha256"
+# Model-version tags: the data window the version was fitted on, which the promotion gate
+# compares outside of (training/gate.py, docs/modeling.md).
+WINDOW_KIND_TAG = "data_window_kind"
+WINDOW_COLUMN_TAG = "data_window_column"
+WINDOW_START_TAG = "data_window_start"
+WINDOW_END_TAG = "data_window_end"
+WINDOW_CUTOFF_TAG = "data_window_cutoff"
+WINDOW_LEADS_TAG = "data_window_leads"
 
 # Run parameters the model card shows (with every `boundary_*`).
 CARD_TRAINING_PARAMS = (

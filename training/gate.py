@@ -20,15 +20,17 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from sklearn.metrics import log_loss, roc_auc_score
 
+from models.registry import (
+    WINDOW_COLUMN_TAG,
+    WINDOW_CUTOFF_TAG,
+    WINDOW_END_TAG,
+    WINDOW_KIND_TAG,
+    WINDOW_LEADS_TAG,
+    WINDOW_START_TAG,
+)
+
 log = logging.getLogger(__name__)
 
-# Registry tags of a model version saying what it was fitted on (docs/modeling.md).
-WINDOW_KIND_TAG = "data_window_kind"
-WINDOW_COLUMN_TAG = "data_window_column"
-WINDOW_START_TAG = "data_window_start"
-WINDOW_END_TAG = "data_window_end"
-WINDOW_CUTOFF_TAG = "data_window_cutoff"
-WINDOW_LEADS_TAG = "data_window_leads"
 # Export models: leads by `created_at`. Table models: rows by their time column, or, without
 # one, by a digest of each fitted row (an artifact of the version's run).
 CREATED_AT = "created_at"

@@ -27,8 +27,9 @@ from mlflow import MlflowClient
 from typer.testing import CliRunner
 
 from cli.main import app
+from models.registry import WINDOW_KIND_TAG
 from tests.serving.conftest import free_port
-from training.gate import TABLE_ROWS, WINDOW_KIND_TAG
+from training.gate import TABLE_ROWS
 
 ROOT = Path(__file__).resolve().parents[2]
 

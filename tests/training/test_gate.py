@@ -10,10 +10,10 @@ import pytest
 from mlflow import MlflowClient
 
 from demo.world import DemoWorld, write_demo_world
-from models.registry import CHAMPION, TrackingConfig
+from models.registry import CHAMPION, WINDOW_END_TAG, WINDOW_KIND_TAG, TrackingConfig
 from tests.conftest import SMALL_CONFIG
 from tests.training.worse_challenger import replace_model_with_reversed
-from training.gate import WINDOW_END_TAG, WINDOW_KIND_TAG, DataWindow, GateRule
+from training.gate import DataWindow, GateRule
 from training.labels import SnapshotScheme
 from training.pipeline import TrainingResult, train
 from training.run import log_run
