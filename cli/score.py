@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -27,9 +28,7 @@ def _score_table(path: Path, out: Path, model: str, no_reasons: bool) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress
 
     from models.pyfunc import load_any_scorer_from_uri
-    from models.registry import TrackingConfig, resolve_model_version
     from models.table_scorer import TableScorer
-    from ops.policy_store import PolicyStore
     from training.batch import score_table, write_scores
     from training.single_table import TableError, read_table
 
@@ -38,17 +37,7 @@ def _score_table(path: Path, out: Path, model: str, no_reasons: bool) -> None:
     except (TableError, ValueError, OSError) as exc:
         err_console.print(f"[red]Cannot read {path}:[/red] {exc}")
         raise typer.Exit(code=1) from None
-    TrackingConfig.from_env().activate()
-    try:
-        with console.status(f"Loading {model}..."):
-            scorer = load_any_scorer_from_uri(model)
-            if model.startswith("models:/"):
-                # the tier policy applied to this version, as the service serves it
-                name, version = resolve_model_version(model)
-                scorer = scorer.with_policy(PolicyStore(name).served_policy(version, scorer.policy))
-    except Exception as exc:  # MLflow raises many kinds; the person needs the message
-        err_console.print(f"[red]Cannot load model {model}:[/red] {exc}")
-        raise typer.Exit(code=1) from None
+    scorer = _load_served(model, load_any_scorer_from_uri)
     if not isinstance(scorer, TableScorer):
         err_console.print(f"[red]{model} scores CRM exports (a folder), not a table.[/red]")
         raise typer.Exit(code=1)
@@ -95,8 +84,6 @@ def score(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     from models.pyfunc import load_scorer_from_uri
-    from models.registry import TrackingConfig, resolve_model_version
-    from ops.policy_store import PolicyStore
     from training.batch import open_leads, score_export, write_score_partitions, write_scores
 
     folder = not out.suffix
@@ -112,18 +99,7 @@ def score(
         return
     read = read_or_exit(data)
     when = as_utc(as_of) or read.export.cutoff
-    TrackingConfig.from_env().activate()
-    try:
-        with console.status(f"Loading {model}..."):
-            scorer = load_scorer_from_uri(model)
-            if model.startswith("models:/"):
-                # the tier policy applied to this version (leadscore thresholds --apply), as
-                # the service serves it
-                name, version = resolve_model_version(model)
-                scorer = scorer.with_policy(PolicyStore(name).served_policy(version, scorer.policy))
-    except Exception as exc:  # MLflow raises many kinds; the person needs the message
-        err_console.print(f"[red]Cannot load model {model}:[/red] {exc}")
-        raise typer.Exit(code=1) from None
+    scorer = _load_served(model, load_scorer_from_uri)
     total = len(open_leads(read.export, when))
     with (
         partition_runner(cluster) as map_partitions,
@@ -159,3 +135,22 @@ def score(
         + ", ".join(f"{k} {v:,}" for k, v in tiers.items())
         + f". Wrote {out}."
     )
+
+
+def _load_served(model: str, load: Callable[[str], Any]) -> Any:
+    """The scorer at `model` with the tier policy applied to its version, as the service serves it
+    (leadscore thresholds --apply); a model that cannot be loaded exits with its message."""
+    from models.registry import TrackingConfig, resolve_model_version
+    from ops.policy_store import PolicyStore
+
+    TrackingConfig.from_env().activate()
+    try:
+        with console.status(f"Loading {model}..."):
+            scorer = load(model)
+            if model.startswith("models:/"):
+                name, version = resolve_model_version(model)
+                scorer = scorer.with_policy(PolicyStore(name).served_policy(version, scorer.policy))
+    except Exception as exc:  # MLflow raises many kinds; the person needs the message
+        err_console.print(f"[red]Cannot load model {model}:[/red] {exc}")
+        raise typer.Exit(code=1) from None
+    return scorer
