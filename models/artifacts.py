@@ -15,6 +15,7 @@ the files against those digests before reading any (`models.digests`).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 
 from features.build import LeadFeaturizer
@@ -62,16 +63,7 @@ def save_scorer_files(scorer: LeadScorer | TableScorer, folder: Path) -> None:
             }
         )
     )
-    (folder / FORMAT_FILE).write_text(
-        json.dumps(
-            {
-                "format": FORMAT,
-                "version": FORMAT_VERSION,
-                "files": sorted([*files.values(), FEATURIZER_FILE, REFERENCE_FILE]),
-            },
-            indent=2,
-        )
-    )
+    _write_format(folder, FORMAT, FORMAT_VERSION, files.values())
 
 
 def _save_table_scorer(scorer: TableScorer, folder: Path) -> None:
@@ -89,12 +81,18 @@ def _save_table_scorer(scorer: TableScorer, folder: Path) -> None:
             }
         )
     )
+    _write_format(folder, TABLE_FORMAT, TABLE_FORMAT_VERSION, files.values())
+
+
+def _write_format(folder: Path, name: str, version: int, model_files: Iterable[str]) -> None:
+    """The format file last: it names the format and version a loader checks and every file
+    the folder must hold (the model's own files, the featurizer and the reference)."""
     (folder / FORMAT_FILE).write_text(
         json.dumps(
             {
-                "format": TABLE_FORMAT,
-                "version": TABLE_FORMAT_VERSION,
-                "files": sorted([*files.values(), FEATURIZER_FILE, REFERENCE_FILE]),
+                "format": name,
+                "version": version,
+                "files": sorted([*model_files, FEATURIZER_FILE, REFERENCE_FILE]),
             },
             indent=2,
         )
