@@ -208,7 +208,14 @@ def register_and_gate(
         client.set_model_version_tag(name, version, key, value)
     gate = champion_gate(client, name, CHAMPION, version, holdout, rule, force)
     mlflow.log_metrics({f"gate_{k}": v for k, v in gate.metrics.items()})
-    mlflow.set_tags({"gate_promoted": str(gate.promoted), "gate_reason": gate.reason})
+    # Which champion it was judged against: after a promotion the registry no longer says.
+    mlflow.set_tags(
+        {
+            "gate_promoted": str(gate.promoted),
+            "gate_reason": gate.reason,
+        }
+        | ({"gate_champion_version": gate.champion_version} if gate.champion_version else {})
+    )
     if gate.promoted:
         set_alias(client, name, CHAMPION, version)
     return version, gate

@@ -9,8 +9,11 @@ applied policy up as it always does (PolicyWatcher or POST /reload).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import threading
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -312,7 +315,29 @@ def create_app(settings: UiSettings) -> Starlette:
     async def not_found(request: Request, exc: Exception) -> Response:
         return HTMLResponse("<h1>Not found</h1>", status_code=404)
 
+    def warm_up() -> None:
+        """What the first visits would compute (the champion's evaluation set and recent
+        scores, the closed loop), so nobody waits seconds for it on a large model."""
+        try:
+            version = registry.resolve(None)
+            registry.evaluation(registry.facts(version))
+            if settings.predictions:
+                loops.recent_scores(settings.predictions, registry.model_name, version)
+                if settings.later_export is not None:
+                    loops.page(settings.predictions, settings.later_export, settings.signs_in)
+        except (MlflowException, ClosedLoopError, ValueError, OSError) as exc:
+            # The page that needs it computes it again and shows the problem to its visitor.
+            log.warning("start-up warm-up stopped: %s", exc)
+        else:
+            log.info("start-up warm-up done")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        threading.Thread(target=warm_up, name="ui-warm-up", daemon=True).start()
+        yield
+
     app = Starlette(
+        lifespan=lifespan,
         routes=[
             Route("/", home),
             Route("/healthz", healthz),

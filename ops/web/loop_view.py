@@ -107,6 +107,9 @@ class LoopCache:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        # One join at a time: a visitor who comes during the start-up warm-up waits for it
+        # instead of starting a second one.
+        self._joining = threading.Lock()
         self._exports: dict[tuple[str, float], Export] = {}
         self._joined: dict[tuple[Any, ...], JoinedLoop] = {}
         self._surprises: dict[tuple[Any, ...], TierSurprises | None] = {}
@@ -154,23 +157,24 @@ class LoopCache:
         if not export_path.is_dir():
             raise ValueError(f"{export_path} is not an export folder")
         key = (_source_stamp(predictions), str(export_path.resolve()))
-        with self._lock:
-            found = self._joined.get(key)
-        export = self.export(export_path)
-        if found is None:
-            found = join_closed_loop(predictions, export)
-            log.info("closed loop joined: %s scores", len(found.result.scored))
+        with self._joining:
             with self._lock:
-                self._joined = {key: found}
-                self._surprises = {}
-        with self._lock:
-            surprises = self._surprises.get((key, with_contact))
-        if surprises is None and found.scorer is not None:
-            surprises = tier_surprises(
-                found.result, export, found.scorer, with_contact=with_contact
-            )
+                found = self._joined.get(key)
+            export = self.export(export_path)
+            if found is None:
+                found = join_closed_loop(predictions, export)
+                log.info("closed loop joined: %s scores", len(found.result.scored))
+                with self._lock:
+                    self._joined = {key: found}
+                    self._surprises = {}
             with self._lock:
-                self._surprises[(key, with_contact)] = surprises
+                surprises = self._surprises.get((key, with_contact))
+            if surprises is None and found.scorer is not None:
+                surprises = tier_surprises(
+                    found.result, export, found.scorer, with_contact=with_contact
+                )
+                with self._lock:
+                    self._surprises[(key, with_contact)] = surprises
         return LoopPage(found, surprises, loop_charts(found), predictions, export_path)
 
 

@@ -72,6 +72,7 @@ class Registry:
     _evaluations: dict[str, EvaluationSet] = field(default_factory=dict)
     _packed: dict[str, TierPolicy] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _loading: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def store(self) -> PolicyStore:
@@ -113,18 +114,19 @@ class Registry:
 
     def evaluation(self, facts: ModelVersionFacts) -> EvaluationSet:
         """The holdout the CLI's `leadscore thresholds` evaluates this version on (cached)."""
-        with self._lock:
-            cached = self._evaluations.get(facts.version)
-        if cached is not None:
-            return cached
-        if not facts.run_id:
-            raise ValueError(f"version {facts.version} has no training run with holdout scores")
-        data = holdout_evaluation_set(
-            load_holdout_predictions(self.client, facts.run_id), facts.params
-        )
-        with self._lock:
-            self._evaluations[facts.version] = data
-        return data
+        with self._loading:  # a visitor during the start-up warm-up waits for its result
+            with self._lock:
+                cached = self._evaluations.get(facts.version)
+            if cached is not None:
+                return cached
+            if not facts.run_id:
+                raise ValueError(f"version {facts.version} has no training run with holdout scores")
+            data = holdout_evaluation_set(
+                load_holdout_predictions(self.client, facts.run_id), facts.params
+            )
+            with self._lock:
+                self._evaluations[facts.version] = data
+            return data
 
     def packed_policy(self, version: str) -> TierPolicy:
         with self._lock:

@@ -60,6 +60,19 @@ def run_params(result: TrainingResult) -> dict[str, str]:
     }
 
 
+def log_light_run(result: TrainingResult, world: DemoWorld) -> str:
+    """On the active run: parameters, holdout metrics and predictions, the pyfunc model."""
+    mlflow.log_params(run_params(result))
+    mlflow.log_metrics(flatten_metrics(result.evaluations[LIGHTGBM].metrics, prefix="holdout_"))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / HOLDOUT_FILE
+        result.holdout.to_parquet(path, index=False)
+        mlflow.log_artifact(str(path), artifact_path=REPORT_ARTIFACT_DIR)
+    leads = result.holdout["lead_id"].drop_duplicates().head(2).tolist()
+    example = lead_records(world.export, leads, result.examples.cutoff)
+    return log_scorer_model(result.scorer, example, result.examples.cutoff)
+
+
 _CACHE: dict[tuple[int, str], RegisteredModel] = {}
 
 
@@ -85,17 +98,8 @@ def registered_model(
     client = MlflowClient()
     export_dir = root / "export"
     write_demo_world(world, export_dir)
-    export = world.export
     with mlflow.start_run(experiment_id=experiment_id, run_name="train") as run:
-        mlflow.log_params(run_params(result))
-        mlflow.log_metrics(flatten_metrics(result.evaluations[LIGHTGBM].metrics, prefix="holdout_"))
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / HOLDOUT_FILE
-            result.holdout.to_parquet(path, index=False)
-            mlflow.log_artifact(str(path), artifact_path=REPORT_ARTIFACT_DIR)
-        leads = result.holdout["lead_id"].drop_duplicates().head(2).tolist()
-        example = lead_records(export, leads, result.examples.cutoff)
-        model_uri = log_scorer_model(result.scorer, example, result.examples.cutoff)
+        model_uri = log_light_run(result, world)
     version = str(mlflow.register_model(model_uri, name).version)
     record_file_digests(client, name, version)
     client.set_model_version_tag(name, version, APPLIED_POLICY_TAG, result.scorer.policy.version)

@@ -6,12 +6,14 @@ on what the registry holds.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
+import ops.web.app
 from cli.main import app as cli_app
 from models.registry import TrackingConfig
 from ops.web.access import SESSION_COOKIE, Sessions
@@ -161,3 +163,24 @@ def test_sessions_stay_bounded_when_clients_drop_cookies(monkeypatch: pytest.Mon
     opened = [sessions.open("local", signed_in=False)[0] for _ in range(12)]
     assert len(sessions) == 5
     assert sessions.get(opened[-1]) is not None and sessions.get(opened[0]) is None
+
+
+def test_every_script_style_and_image_comes_from_the_app_itself(store: Path) -> None:
+    """No CDN: the templates and stylesheet name only the app's own /static files, all there
+    (the browser tests also check that a page asks nothing of another host)."""
+    web = Path(ops.web.app.__file__).parent
+    client = TestClient(create_app(settings(store, None)), base_url=LOCAL)
+    for source in [*web.glob("templates/*.html"), web / "static" / "app.css"]:
+        text = source.read_text()
+        found = re.findall(r"""(?:src|href)\s*=\s*["']([^"']+)|url\(\s*["']?([^"')]+)""", text)
+        references = [a or b for a, b in found]
+        assert not [r for r in references if re.match(r"(?:[a-z]+:)?//", r)], source
+        for ref in references:
+            if ref.startswith("/static/"):
+                assert client.get(ref).status_code == 200, (source.name, ref)
+    scripts = re.findall(r'<script src="([^"]+)"', (web / "templates" / "base.html").read_text())
+    assert scripts == [
+        "/static/vendor/htmx.min.js",
+        "/static/vendor/chart.umd.min.js",
+        "/static/app.js",
+    ]

@@ -1,6 +1,8 @@
 """`leadscore ui` in a real browser (Playwright driving Debian's Chromium), beside the real
 scoring service: sign in, move the capacity control and get the CLI's thresholds, apply with a
-reason and see the service serve the new policy, roll back, read the closed loop and the model.
+reason and see the service serve the new policy, roll back, read the closed loop and the model
+(champion beside its challenger); a slow answer shows the loading state; every control is
+labelled and the thresholds can be set by keyboard.
 
 With LEADSCORE_UI_SCREENSHOTS=DIR the pages are also saved as PNG (`make ui-screenshots`).
 """
@@ -15,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
 from typer.testing import CliRunner
 
 from cli.main import app as cli_app
@@ -185,7 +187,9 @@ def test_capacity_apply_and_rollback_reach_the_scoring_service(
     assert served_policy(service, world, "1")["model"]["policy_version"] == "1"
 
 
-def test_closed_loop_and_model_pages_read_the_log_and_the_registry(page: Page) -> None:
+def test_closed_loop_and_model_pages_read_the_log_and_the_registry(
+    page: Page, world: UiWorld
+) -> None:
     sign_in(page)
     page.get_by_role("link", name="Closed loop").click()
     expect(page.locator("#tier-table")).to_be_visible(timeout=120_000)
@@ -203,6 +207,93 @@ def test_closed_loop_and_model_pages_read_the_log_and_the_registry(page: Page) -
     shot(page, "closed-loop")
 
     page.get_by_role("link", name="Model").click()
-    expect(page.locator("#metrics-table")).to_contain_text("ROC AUC")
-    expect(page.locator("#metrics-table")).to_contain_text("Champion: version")
+    metrics = page.locator("#metrics-table")
+    expect(metrics).to_contain_text("ROC AUC")
+    champion, challenger = world.model.version, world.challenger.version
+    expect(metrics.locator("thead")).to_contain_text(f"Champion: version {champion}")
+    expect(metrics.locator("thead")).to_contain_text(f"Challenger: version {challenger}")
+    card = page.locator(f'section.model-card[data-role="challenger"][data-version="{challenger}"]')
+    expect(card.locator(".gate-decision")).to_contain_text("Not promoted")
+    leads = world.challenger.gate.metrics["compared_leads"]
+    expect(card.locator(".gate-leads")).to_contain_text(f"{leads:,.0f} leads")
+    expect(card.locator(".window-table")).to_contain_text("leads created")
+    expect(page.locator(f'section.model-card[data-role="champion"][data-version="{champion}"]'))
     shot(page, "model")
+
+
+def test_a_slow_answer_shows_the_working_indicator_and_marks_the_results_busy(
+    page: Page,
+) -> None:
+    """An answer held back (route interception) keeps the loading state on until it comes."""
+    sign_in(page)
+    working, preview = page.locator("#working"), page.locator("#preview")
+    expect(preview.locator("#sql-threshold")).to_be_visible()
+    expect(working).to_be_hidden()
+    held: list[Route] = []
+    preview_requests = re.compile(r"/thresholds/preview\?")
+    page.route(preview_requests, held.append)
+    page.locator("#sql_precision").fill("30")
+    deadline = time.monotonic() + 10
+    while not held and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
+    assert held, "the changed target asked for no preview"
+    page.unroute(preview_requests)  # later requests go through
+    expect(preview).to_have_attribute("aria-busy", "true")
+    expect(working).to_be_visible()  # shown once the request has taken half a second
+    delay = page.evaluate("getComputedStyle(document.getElementById('working')).transitionDelay")
+    assert delay == "0.5s"
+    expect(working).to_have_attribute("role", "status")
+    with page.expect_response(preview_requests):
+        held[0].continue_()
+    expect(working).to_be_hidden()
+    expect(preview).not_to_have_attribute("aria-busy", "true")
+    expect(page.locator("#use_sql_precision")).to_be_checked()
+
+
+# Every form control must have a name people and screen readers get: a <label for>, an
+# aria-label, or aria-labelledby pointing at text; buttons their text or an aria-label.
+UNLABELLED_CONTROLS = """() => Array.from(document.querySelectorAll(
+    'input:not([type=hidden]), select, textarea, button')).filter(el => {
+  const text = (s) => (s || '').trim().length > 0;
+  if (el.tagName === 'BUTTON' && (text(el.textContent) || text(el.getAttribute('aria-label')))) {
+    return false;
+  }
+  if (el.labels && Array.from(el.labels).some(l => text(l.textContent))) { return false; }
+  if (text(el.getAttribute('aria-label'))) { return false; }
+  const ids = (el.getAttribute('aria-labelledby') || '').split(/\\s+/).filter(Boolean);
+  return !ids.some(id => text((document.getElementById(id) || {}).textContent));
+}).map(el => el.id || el.name || el.outerHTML.slice(0, 80))"""
+FOCUSED = "() => document.activeElement.id || document.activeElement.getAttribute('name') || ''"
+
+
+def test_every_control_is_labelled_and_the_thresholds_are_set_by_keyboard(page: Page) -> None:
+    sign_in(page)
+    expect(page.locator("#sql-threshold")).to_be_visible()
+    assert page.evaluate(UNLABELLED_CONTROLS) == []
+    page.locator("#version").focus()
+    order: list[str] = [page.evaluate(FOCUSED)]
+    for _ in range(20):
+        page.keyboard.press("Tab")
+        order.append(page.evaluate(FOCUSED))
+    targets = ("sql_capacity", "sql_precision", "sql_share", "mql_recall", "mql_share")
+    expected = ["version", *(f for t in targets for f in (f"use_{t}", f"{t}_slider", t))]
+    assert order[: len(expected)] == expected, order
+
+    # Ticking a target with the space bar, as a keyboard user does, sets the thresholds by it.
+    page.locator("#use_mql_recall").focus()
+    with page.expect_response(lambda r: "/thresholds/preview" in r.url):
+        page.keyboard.press("Space")
+    expect(page.locator("#use_mql_recall")).to_be_checked()
+    expect(page.locator(".outcomes li")).to_have_count(1)
+    # The apply form comes next in the tab order, then the history's rollback buttons.
+    page.locator("#mql_share").focus()
+    page.keyboard.press("Tab")
+    assert page.evaluate(FOCUSED) == "reason"
+    page.keyboard.press("Tab")
+    expect(page.locator(":focus")).to_have_text(re.compile(r"^Record and apply as policy"))
+
+    for link in ("Closed loop", "Model"):
+        page.get_by_role("link", name=link).click()
+        expect(page.locator("h1")).to_be_visible()
+        page.wait_for_load_state("networkidle")
+        assert page.evaluate(UNLABELLED_CONTROLS) == [], link

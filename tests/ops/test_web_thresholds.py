@@ -4,16 +4,20 @@ rollback, and the examples' personal fields; the real app in process, the real M
 
 from __future__ import annotations
 
+import logging
 import re
+import time
 from collections.abc import Iterator
 from urllib.parse import urlencode
 
+import pandas as pd
 import pytest
 from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
 from cli.main import app as cli_app
 from demo.world import DemoWorld
+from models.registry import CHAMPION
 from ops.closed_loop import closed_loop
 from ops.closed_loop_examples import CONTACT_FIELDS, tier_surprises
 from ops.policy_store import PolicyStore
@@ -21,6 +25,7 @@ from ops.prediction_log import read_predictions
 from ops.web.app import create_app
 from ops.web.settings import UiSettings
 from training.pipeline import TrainingResult
+from training.run import fitted_window
 
 from .web_support import TOKEN, UiWorld, cli_thresholds, ui_world
 
@@ -159,16 +164,98 @@ def test_examples_carry_reasons_and_contact_fields_only_when_asked(
         assert entries.loc[(row.lead_id, "MQL"), "label"] == 1
 
 
-def test_model_page_shows_what_the_registry_holds(client: TestClient, world: UiWorld) -> None:
-    run = world.model.activate().get_run(world.model.run_id)
-    auc = run.data.metrics["holdout_roc_auc"]
-    low, high = (
-        run.data.metrics["holdout_roc_auc_ci_low"],
-        run.data.metrics["holdout_roc_auc_ci_high"],
+def card(page: str, role: str, version: str) -> str:
+    found = re.search(
+        rf'<section class="card model-card" data-role="{role}" '
+        rf'data-version="{version}".*?</section>',
+        page,
+        re.S,
     )
+    assert found, f"no {role} card of version {version}"
+    return found.group(0)
+
+
+def people_day(iso: str) -> str:
+    stamp = pd.Timestamp(iso)
+    return f"{stamp.day} {stamp:%b %Y}"
+
+
+def test_model_page_sets_champion_and_challenger_side_by_side(
+    client: TestClient, world: UiWorld, trained: TrainingResult, small_world: DemoWorld
+) -> None:
+    registry = world.model.activate()
+    challenger = world.challenger
     page = client.get("/model").text
-    assert f"Champion: version {world.model.version}" in page
-    assert f"{auc:.3f}" in page and f"[{low:.3f}, {high:.3f}]" in page
-    holdout_start = run.data.params["boundary_holdout_start"]
-    assert "holdout start" in page and holdout_start in page
-    assert "no gate decision" in page  # this registry records none
+    header = re.search(r'<table id="metrics-table">.*?</table>', page, re.S)
+    assert header
+    metrics_table = header.group(0)
+    assert f"Champion: version {world.model.version}" in metrics_table
+    assert f"Challenger: version {challenger.version}" in metrics_table
+    for run_id in (world.model.run_id, challenger.run_id):
+        m = registry.get_run(run_id).data.metrics
+        for name in ("roc_auc", "log_loss"):
+            low, high = m[f"holdout_{name}_ci_low"], m[f"holdout_{name}_ci_high"]
+            figure = (
+                f'{m[f"holdout_{name}"]:.3f} <span class="muted">[{low:.3f}, {high:.3f}]</span>'
+            )
+            assert figure in metrics_table, (run_id, name)
+
+    gate = challenger.gate
+    assert not gate.promoted and gate.metrics["compared_leads"] > 0
+    theirs = card(page, "challenger", challenger.version)
+    assert "Not promoted: the champion was kept" in theirs
+    assert f"judged against champion version {world.model.version}" in theirs
+    assert gate.reason in theirs
+    assert f"Decided on <strong>{gate.metrics['compared_leads']:,.0f} leads</strong>" in theirs
+    assert f"{gate.metrics['compared_converted_leads']:,.0f} of them converted" in theirs
+    for name in ("log_loss", "roc_auc"):
+        mine, champion = gate.metrics[f"challenger_{name}"], gate.metrics[f"champion_{name}"]
+        assert re.search(rf"{mine:.4f}</td><td[^>]*>{champion:.4f}</td>", theirs), name
+    for version, result, export in (
+        (world.model.version, trained, small_world.export),
+        (challenger.version, challenger.result, challenger.export),
+    ):
+        window = fitted_window(result, export)
+        shown_card = card(
+            page, "champion" if version == world.model.version else "challenger", version
+        )
+        assert f"{window.leads:,} leads" in shown_card
+        assert f"{people_day(window.start)} to {people_day(window.end)}" in shown_card
+        assert people_day(window.cutoff) in shown_card
+    assert "no gate decision" in card(page, "champion", world.model.version)  # registered by hand
+
+    # Once promoted, champion and challenger are one version: the page sets it beside the
+    # champion its gate replaced.
+    run_tags = registry.get_run(challenger.run_id).data.tags
+    try:
+        registry.set_tag(challenger.run_id, "gate_promoted", "True")
+        registry.set_registered_model_alias(world.model.name, CHAMPION, challenger.version)
+        promoted = client.get("/model").text
+        assert "Promoted to champion" in card(promoted, "champion", challenger.version)
+        assert "Previous champion: version 1" in promoted
+        card(promoted, "previous champion", world.model.version)
+    finally:
+        registry.set_tag(challenger.run_id, "gate_promoted", run_tags["gate_promoted"])
+        registry.set_registered_model_alias(world.model.name, CHAMPION, world.model.version)
+
+
+def test_start_up_computes_the_closed_loop_the_first_visit_needs(
+    world: UiWorld, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The app joins the log and export while it starts, so the first visit reads the result
+    (on the 50,000-lead demo the join takes seconds: docs/marketing-ops.md)."""
+    caplog.set_level(logging.INFO, logger="ops.web")
+    settings = UiSettings(
+        tracking=world.model.tracking,
+        predictions=str(world.predictions),
+        later_export=world.model.export_dir,
+    )
+    with TestClient(create_app(settings), base_url=LOCAL) as client:  # runs the lifespan
+        deadline = time.monotonic() + 120
+        while "start-up warm-up done" not in caplog.messages and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert "start-up warm-up done" in caplog.messages, caplog.messages
+        page = client.get("/closed-loop/content")
+    assert page.status_code == 200 and 'id="tier-table"' in page.text
+    joins = [m for m in caplog.messages if m.startswith("closed loop joined")]
+    assert len(joins) == 1, joins  # the visit used the start-up's join

@@ -2,9 +2,11 @@
 
 The model is the session's small trained demo model (tests/conftest.py `trained`), registered
 under its own name in its own MLflow store (marketing_ops_support), so applying policies here
-never changes another test's. The prediction log holds the scores that model gives the
-export's open leads 120 and 20 days before its cut-off (ops.replay): the export is the "later
-export" of those scores (the older ones have outcomes, the recent ones are censored).
+never changes another test's. Its @challenger is a model of the same CRM exported 60 days later,
+registered and gated as training does (web_challenger); the gate keeps the champion. The
+prediction log holds the scores the champion gives the export's open leads 120 and 20 days
+before its cut-off (ops.replay): the export is the "later export" of those scores (the older
+ones have outcomes, the recent ones are censored).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from ops.replay import replay_scores
 from training.pipeline import TrainingResult
 
 from .marketing_ops_support import RegisteredModel, registered_model
+from .web_challenger import Challenger, register_challenger
 
 UI_MODEL_NAME = "lead-conversion-ui-test"
 TOKEN = "ui-test-token-7f3a"
@@ -37,6 +40,10 @@ START_TIMEOUT_S = 90.0
 class UiWorld:
     model: RegisteredModel
     predictions: Path
+    challenger: Challenger
+
+
+_CHALLENGERS: dict[str, Challenger] = {}
 
 
 def ui_world(trained: TrainingResult, world: DemoWorld) -> UiWorld:
@@ -53,7 +60,11 @@ def ui_world(trained: TrainingResult, world: DemoWorld) -> UiWorld:
             leads_per_date=1_000,
         )
         store.close()
-    return UiWorld(model, log_path)
+    if model.name not in _CHALLENGERS:
+        _CHALLENGERS[model.name] = register_challenger(
+            model, trained, world, len(world.export.leads)
+        )
+    return UiWorld(model, log_path, _CHALLENGERS[model.name])
 
 
 def ui_env(world: UiWorld, token: str | None) -> dict[str, str]:

@@ -30,6 +30,17 @@
     }
   });
 
+  // While htmx waits for an answer the region it will replace is marked busy (assistive
+  // technology hears it; the style dims it only past half a second, as the indicator shows).
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var target = event.detail.target;
+    if (target) { target.setAttribute("aria-busy", "true"); }
+  });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var target = event.detail.target;
+    if (target) { target.removeAttribute("aria-busy"); }
+  });
+
   function verticalLines(lines) {
     return {
       id: "verticalLines",

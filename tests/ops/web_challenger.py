@@ -1,0 +1,63 @@
+"""A challenger for the web app's model: trained on the same CRM exported 60 days later and
+registered and gated as `leadscore train` does (training.tracking.register_and_gate).
+
+The champion (the session's trained model) gets the data window `leadscore train` records
+with every version, so the gate has a fair comparison: the later holdout's leads created
+after that window. A small, fast model (few snapshots per lead, few trees) keeps it cheap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import mlflow
+import pandas as pd
+
+from demo.params import DemoConfig
+from demo.world import DemoWorld, generate_demo_world
+from features.contract import Export
+from tests.conftest import SMALL_CONFIG
+from training.gate import GateDecision
+from training.labels import SnapshotScheme
+from training.pipeline import TrainingResult, train
+from training.run import export_holdout, fitted_window
+from training.tracking import register_and_gate
+
+from .marketing_ops_support import RegisteredModel, log_light_run
+
+LATER_BY = pd.Timedelta(days=60)
+FAST_MODEL = {"n_jobs": 1, "learning_rate": 0.1, "max_rounds": 200, "early_stopping_rounds": 20}
+
+
+@dataclass(frozen=True)
+class Challenger:
+    version: str
+    run_id: str
+    gate: GateDecision
+    result: TrainingResult
+    export: Export
+
+
+def register_challenger(
+    model: RegisteredModel, champion: TrainingResult, world: DemoWorld, n_leads: int
+) -> Challenger:
+    """Train on the later export, register the model as @challenger and run the real gate."""
+    client = model.activate()
+    for key, value in fitted_window(champion, world.export).tags().items():
+        client.set_model_version_tag(model.name, model.version, key, value)
+    config = DemoConfig(n_leads=n_leads, seed=1, as_of=world.export.cutoff + LATER_BY)
+    later = generate_demo_world(config)
+    small = replace(SMALL_CONFIG, scheme=SnapshotScheme(max_snapshots=4), model=FAST_MODEL)
+    result = train(later.export, small)
+    experiment_id = model.tracking.activate()
+    with mlflow.start_run(experiment_id=experiment_id, run_name="train (later export)") as run:
+        model_uri = log_light_run(result, later)
+        version, gate = register_and_gate(
+            client,
+            model.name,
+            model_uri,
+            fitted_window(result, later.export),
+            export_holdout(result, later.export),
+            result.scorer.policy.version,
+        )
+    return Challenger(version, run.info.run_id, gate, result, later.export)
