@@ -231,13 +231,13 @@ def test_a_slow_answer_shows_the_working_indicator_and_marks_the_results_busy(
     expect(working).to_be_hidden()
     held: list[Route] = []
     preview_requests = re.compile(r"/thresholds/preview\?")
-    page.route(preview_requests, held.append)
+    # The first preview request is held until the test lets it go; any later one passes.
+    page.route(preview_requests, lambda route: route.continue_() if held else held.append(route))
     page.locator("#sql_precision").fill("30")
     deadline = time.monotonic() + 10
     while not held and time.monotonic() < deadline:
         page.wait_for_timeout(50)
     assert held, "the changed target asked for no preview"
-    page.unroute(preview_requests)  # later requests go through
     expect(preview).to_have_attribute("aria-busy", "true")
     expect(working).to_be_visible()  # shown once the request has taken half a second
     delay = page.evaluate("getComputedStyle(document.getElementById('working')).transitionDelay")
@@ -248,6 +248,7 @@ def test_a_slow_answer_shows_the_working_indicator_and_marks_the_results_busy(
     expect(working).to_be_hidden()
     expect(preview).not_to_have_attribute("aria-busy", "true")
     expect(page.locator("#use_sql_precision")).to_be_checked()
+    page.unroute(preview_requests)
 
 
 # Every form control must have a name people and screen readers get: a <label for>, an
