@@ -54,12 +54,13 @@ def model_or_default(model: str | None) -> str:
     return model or default_model_uri()
 
 
-def read_or_exit(data: Path | str) -> Any:
-    """The export read from `data`, or every problem printed and exit code 1."""
+def read_or_exit(data: Path | str, whole: bool = True) -> Any:
+    """The export read from `data`, or every problem printed and exit code 1 (`whole=False`:
+    without the columns no model reads, see `read_export`)."""
     from training.export import ExportError, read_export
 
     try:
-        return read_export(data_location(str(data)))
+        return read_export(data_location(str(data)), whole=whole)
     except ExportError as exc:
         exc.print(err_console)
         raise typer.Exit(code=1) from None

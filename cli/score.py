@@ -97,7 +97,7 @@ def score(
             raise typer.Exit(code=2)
         _score_table(location, out, model, no_reasons)
         return
-    read = read_or_exit(data)
+    read = read_or_exit(data, whole=False)
     when = as_utc(as_of) or read.export.cutoff
     scorer = _load_served(model, load_scorer_from_uri)
     total = len(open_leads(read.export, when))

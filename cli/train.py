@@ -261,7 +261,7 @@ def train(
     from training.pipeline import train as run_pipeline
     from training.run import log_run
 
-    read = read_or_exit(data)
+    read = read_or_exit(data, whole=False)
     try:
         export = read.export.without_extra_columns(split_list(drop))
     except ValueError as exc:

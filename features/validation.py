@@ -50,6 +50,9 @@ ID_COLUMNS = {
     OPPORTUNITIES: ("opportunity_id", "lead_id"),
 }
 TEXT_COLUMNS = {LEADS: (), ACTIVITIES: ("activity_type",), OPPORTUNITIES: ("status",)}
+# Text columns a reader may hand on dictionary-encoded (a Categorical), kept so: activity
+# types, a few dozen values on every activity row.
+DICTIONARY_COLUMNS = {LEADS: (), ACTIVITIES: ("activity_type",), OPPORTUNITIES: ()}
 UNIQUE_COLUMNS = {LEADS: "lead_id", OPPORTUNITIES: "opportunity_id"}
 
 MSG_MISSING_COLUMN = "required column is missing"
@@ -298,13 +301,15 @@ def _validate_tables(
 
 def _stage(table: str, frame: pd.DataFrame) -> _Stage:
     raw = frame.reset_index(drop=True)
-    normalised = raw.copy()
+    # Copy-on-write: the normalised table shares the raw columns it does not replace.
+    normalised = raw.copy(deep=False)
     for column in ID_COLUMNS[table]:
         if column in raw.columns:
             normalised[column] = _as_ids(raw[column])
     for column in TEXT_COLUMNS[table]:
         if column in raw.columns:
-            normalised[column] = _as_stripped_text(raw[column])
+            keep = column in DICTIONARY_COLUMNS[table]
+            normalised[column] = _as_stripped_text(raw[column], keep_dictionary=keep)
     if table == OPPORTUNITIES and "status" in normalised.columns:
         normalised["status"] = normalised["status"].str.lower()
     for column in (*TIMESTAMP_COLUMNS[table], *NUMERIC_COLUMNS[table]):
@@ -327,10 +332,28 @@ def _is_native(values: pd.Series) -> bool:
     )
 
 
-def _as_stripped_text(values: pd.Series) -> pd.Series:
-    """Strings with surrounding whitespace removed; empty strings become missing."""
+def _as_stripped_text(values: pd.Series, keep_dictionary: bool = False) -> pd.Series:
+    """Strings with surrounding whitespace removed; empty strings become missing.
+
+    With `keep_dictionary`, a dictionary-encoded column stays one: its distinct values are
+    stripped (those that become equal merge), not every row.
+    """
+    if keep_dictionary and isinstance(values.dtype, pd.CategoricalDtype):
+        return _stripped_categories(values)
     text = values.astype("str").str.strip()
     return text.mask(text == "")
+
+
+def _stripped_categories(values: pd.Series) -> pd.Series:
+    stripped = _as_stripped_text(pd.Series(values.cat.categories, dtype="str"))
+    kept = sorted(set(stripped.dropna()))
+    recode = pd.Index(kept).get_indexer(stripped)  # -1 where a category strips to ""
+    codes = values.cat.codes.to_numpy()
+    new_codes = np.where(codes >= 0, np.append(recode, -1)[codes], -1)
+    return pd.Series(
+        pd.Categorical.from_codes(new_codes, categories=pd.Index(kept, dtype="str")),
+        index=values.index,
+    )
 
 
 def _as_ids(values: pd.Series) -> pd.Series:

@@ -88,9 +88,13 @@ class PointsLeadScore(ClassifierMixin, BaseEstimator):
             )
         return total
 
-    def fit(self, X: pd.DataFrame, y: np.ndarray) -> PointsLeadScore:
+    def fit(
+        self, X: pd.DataFrame, y: np.ndarray, sample_weight: np.ndarray | None = None
+    ) -> PointsLeadScore:
         # The points are fixed by hand; only their mapping to a probability is learned.
-        self.mapping_ = LogisticRegression().fit(signed_log1p(self.points(X))[:, None], y)
+        self.mapping_ = LogisticRegression().fit(
+            signed_log1p(self.points(X))[:, None], y, sample_weight=sample_weight
+        )
         self.classes_ = np.array([0, 1])
         return self
 

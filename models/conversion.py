@@ -62,6 +62,42 @@ def _validation_log_loss(
     return float(log_loss(y_val, calibrator.predict(raw), labels=[0, 1]))
 
 
+def lgb_dataset(
+    X: pd.DataFrame,
+    y: np.ndarray,
+    sample_weight: np.ndarray | None = None,
+    reference: lgb.Dataset | None = None,
+) -> lgb.Dataset:
+    """LightGBM's dataset of a feature frame, from one float32 matrix filled column by column.
+
+    LightGBM's own pandas path first copies the whole frame into one matrix of the frame's
+    widest type; here each column is written once into a float32 matrix (category codes
+    included: codes of a few hundred levels are exact in float32), which LightGBM reads
+    without a further copy. The dataset is constructed at once and the matrix dropped, so
+    only LightGBM's binned copy (a byte or two per value) stays.
+    """
+    matrix = np.empty(X.shape, dtype=np.float32, order="F")
+    categorical = []
+    for j, dtype in enumerate(X.dtypes):
+        column = X.iloc[:, j]
+        if isinstance(dtype, pd.CategoricalDtype):
+            categorical.append(j)
+            codes = column.cat.codes.to_numpy()
+            matrix[:, j] = np.where(codes >= 0, codes, np.nan)
+        else:
+            matrix[:, j] = column.to_numpy(dtype=np.float32, na_value=np.nan)
+    dataset = lgb.Dataset(
+        matrix,
+        label=np.asarray(y),
+        weight=None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64),
+        feature_name=[str(c) for c in X.columns],
+        categorical_feature=categorical,
+        reference=reference,
+        free_raw_data=True,
+    )
+    return dataset.construct()
+
+
 def _sigmoid(z: np.ndarray) -> np.ndarray:
     return np.asarray(1.0 / (1.0 + np.exp(-z)))
 
@@ -132,8 +168,14 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
         X_val: pd.DataFrame,
         y_val: np.ndarray,
         groups_val: np.ndarray | None = None,
+        sample_weight: np.ndarray | None = None,
     ) -> ConversionModel:
-        """Fit trees and linear model on (X, y); stop early and calibrate on (X_val, y_val)."""
+        """Fit trees and linear model on (X, y); stop early and calibrate on (X_val, y_val).
+
+        `sample_weight`: per fitting row (sampled negatives weigh 1 / their share); the
+        validation rows are never sampled, so early stopping and calibration see leads as
+        they come.
+        """
         weights = LINEAR_WEIGHTS if self.linear_weight == "auto" else (self.linear_weight,)
         if not all(isinstance(w, float | int) and 0.0 <= w < 1.0 for w in weights):
             raise ValueError(f"linear_weight must be 'auto' or in [0, 1), got {self.linear_weight}")
@@ -143,8 +185,9 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
             if isinstance(dtype, pd.CategoricalDtype)
         }
         self._learn_range(X)
-        train_set = lgb.Dataset(X, label=np.asarray(y), free_raw_data=True)
-        val_set = lgb.Dataset(X_val, label=np.asarray(y_val), reference=train_set)
+        self.sample_weighted_ = sample_weight is not None
+        train_set = lgb_dataset(X, y, sample_weight)
+        val_set = lgb_dataset(X_val, y_val, reference=train_set)
         self.booster_ = lgb.train(
             self.lgb_params(),
             train_set,
@@ -156,7 +199,8 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
         self.best_iteration_ = int(self.booster_.best_iteration or self.max_rounds)
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)
         self.classes_ = np.array([0, 1])
-        self.linear_ = self._fit_linear(X, y) if max(weights) > 0 else None
+        self.linear_ = self._fit_linear(X, y, sample_weight) if max(weights) > 0 else None
+        del train_set, val_set
         # Each model predicts validation once; the candidates only weigh the two.
         trees_val = self._by_chunk(X_val, lambda A: self._trees(A, None, raw_score=True))
         linear = self.linear_
@@ -181,26 +225,35 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
         )
         return self
 
-    def _grow(self, X: pd.DataFrame, y: np.ndarray) -> tuple[lgb.Booster, LinearLogOdds | None]:
+    def _grow(
+        self, X: pd.DataFrame, y: np.ndarray, sample_weight: np.ndarray | None = None
+    ) -> tuple[lgb.Booster, LinearLogOdds | None]:
         """Trees with the early-stopped round count (and the linear model in use) on (X, y)."""
         booster = lgb.train(
-            self.lgb_params(), lgb.Dataset(X, label=np.asarray(y)), self.best_iteration_
+            self.lgb_params(), lgb_dataset(X, y, sample_weight), self.best_iteration_
         )
-        linear = self._fit_linear(X, y) if self._weight() > 0 else None
+        linear = self._fit_linear(X, y, sample_weight) if self._weight() > 0 else None
         return booster, linear
 
-    def refit_all(self, X: pd.DataFrame, y: np.ndarray) -> ConversionModel:
+    def refit_all(
+        self, X: pd.DataFrame, y: np.ndarray, sample_weight: np.ndarray | None = None
+    ) -> ConversionModel:
         """Regrow the trees (and linear model) on all of (X, y) with the early-stopped round
         count. The calibrator is kept: `recalibrate` it for the regrown model's own scores.
         """
         check_is_fitted(self, "calibrator_")
         self._learn_range(X)  # before the linear model, which reads the clipped matrix
-        self.booster_, self.linear_ = self._grow(X, y)
+        self.booster_, self.linear_ = self._grow(X, y, sample_weight)
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)
         return self
 
     def cross_fitted_raw(
-        self, X: pd.DataFrame, y: np.ndarray, fold: np.ndarray, rows: np.ndarray
+        self,
+        X: pd.DataFrame,
+        y: np.ndarray,
+        fold: np.ndarray,
+        rows: np.ndarray,
+        sample_weight: np.ndarray | None = None,
     ) -> np.ndarray:
         """Uncalibrated probabilities of `rows` (a mask), each from models grown as `refit_all`
         grows them, on the rows of the other folds: what the refitted model would say of a lead
@@ -210,7 +263,9 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
         y = np.asarray(y)
         raw = np.full(len(X), np.nan)
         for k in np.unique(fold[rows]):
-            booster, linear = self._grow(X[fold != k], y[fold != k])
+            other = fold != k
+            weight = None if sample_weight is None else sample_weight[other]
+            booster, linear = self._grow(X[other], y[other], weight)
             mine = rows & (fold == k)
             A = self.matrix(X[mine])
             trees = np.asarray(booster.predict(A, raw_score=True))
@@ -247,13 +302,16 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
         """
         return np.clip(A, self.feature_low_, self.feature_high_)
 
-    def _fit_linear(self, X: pd.DataFrame, y: np.ndarray) -> LinearLogOdds:
+    def _fit_linear(
+        self, X: pd.DataFrame, y: np.ndarray, sample_weight: np.ndarray | None = None
+    ) -> LinearLogOdds:
         dtypes = self.category_dtypes_
         positions = tuple(i for i, name in enumerate(X.columns) if name in dtypes)
         levels = tuple(len(dtypes[str(X.columns[i])].categories) for i in positions)
         linear = LinearLogOdds(positions, levels, C=self.linear_C)
         rows = linear_fit_rows(len(X), self.random_state)
-        return linear.fit(self.matrix(X.iloc[rows]), np.asarray(y)[rows])
+        weight = None if sample_weight is None else np.asarray(sample_weight)[rows]
+        return linear.fit(self.matrix(X.iloc[rows]), np.asarray(y)[rows], weight)
 
     def _weight(self) -> float:
         """The linear model's share in use."""

@@ -128,7 +128,11 @@ class LinearLogOdds(ClassifierMixin, BaseEstimator):
             codes.append(np.clip(np.where(np.isnan(raw), 0, raw), 0, n - 1).astype(np.int64))
         return codes
 
-    def fit(self, A: np.ndarray, y: np.ndarray) -> LinearLogOdds:
+    def fit(
+        self, A: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None
+    ) -> LinearLogOdds:
+        """Fit on the float matrix `A`; `sample_weight` weighs rows (sampled negatives), in the
+        fit and in the average lead that contributions are measured from."""
         A = np.asarray(A, dtype=np.float64)
         self.n_features_in_ = A.shape[1]
         self.numeric_positions_ = self._numeric_positions(A.shape[1])
@@ -154,7 +158,7 @@ class LinearLogOdds(ClassifierMixin, BaseEstimator):
         # iterations is 2.5x faster than L-BFGS on a sparse design (about 14 s on 330,000 rows).
         design = np.hstack([z, indicators, one_hot])
         model = LogisticRegression(C=self.C, max_iter=self.max_iter, solver="newton-cholesky").fit(
-            design, y
+            design, y, sample_weight=sample_weight
         )
         coef = model.coef_.ravel()
         n_numeric, n_indicators = z.shape[1], indicators.shape[1]
@@ -164,10 +168,18 @@ class LinearLogOdds(ClassifierMixin, BaseEstimator):
         self.level_coef_ = [level_coef[offsets[k] : offsets[k + 1]] for k in range(len(codes))]
         self.intercept_ = float(model.intercept_[0])
         # Training means of every term: contributions are measured from the average lead.
-        self.indicator_mean_ = indicators.mean(axis=0) if len(A) else indicators.sum(axis=0)
-        self.level_mean_ = [
-            float(table[c].mean()) for table, c in zip(self.level_coef_, codes, strict=True)
-        ]
+        if sample_weight is None:
+            self.indicator_mean_ = indicators.mean(axis=0) if len(A) else indicators.sum(axis=0)
+            self.level_mean_ = [
+                float(table[c].mean()) for table, c in zip(self.level_coef_, codes, strict=True)
+            ]
+        else:
+            weights = np.asarray(sample_weight, dtype=np.float64)
+            self.indicator_mean_ = np.average(indicators, axis=0, weights=weights)
+            self.level_mean_ = [
+                float(np.average(table[c], weights=weights))
+                for table, c in zip(self.level_coef_, codes, strict=True)
+            ]
         self.bias_ = (
             self.intercept_
             + float(self.indicator_coef_ @ self.indicator_mean_)

@@ -13,8 +13,14 @@ import pandas as pd
 
 from features.contract import ACTIVITIES, LEADS, OPPORTUNITIES, TABLES, Export
 from features.partition import lead_partition
-from features.validation import Issue, ValidationReport, validate_tables
-from training.sources import SourceProblem, TableSource, locate_tables, read_source
+from features.validation import DICTIONARY_COLUMNS, Issue, ValidationReport, validate_tables
+from training.sources import (
+    SourceProblem,
+    TableSource,
+    locate_tables,
+    read_source,
+    source_columns,
+)
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -25,6 +31,8 @@ EXPORT_FORMATS = ("csv", "parquet")
 # Enough rows to see what is wrong; the counts always cover every issue.
 MAX_ISSUES_SHOWN_PER_TABLE = 50
 EXPORT_TABLE = "export"  # the `table` of issues about the folder itself
+# What training and scoring never read: free text, often the largest column of an export.
+UNREAD_COLUMNS: dict[str, tuple[str, ...]] = {ACTIVITIES: ("detail",)}
 
 
 class ExportError(Exception):
@@ -98,12 +106,17 @@ class ExportRead:
         console.print(f"[green]OK[/green]: the export meets the data contract (cut-off {cutoff}).")
 
 
-def read_export(path: Path | str) -> ExportRead:
+def read_export(path: Path | str, whole: bool = True) -> ExportRead:
     """Read and validate the export at `path` (a folder or fsspec URL, see training.sources);
-    raise ExportError on any error."""
+    raise ExportError on any error.
+
+    `whole=False` leaves out the columns no model reads (`UNREAD_COLUMNS`: activity details),
+    for training and scoring; `validate` and the web app read the whole export.
+    """
     path = path if isinstance(path, Path) or "://" in str(path) else Path(path)
     files = _find_tables(path)
-    frames = _read_tables(path, files)
+    unread: dict[str, tuple[str, ...]] = {} if whole else dict(UNREAD_COLUMNS)
+    frames = _read_tables(path, files, unread)
     export, report = validate_tables(frames[LEADS], frames[ACTIVITIES], frames[OPPORTUNITIES])
     if export is None:
         raise ExportError(f"export {path} does not meet the data contract", path, report)
@@ -147,11 +160,16 @@ def _folder_error(path: Path | str, message: str) -> ExportError:
     return ExportError(f"export {path}: {message}", path, ValidationReport((issue,)))
 
 
-def _read_tables(path: Path | str, sources: dict[str, TableSource]) -> dict[str, pd.DataFrame]:
+def _read_tables(
+    path: Path | str, sources: dict[str, TableSource], unread: dict[str, tuple[str, ...]]
+) -> dict[str, pd.DataFrame]:
     frames, problems = {}, []
     for table, source in sources.items():
         try:
-            frames[table] = read_source(source)
+            columns = None
+            if unread.get(table):
+                columns = [c for c in source_columns(source) if c not in unread[table]]
+            frames[table] = read_source(source, columns, DICTIONARY_COLUMNS.get(table, ()))
         # Any reader failure is the file's problem, shown as an issue rather than a traceback.
         except Exception as exc:
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

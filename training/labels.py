@@ -124,8 +124,11 @@ def build_activity_snapshots(
     scheme = scheme or SnapshotScheme()
     activities = export.activities
     rng = np.random.default_rng(scheme.seed)
-    counts = activities["activity_type"].map(activities["activity_type"].value_counts())
-    wanted = scheme.activity_per_type / counts.to_numpy(dtype=float)
+    # Per activity, how many activities share its type (codes: the column may be
+    # dictionary-encoded, and millions of rows need not be compared as text).
+    type_code, _ = pd.factorize(activities["activity_type"], use_na_sentinel=False)
+    counts = np.bincount(type_code)[type_code]
+    wanted = scheme.activity_per_type / counts.astype(float)
     share = np.maximum(np.clip(wanted, 0.0, 1.0), scheme.activity_share)
     # The rarest types (hand-raises in a small CRM) get up to `MAX_REPEATS` looks per activity,
     # at independent delays, so enough rows describe a lead just after one.

@@ -31,6 +31,13 @@ from training.labels import (
     build_training_examples,
     lead_phases,
 )
+from training.sampling import (
+    MAX_FIT_ROWS,
+    TrainingRows,
+    negative_share,
+    training_rows,
+    weighted_resample,
+)
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +79,10 @@ class TrainConfig:
     # not the default until measured on the family of worlds.
     calibration_folds: int = 0
     calibration_days: int | None = 180
+    # Negative sampling of train and activity snapshots (`training.sampling`): the share of
+    # them kept (None: all, unless the largest fit would exceed `max_fit_rows`).
+    negative_share: float | None = None
+    max_fit_rows: int | None = MAX_FIT_ROWS
 
 
 @dataclass
@@ -92,6 +103,8 @@ class TrainingResult:
     # categorical feature names
     # that `to_object_categoricals` needs before the logistic model can predict.
     baselines: dict[str, object] = field(default_factory=dict)
+    # The share of sampleable negatives the fits read (1.0: every row, all weights 1).
+    negative_share: float = 1.0
 
 
 def lead_folds(lead_ids: np.ndarray, k: int, seed: int) -> np.ndarray:
@@ -101,13 +114,15 @@ def lead_folds(lead_ids: np.ndarray, k: int, seed: int) -> np.ndarray:
     return np.minimum((phase * k).astype(np.int64), k - 1)[inverse]
 
 
-def calibration_rows(examples: TrainingExamples, days: int | None) -> np.ndarray:
-    """Periodic snapshots of leads created in the `days` before the last labelled as_of."""
-    created = examples.snapshots["created_at"]
+def calibration_rows(rows: TrainingRows, last_as_of: pd.Timestamp, days: int | None) -> np.ndarray:
+    """Periodic snapshots of leads created in the `days` before the last labelled as_of, from
+    cohorts that were not sampled (a calibrator reads rows unweighted)."""
+    table = rows.table
+    chosen = (table["periodic"] & table["unsampled"]).to_numpy()
     if days is None:
-        return np.ones(len(created), dtype=bool)
-    start = examples.boundaries["last_as_of"] - pd.Timedelta(days=days)
-    return (created >= start).to_numpy()
+        return chosen
+    start = last_as_of - pd.Timedelta(days=days)
+    return chosen & (table["created_at"] >= start).to_numpy()
 
 
 def train(
@@ -116,7 +131,9 @@ def train(
     """Fit the conversion model and baselines, evaluate all on the same later holdout.
 
     Features are built per partition of leads through `map_partitions` (in process, or on a
-    Dask cluster's workers: `training.cluster`); everything else runs here.
+    Dask cluster's workers: `training.cluster`); everything else runs here. Features are built
+    once for every row a fit or an evaluation reads (`training.sampling`): the periodic
+    snapshots, then the activity snapshots, which only ever add fitting rows.
     """
     config = config or TrainConfig()
     timings: dict[str, float] = {}
@@ -124,38 +141,39 @@ def train(
     examples = build_training_examples(
         export, config.horizon_days, config.as_of, config.scheme, config.split
     )
-    snapshots = examples.snapshots
+    share = negative_share(examples, config.max_fit_rows, config.negative_share)
+    rows = training_rows(examples, share, config.seed)
+    if rows.sampled:
+        log.info(
+            "negatives of train and activity snapshots sampled at %.3f: %d rows of %d",
+            share,
+            len(rows.table),
+            len(examples.snapshots) + len(examples.activity_snapshots),
+        )
+    table = rows.table
     timings["snapshots_s"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    cohort = snapshots["cohort"].to_numpy()
+    cohort = table["cohort"].to_numpy()
+    periodic = table["periodic"].to_numpy()
+    y = table["label"].to_numpy()
+    lead_ids = table["lead_id"].to_numpy()
     train_mask = cohort == "train"
-    history = LeadHistory(export.leads, export.activities, snapshots[["lead_id", "as_of"]])
-    train_history = LeadHistory(
-        export.leads, export.activities, snapshots.loc[train_mask, ["lead_id", "as_of"]]
+    val_mask = periodic & (cohort == "validation")
+    hold_mask = periodic & (cohort == "holdout")
+    history = LeadHistory(export.leads, export.activities, table[["lead_id", "as_of"]])
+    featurizer = LeadFeaturizer().fit(
+        LeadHistory(
+            export.leads, export.activities, table.loc[periodic & train_mask, ["lead_id", "as_of"]]
+        )
     )
-    featurizer = LeadFeaturizer().fit(train_history)
-    # Activity snapshots only add fitting rows (train leads here, holdout leads in the refit).
-    extra = examples.activity_snapshots
-    extra_history = LeadHistory(export.leads, export.activities, extra[["lead_id", "as_of"]])
     X = transform_partitioned(featurizer, history, map_partitions=map_partitions)
-    X_extra = transform_partitioned(featurizer, extra_history, map_partitions=map_partitions)
-    y_extra = extra["label"].to_numpy()
-    extra_train = (extra["cohort"] == "train").to_numpy()
     timings["features_s"] = time.perf_counter() - clock
-    y = snapshots["label"].to_numpy()
-    val_mask = cohort == "validation"
-    hold_mask = cohort == "holdout"
 
     clock = time.perf_counter()
-    X_fit = pd.concat([X[train_mask], X_extra[extra_train]], ignore_index=True)
-    y_fit = np.concatenate([y[train_mask], y_extra[extra_train]])
+    X_fit, y_fit, w_fit = X[train_mask], y[train_mask], rows.weights(train_mask)
     model = ConversionModel(random_state=config.seed, **config.model).fit(
-        X_fit,
-        y_fit,
-        X[val_mask],
-        y[val_mask],
-        groups_val=snapshots.loc[val_mask, "lead_id"].to_numpy(),
+        X_fit, y_fit, X[val_mask], y[val_mask], groups_val=lead_ids[val_mask], sample_weight=w_fit
     )
     timings["lightgbm_s"] = time.perf_counter() - clock
 
@@ -164,18 +182,18 @@ def train(
     numeric = [c for c in X.columns if c not in categorical]
     # The baselines learn from the same rows as the model they are compared with (the
     # logistic one from a bounded sample of them, as the model's linear part does).
-    points = PointsLeadScore(feature_info=featurizer.feature_info_).fit(X_fit, y_fit)
+    points = PointsLeadScore(feature_info=featurizer.feature_info_).fit(X_fit, y_fit, w_fit)
     sample = linear_fit_rows(len(X_fit), config.seed)
     logistic = logistic_baseline(categorical, numeric).fit(
-        to_object_categoricals(X_fit.iloc[sample], categorical), y_fit[sample]
+        to_object_categoricals(X_fit.iloc[sample], categorical),
+        y_fit[sample],
+        model__sample_weight=None if w_fit is None else w_fit[sample],
     )
     del X_fit, y_fit
     timings["baselines_s"] = time.perf_counter() - clock
 
     X_hold = X[hold_mask]
-    holdout = snapshots.loc[hold_mask, ["lead_id", "as_of", "age_days", "label"]].reset_index(
-        drop=True
-    )
+    holdout = table.loc[hold_mask, ["lead_id", "as_of", "age_days", "label"]].reset_index(drop=True)
     holdout[LIGHTGBM] = model.predict_proba(X_hold)[:, 1]
     holdout[POINTS] = points.predict_proba(X_hold)[:, 1]
     holdout[LOGISTIC] = logistic.predict_proba(to_object_categoricals(X_hold, categorical))[:, 1]
@@ -206,31 +224,31 @@ def train(
     clock = time.perf_counter()
     evaluation_featurizer = featurizer
     if config.refit:
-        fit_mask = ~val_mask
-        featurizer = LeadFeaturizer().fit(history)
+        fit_mask = cohort != "validation"
+        featurizer = LeadFeaturizer().fit(
+            LeadHistory(export.leads, export.activities, table.loc[periodic, ["lead_id", "as_of"]])
+        )
         # The evaluation features are dropped before the refit's are built: one set at a time.
-        del X, X_extra
+        del X
         X = transform_partitioned(featurizer, history, map_partitions=map_partitions)
-        X_extra = transform_partitioned(featurizer, extra_history, map_partitions=map_partitions)
         model = ConversionModel(random_state=config.seed, **config.model).fit(
-            pd.concat([X[fit_mask], X_extra], ignore_index=True),
-            np.concatenate([y[fit_mask], y_extra]),
+            X[fit_mask],
+            y[fit_mask],
             X[val_mask],
             y[val_mask],
-            groups_val=snapshots.loc[val_mask, "lead_id"].to_numpy(),
+            groups_val=lead_ids[val_mask],
+            sample_weight=rows.weights(fit_mask),
         )
-        X_all = pd.concat([X, X_extra], ignore_index=True)
-        y_all = np.concatenate([y, y_extra])
-        leads_all = np.concatenate([snapshots["lead_id"].to_numpy(), extra["lead_id"].to_numpy()])
+        every_row = np.ones(len(X), dtype=bool)
         if config.calibration_folds > 1:
-            calibrate = np.zeros(len(X_all), dtype=bool)
-            calibrate[: len(X)] = calibration_rows(examples, config.calibration_days)
-            folds = lead_folds(leads_all, config.calibration_folds, config.seed)
-            raw = model.cross_fitted_raw(X_all, y_all, folds, calibrate)
-        model.refit_all(X_all, y_all)
+            calibrate = calibration_rows(
+                rows, examples.boundaries["last_as_of"], config.calibration_days
+            )
+            folds = lead_folds(lead_ids, config.calibration_folds, config.seed)
+            raw = model.cross_fitted_raw(X, y, folds, calibrate, rows.weights(every_row))
+        model.refit_all(X, y, rows.weights(every_row))
         if config.calibration_folds > 1:
-            model.recalibrate(raw[calibrate], y_all[calibrate], leads_all[calibrate])
-        del X_all, X_extra
+            model.recalibrate(raw[calibrate], y[calibrate], lead_ids[calibrate])
         holdout[SERVED] = model.predict_proba(X[hold_mask])[:, 1]
     else:
         holdout[SERVED] = holdout[LIGHTGBM]
@@ -239,10 +257,22 @@ def train(
     timings["refit_s"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
+    # The reference distributions describe periodic snapshots as they come: weighted back to
+    # their numbers when negatives were sampled.
+    X_periodic = X[periodic]
+    w_periodic = rows.weights(periodic)
     rng = np.random.default_rng(config.seed)
-    sample = rng.choice(len(X), size=min(config.reference_size, len(X)), replace=False)
-    all_probabilities = model.predict_proba(X)[:, 1]
-    X_sample = X.iloc[np.sort(sample)]
+    n_periodic = len(X_periodic)
+    size = min(config.reference_size, n_periodic)
+    if w_periodic is None:
+        sample = rng.choice(n_periodic, size=size, replace=False)
+    else:
+        sample = rng.choice(n_periodic, size=size, replace=False, p=w_periodic / w_periodic.sum())
+    all_probabilities = weighted_resample(
+        model.predict_proba(X_periodic)[:, 1], w_periodic, config.seed
+    )
+    X_sample = X_periodic.iloc[np.sort(sample)]
+    del X_periodic
     contrib = model.contributions(X_sample).to_numpy()[:, :-1]
     reason_columns = {name: X_sample[name].to_numpy() for name in X_sample.columns}
     plan = plan_reasons(featurizer)
@@ -281,4 +311,5 @@ def train(
             BASELINE_CATEGORICALS: categorical,
             BASELINE_FEATURIZER: evaluation_featurizer,
         },
+        negative_share=share,
     )

@@ -215,6 +215,8 @@ def log_run(
             "mql_share": config.mql_share,
             "calibration": result.calibration["method"],
             "refit": config.refit,
+            "negative_share": result.negative_share,
+            "max_fit_rows": config.max_fit_rows,
             "recent_leads_per_week": recent_inflow(export, examples.cutoff, config.scheme),
             "best_iteration": result.best_iteration,
             "linear_weight_chosen": result.scorer.model.linear_weight_,

@@ -126,20 +126,70 @@ def locate_tables(
     return sources, problems
 
 
-def read_source(source: TableSource) -> pd.DataFrame:
-    """The whole table: csv cells as strings (only empty cells missing), parquet as stored."""
-    frames = [read_file(source, path) for path in source.files]
+def read_source(
+    source: TableSource, columns: list[str] | None = None, dictionary: tuple[str, ...] = ()
+) -> pd.DataFrame:
+    """The whole table: csv cells as strings (only empty cells missing), parquet as stored.
+
+    Columns named in `dictionary` come back dictionary-encoded (a pandas Categorical of the
+    distinct values, sorted): a few dozen activity types repeated over millions of rows take
+    one small integer code per row instead of one string per row. Each file is encoded as it
+    is read, so no file's strings outlive its own read.
+    """
+    frames = [read_file(source, path, columns, dictionary) for path in source.files]
     if len(frames) == 1:
         return frames[0]
+    for name in dictionary:
+        present = [f[name] for f in frames if name in f.columns]
+        if not present:
+            continue
+        values = sorted(set().union(*(set(c.cat.categories) for c in present)))
+        union = pd.CategoricalDtype(values)
+        for frame in frames:
+            if name in frame.columns:
+                frame[name] = frame[name].cat.set_categories(values).astype(union)
     return pd.concat(frames, ignore_index=True)
 
 
-def read_file(source: TableSource, path: str, columns: list[str] | None = None) -> pd.DataFrame:
+def read_file(
+    source: TableSource,
+    path: str,
+    columns: list[str] | None = None,
+    dictionary: tuple[str, ...] = (),
+) -> pd.DataFrame:
     """One file of a table (see `read_source`)."""
     if source.fmt == "parquet":
+        import pyarrow.parquet as pq
+
         with source.fs.open(path, "rb") as handle:
-            return pd.read_parquet(handle, columns=columns)
-    # Only empty cells are missing: "NA" is Namibia's country code, "None" a job title.
+            parquet = pq.ParquetFile(handle)
+            names = set(parquet.schema_arrow.names)
+            encoded = [n for n in dictionary if n in names]
+            table = pq.read_table(
+                handle, columns=columns, read_dictionary=encoded or None, use_pandas_metadata=True
+            )
+            frame = table.to_pandas()
+            del table
+    else:
+        frame = _read_csv(source, path, columns)
+    for name in dictionary:
+        if name in frame.columns:
+            frame[name] = _sorted_categories(frame[name])
+    return frame
+
+
+def _sorted_categories(values: pd.Series) -> pd.Series:
+    """`values` as a Categorical with sorted text categories (missing stays missing)."""
+    if not isinstance(values.dtype, pd.CategoricalDtype):
+        values = values.astype("category")
+    categories = values.cat.categories
+    if categories.dtype != object and not pd.api.types.is_string_dtype(categories):
+        values = values.cat.rename_categories([str(c) for c in categories])
+    return values.cat.reorder_categories(sorted(values.cat.categories))
+
+
+def _read_csv(source: TableSource, path: str, columns: list[str] | None) -> pd.DataFrame:
+    """One csv file, every cell a string."""
     options = {"dtype": str, "keep_default_na": False, "na_values": [""], "usecols": columns}
     try:
         with source.fs.open(path, "rb") as handle:
@@ -153,6 +203,19 @@ def read_file(source: TableSource, path: str, columns: list[str] | None = None) 
         # pandas turns the first column into the index when rows are longer than the header.
         raise ValueError("rows have more values than the header has column names")
     return frame
+
+
+def source_columns(source: TableSource) -> list[str]:
+    """The column names of a table, from its first file's schema or header (no rows read)."""
+    path = source.files[0]
+    if source.fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        with source.fs.open(path, "rb") as handle:
+            return list(pq.ParquetFile(handle).schema_arrow.names)
+    with source.fs.open(path, "rb") as handle:
+        header = pd.read_csv(handle, nrows=0, encoding="utf-8-sig")
+    return [str(c) for c in header.columns]
 
 
 def iter_batches(source: TableSource, columns: list[str] | None = None) -> Iterator[pd.DataFrame]:

@@ -112,3 +112,43 @@ def test_demo_data_parquet_streams_batches_into_partitions(tmp_path: Path) -> No
     result = CliRunner().invoke(app, ["validate", "--data", (tmp_path / "w").as_uri()])
     assert result.exit_code == 0, result.output
     assert "OK" in result.output
+
+
+def test_activity_types_are_read_dictionary_encoded_from_every_kind_of_table(
+    small_world: DemoWorld, tmp_path: Path
+) -> None:
+    """One Categorical per export whatever its files: csv or parquet, one file or partitions
+    whose files hold different types (and padded spellings, which merge once stripped); the
+    values are the ones the strings had."""
+    export = small_world.export
+    write_export(export, tmp_path / "csv", fmt="csv")
+    write_export(export, tmp_path / "parts", fmt="parquet", partitions=4)
+    # A partition file whose only types are unusual spellings of real ones plus a new one.
+    extra = export.activities.head(3).assign(activity_type=[" email_open", "page_view ", "odd"])
+    extra["lead_id"] = export.leads["lead_id"].iloc[0]
+    extra.to_parquet(tmp_path / "parts" / "activities" / "part-99999-00000.parquet", index=False)
+    strings = export.activities["activity_type"].astype(str)
+    expected = sorted({*strings, "odd"})
+    for folder in ("csv", "parts"):
+        got = read_export(tmp_path / folder).export.activities
+        types = got["activity_type"]
+        assert isinstance(types.dtype, pd.CategoricalDtype)
+        assert list(types.cat.categories) == (
+            expected if folder == "parts" else sorted(set(strings))
+        )
+        assert (types.cat.codes >= 0).all()  # no value was lost to the encoding
+        counted = types.astype(str).value_counts()
+        want = strings.value_counts()
+        if folder == "parts":
+            want = pd.concat(
+                [strings, pd.Series(["email_open", "page_view", "odd"])]
+            ).value_counts()
+        pd.testing.assert_series_equal(counted.sort_index(), want.sort_index(), check_names=False)
+
+
+def test_training_reads_leave_out_activity_details(single_files: Path) -> None:
+    whole = read_export(single_files).export.activities
+    lean = read_export(single_files, whole=False).export.activities
+    assert "detail" in whole.columns
+    assert lean["detail"].isna().all()  # the contract's optional column, left unread
+    pd.testing.assert_frame_equal(lean.drop(columns="detail"), whole.drop(columns="detail"))
