@@ -3,6 +3,7 @@
     uv run --frozen python bench/bench_worlds.py                      # every world, update docs
     uv run --frozen python bench/bench_worlds.py default sparse --no-docs
     uv run --frozen python bench/bench_worlds.py --model '{"num_leaves": 15}' --no-docs
+    uv run --frozen python bench/bench_worlds.py default --train '{"negative_share": 0.25}'
 
 Per world: `training.pipeline.train` on its export (default TrainConfig unless --model /
 --scheme say otherwise), then every truth.csv lead is scored at the cut-off. Figures: expected
@@ -207,6 +208,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--leads", type=int, help="override every world's size")
     parser.add_argument("--model", default="{}", help="ConversionModel settings (JSON)")
     parser.add_argument("--scheme", default="{}", help="SnapshotScheme settings (JSON)")
+    parser.add_argument(
+        "--train", default="{}", help="other TrainConfig settings (JSON), e.g. negative_share"
+    )
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     parser.add_argument("--no-docs", action="store_true", help="do not update the docs")
     args = parser.parse_args(argv)
@@ -215,8 +219,11 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown world(s) {unknown}; choose from {list(WORLDS)}")
     model, scheme = json.loads(args.model), json.loads(args.scheme)
-    config = TrainConfig(model=model, scheme=replace(SnapshotScheme(), **scheme))
+    others = json.loads(args.train)
+    config = TrainConfig(model=model, scheme=replace(SnapshotScheme(), **scheme), **others)
     settings = f"model {json.dumps(model)}, scheme {json.dumps(scheme)}"
+    if others:
+        settings += f", train {json.dumps(others)}"
 
     logging.basicConfig(level=logging.WARNING)
     warnings.filterwarnings("ignore")
@@ -247,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
                 indent=2,
             )
         )
-    full = names == list(WORLDS) and args.leads is None and not model and not scheme
+    full = names == list(WORLDS) and args.leads is None and not (model or scheme or others)
     if full and not args.no_docs:
         text, found = replace_block(DOCS.read_text(), "worlds", body)
         if found:
