@@ -54,7 +54,7 @@ class LeadScoringTyped:
         as_of: Timestamp | None = None,
         explain: bool = True,
     ) -> ScoreResponse:
-        from serving.app import _iso, check_leads
+        from serving.lead_checks import check_leads, iso_utc
 
         state = self.state
         request_as_of = as_of or datetime.now(UTC).replace(tzinfo=None)
@@ -68,7 +68,7 @@ class LeadScoringTyped:
         items = [
             LeadScore(
                 lead_id=str(lead.lead_id),
-                as_of=_iso(lead_as_of[i]),
+                as_of=iso_utc(lead_as_of[i]),
                 probability=probability[i],
                 percentile=percentile[i],
                 tier=tier[i],
@@ -83,7 +83,7 @@ class LeadScoringTyped:
             for i, lead in enumerate(leads)
         ]
         return ScoreResponse(
-            as_of=_iso(request_as_of),
+            as_of=iso_utc(request_as_of),
             model=ModelRef(**state.model_ref),
             scores=items,
             warnings=warnings,  # type: ignore[arg-type]

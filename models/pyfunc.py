@@ -20,7 +20,15 @@ from mlflow.pyfunc import PythonModel
 
 from models.artifacts import load_scorer_files, save_scorer_files
 from models.records import records_to_history
-from models.registry import POLICY_ARTIFACT, POLICY_FILE, SCORER_ARTIFACT, SCORER_FILE
+from models.digests import DIGESTS_TAG, ArtifactError, read_manifest, verify_files
+from models.registry import (
+    POLICY_ARTIFACT,
+    POLICY_FILE,
+    SCORER_ARTIFACT,
+    SCORER_FILE,
+    resolve_model_version,
+    version_uri,
+)
 from models.scorer import LeadScorer
 from models.table_scorer import TableScorer
 from models.tiers import TierPolicy
@@ -61,9 +69,36 @@ def load_scorer_from_path(local: Path) -> Scorer:
     )
 
 
+def download_registered(uri: str, dst: Path) -> Path:
+    """The files of the registry version `uri` names, checked against the SHA-256 digests
+    recorded when it was registered (ArtifactError naming a changed, missing or unexpected
+    file, or saying that none were recorded)."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    name, version = resolve_model_version(uri, client)
+    recorded = (client.get_model_version(name, version).tags or {}).get(DIGESTS_TAG)
+    what = f"model {name} version {version}"
+    if recorded is None:
+        raise ArtifactError(
+            f"{what} has no file digests recorded in the registry ({DIGESTS_TAG}); "
+            "retrain it with this leadscore (`leadscore train`)"
+        )
+    # The exact version resolved above, not whatever the alias points at a moment later.
+    local = download_model(version_uri(name, version), dst)
+    verify_files(local, read_manifest(recorded), what)
+    return local
+
+
 def load_any_scorer_from_uri(uri: str) -> Scorer:
-    """The scorer inside a logged leadscore model (`models:/name@alias`, runs:/, a path)."""
+    """The scorer inside a logged leadscore model (`models:/name@alias`, runs:/, a path).
+
+    A registry version is checked file by file against its recorded digests before any file
+    is read, as the service does; a run or a path is the caller's own folder and is not.
+    """
     with tempfile.TemporaryDirectory() as tmp:
+        if uri.startswith("models:/"):
+            return load_scorer_from_path(download_registered(uri, Path(tmp)))
         return load_scorer_from_path(download_model(uri, Path(tmp)))
 
 

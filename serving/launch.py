@@ -30,10 +30,13 @@ from serving.startup import gave_up
 log = logging.getLogger(__name__)
 
 SERVICE = "serving.service:LeadScoring"
+# The thresholds are high enough that an ordinary request (100 leads: buffers of tens to
+# hundreds of KB) never maps or trims memory: 256 KiB / 1 MiB cost 11 % of the CPU of a
+# 100-lead request in mmap, munmap and page faults (docs/benchmarks.md).
 MALLOC_SETTINGS = {
     "MALLOC_ARENA_MAX": "2",
-    "MALLOC_MMAP_THRESHOLD_": str(256 * 1024),
-    "MALLOC_TRIM_THRESHOLD_": str(1024 * 1024),
+    "MALLOC_MMAP_THRESHOLD_": str(4 * 1024 * 1024),
+    "MALLOC_TRIM_THRESHOLD_": str(64 * 1024 * 1024),
 }
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -83,8 +86,10 @@ def server_env(
     # start at all stops the server instead (see serving.startup.StartFailures).
     env.pop("BENTOML_CONTAINERIZED", None)
     # glibc keeps freed memory of large requests in its heaps (and raises its mmap threshold
-    # after big frees, so later big buffers stay in them too): fixed thresholds and few arenas
-    # give memory back after a burst (docs/benchmarks.md). An operator's own settings win.
+    # after big frees, so later big buffers stay in them too): a fixed mmap threshold (bodies
+    # and matrices of large requests are mapped, and unmapped when freed), few arenas and
+    # `serving.memory.give_back` after large requests give memory back after a burst
+    # (docs/benchmarks.md). An operator's own settings win.
     for name, value in MALLOC_SETTINGS.items():
         env.setdefault(name, value)
     return env

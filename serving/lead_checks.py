@@ -27,7 +27,8 @@ LONG_BEFORE_CREATED = (
 _LONG_BEFORE_MICROS = LONG_BEFORE_CREATED_DAYS * 86_400 * 1_000_000
 
 
-def _iso(value: datetime) -> str:
+def iso_utc(value: datetime) -> str:
+    """A naive UTC datetime as the API writes instants (ISO 8601 with Z)."""
     return value.isoformat() + "Z"
 
 
@@ -47,7 +48,7 @@ def check_leads(
             problems.append(lead_problem(i, "lead_id", f"duplicate of leads[{first}].lead_id"))
         when = lead.as_of or default_as_of
         if lead.created_at > when:
-            problems.append(lead_problem(i, "created_at", f"after as_of {_iso(when)}"))
+            problems.append(lead_problem(i, "created_at", f"after as_of {iso_utc(when)}"))
         as_of.append(when)
     if problems:
         raise invalid_request(problems)
@@ -93,7 +94,7 @@ def render_scores(
         engagement = scores.engagement_score.tolist()
     for i, lead in enumerate(leads):
         when = as_of[i]
-        stamp = stamps.get(when) or stamps.setdefault(when, _iso(when))
+        stamp = stamps.get(when) or stamps.setdefault(when, iso_utc(when))
         item: dict[str, Any] = {
             "lead_id": str(lead.lead_id),
             "as_of": stamp,
@@ -112,7 +113,7 @@ def render_scores(
             item["fit_score"] = item["engagement_score"] = item["reasons"] = None
         items.append(item)
     payload = {
-        "as_of": _iso(request_as_of),
+        "as_of": iso_utc(request_as_of),
         "model": model_ref,
         "scores": items,
         "warnings": warnings,

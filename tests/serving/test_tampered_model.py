@@ -14,7 +14,8 @@ import mlflow
 import pytest
 from mlflow import MlflowClient
 
-from models.digests import DIGESTS_TAG
+from models.digests import DIGESTS_TAG, ArtifactError
+from models.pyfunc import load_scorer_from_uri
 from serving.model_source import ModelLoadError, load_model_dir, prepare_model_dir
 from tests.serving.conftest import MODEL_NAME, TrainedModel, free_port
 from training.tracking import record_file_digests
@@ -61,10 +62,16 @@ def test_changed_or_unexpected_files_stop_start_up_by_name(
     trees.write_text(original.replace("leaf_value=", "leaf_value=7", 1))
     with pytest.raises(ModelLoadError, match=r"artifacts/scorer/trees\.txt changed"):
         prepare_model_dir(model, uri, tmp_path / "changed")
+    # Batch scoring, thresholds and the ui load registry versions the same checked way.
+    with pytest.raises(ArtifactError, match=r"artifacts/scorer/trees\.txt changed"):
+        load_scorer_from_uri(model)
     trees.write_text(original)
+    assert load_scorer_from_uri(model).policy is not None
     (files / "artifacts" / "scorer" / "scorer.pkl").write_bytes(b"\x80\x04N.")
     with pytest.raises(ModelLoadError, match=r"unexpected file artifacts/scorer/scorer\.pkl"):
         prepare_model_dir(model, uri, tmp_path / "planted")
+    with pytest.raises(ArtifactError, match=r"unexpected file artifacts/scorer/scorer\.pkl"):
+        load_scorer_from_uri(model)
     # The same through `leadscore serve`: one line, nothing served.
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LEADSCORE_", "MLFLOW_"))}
     done = subprocess.run(
@@ -99,3 +106,5 @@ def test_a_version_without_recorded_digests_is_not_served(
     )
     with pytest.raises(ModelLoadError, match="no file digests recorded"):
         prepare_model_dir(f"models:/{NAME}/1", uri, tmp_path / "unverified")
+    with pytest.raises(ArtifactError, match="no file digests recorded"):
+        load_scorer_from_uri(f"models:/{NAME}/1")
