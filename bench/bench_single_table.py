@@ -33,9 +33,9 @@ from sklearn.base import clone
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from models.baselines import logistic_baseline, to_object_categoricals
-from models.settings import load_settings
 from training.evaluate import evaluate_predictions
 from training.pipeline import LIGHTGBM, LOGISTIC
+from training.public_tables import BANK_MARKETING, X_EDUCATION, datasets_folder
 from training.single_table import (
     MODELS,
     SingleTableResult,
@@ -58,34 +58,22 @@ class Benchmark:
     time_split: bool
 
 
-X_EDUCATION_LEAKS = (
-    "Tags",
-    "Lead Quality",
-    "Lead Profile",
-    "Asymmetrique Activity Index",
-    "Asymmetrique Profile Index",
-    "Asymmetrique Activity Score",
-    "Asymmetrique Profile Score",
-    "Last Activity",
-    "Last Notable Activity",
-    "Prospect ID",
-    "Lead Number",
-)
-
 BENCHMARKS = {
     "x_education": Benchmark(
         name="X Education leads",
-        path="x_education_leads/Leads.csv",
+        path=X_EDUCATION.path,
         config=TableConfig(
-            label_column="Converted", drop=X_EDUCATION_LEAKS, missing_values=("Select",)
+            label_column=X_EDUCATION.label_column,
+            drop=X_EDUCATION.leaks + X_EDUCATION.ids,
+            missing_values=X_EDUCATION.missing_values,
         ),
         published={"cv5": {LOGISTIC: 0.865, LIGHTGBM: 0.872}},
         time_split=False,
     ),
     "bank": Benchmark(
         name="UCI bank marketing (bank-additional-full)",
-        path="bank_marketing/bank-additional-full.csv",
-        config=TableConfig(label_column="y", drop=("duration",)),
+        path=BANK_MARKETING.path,
+        config=TableConfig(label_column=BANK_MARKETING.label_column, drop=BANK_MARKETING.leaks),
         published={
             "cv5": {LOGISTIC: 0.792, LIGHTGBM: 0.800},
             "time": {LOGISTIC: 0.748, LIGHTGBM: 0.658},
@@ -93,10 +81,6 @@ BENCHMARKS = {
         time_split=True,
     ),
 }
-
-
-def datasets_root() -> Path:
-    return load_settings().datasets or (REPO.parent / "shared" / "datasets").resolve()
 
 
 def cv_cohorts(labels: np.ndarray, folds: int, validation_share: float, seed: int):
@@ -215,7 +199,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    root = datasets_root()
+    root = datasets_folder()
     print(f"datasets: {root}")
     names = list(BENCHMARKS) if args.dataset == "all" else [args.dataset]
     for name in names:

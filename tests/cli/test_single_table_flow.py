@@ -30,31 +30,13 @@ from cli.main import app
 from models.registry import WINDOW_KIND_TAG
 from tests.serving.conftest import free_port
 from training.gate import TABLE_ROWS
+from training.public_tables import X_EDUCATION
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _datasets() -> Path:
-    """$LEADSCORE_DATASETS, else ../shared/datasets beside the checkout (or beside a worktree's
-    parent folder)."""
-    if os.environ.get("LEADSCORE_DATASETS"):
-        return Path(os.environ["LEADSCORE_DATASETS"])
-    near = [folder / "shared" / "datasets" for folder in (ROOT.parent, ROOT.parent.parent)]
-    return next((p for p in near if p.is_dir()), near[0])
-
-
-LEADS = _datasets() / "x_education_leads" / "Leads.csv"
-LEAKS = (
-    "Tags",
-    "Lead Quality",
-    "Lead Profile",
-    "Asymmetrique Activity Index",
-    "Asymmetrique Profile Index",
-    "Asymmetrique Activity Score",
-    "Asymmetrique Profile Score",
-    "Last Activity",
-    "Last Notable Activity",
-)
+LEADS = X_EDUCATION.location()
+LEAKS = X_EDUCATION.leaks
 NAME = "lead-conversion-table"
 CHAMPION_URI = f"models:/{NAME}@champion"
 SAMPLE = 2_400
