@@ -9,9 +9,10 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from demo.world import DemoWorld, write_demo_world
-from models.registry import CHAMPION, WINDOW_END_TAG, WINDOW_KIND_TAG, TrackingConfig
+from demo.world import DemoWorld
+from models.registry import CHAMPION, WINDOW_END_TAG, WINDOW_KIND_TAG
 from tests.conftest import SMALL_CONFIG
+from tests.training.conftest import local_tracking
 from tests.training.worse_challenger import replace_model_with_reversed
 from training.gate import DataWindow, GateRule
 from training.labels import SnapshotScheme
@@ -23,22 +24,6 @@ from training.run import log_run
 # the later run's holdout (leads created 210 to 90 days before it).
 EARLIER_BY = pd.Timedelta(days=60)
 FAST_MODEL = {"n_jobs": 1, "learning_rate": 0.1, "max_rounds": 300, "early_stopping_rounds": 20}
-
-
-def _tracking(folder: Path) -> TrackingConfig:
-    return TrackingConfig(
-        tracking_uri=f"sqlite:///{folder / 'mlflow.db'}",
-        artifact_location=(folder / "mlartifacts").as_uri(),
-        experiment="leadscore-gate",
-        model_name="lead-conversion-gate",
-    )
-
-
-@pytest.fixture(scope="module")
-def export_dir(tmp_path_factory: pytest.TempPathFactory, small_world: DemoWorld) -> Path:
-    folder = tmp_path_factory.mktemp("export")
-    write_demo_world(small_world, folder)
-    return folder
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +47,7 @@ def test_comparison_uses_only_leads_created_after_the_champions_window(
     small_world: DemoWorld,
     export_dir: Path,
 ) -> None:
-    tracking = _tracking(tmp_path)
+    tracking = local_tracking(tmp_path, "lead-conversion-gate")
     export = small_world.export
     first = log_run(earlier_champion, export, export_dir, tracking)
     assert first.gate.promoted
@@ -101,7 +86,7 @@ def test_comparison_uses_only_leads_created_after_the_champions_window(
 def test_too_few_unseen_leads_keeps_the_champion_unless_forced(
     tmp_path: Path, trained: TrainingResult, small_world: DemoWorld, export_dir: Path
 ) -> None:
-    tracking = _tracking(tmp_path)
+    tracking = local_tracking(tmp_path, "lead-conversion-gate")
     export = small_world.export
     log_run(trained, export, export_dir, tracking)
     # The same export again: the refitted champion was fitted on every holdout lead.

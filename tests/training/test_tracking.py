@@ -18,30 +18,15 @@ from mlflow import MlflowClient
 from typer.testing import CliRunner
 
 from cli.main import app
-from demo.world import DemoWorld, write_demo_world
+from demo.world import DemoWorld
 from features.build import LeadHistory
 from models.pyfunc import load_scorer_from_uri
 from models.registry import CHALLENGER, CHAMPION, TrackingConfig
+from tests.training.conftest import local_tracking
 from tests.training.worse_challenger import replace_model_with_reversed
 from training.pipeline import TrainingResult
 from training.run import RunSummary, log_run
 from training.tracking import lead_records
-
-
-def _tracking(folder: Path, uri: str | None = None) -> TrackingConfig:
-    return TrackingConfig(
-        tracking_uri=uri or f"sqlite:///{folder / 'mlflow.db'}",
-        artifact_location=None if uri else (folder / "mlartifacts").as_uri(),
-        experiment="leadscore-test",
-        model_name="lead-conversion-test",
-    )
-
-
-@pytest.fixture(scope="module")
-def export_dir(tmp_path_factory: pytest.TempPathFactory, small_world: DemoWorld) -> Path:
-    folder = tmp_path_factory.mktemp("export")
-    write_demo_world(small_world, folder)
-    return folder
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +36,7 @@ def logged(
     small_world: DemoWorld,
     export_dir: Path,
 ) -> tuple[TrackingConfig, RunSummary]:
-    tracking = _tracking(tmp_path_factory.mktemp("mlflow"))
+    tracking = local_tracking(tmp_path_factory.mktemp("mlflow"), "lead-conversion-test")
     return tracking, log_run(trained, small_world.export, export_dir, tracking)
 
 
@@ -126,7 +111,7 @@ def test_worse_challenger_is_not_promoted_and_promote_rolls_back(
     export_dir: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    tracking = _tracking(tmp_path)
+    tracking = local_tracking(tmp_path, "lead-conversion-test")
     first = log_run(trained, small_world.export, export_dir, tracking)
     assert first.gate.promoted
     # A challenger whose probabilities are reversed (tests/training/test_gate.py covers the
@@ -166,7 +151,7 @@ def test_tracking_store_on_postgresql_registers_promotes_and_loads(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """MLFLOW_TRACKING_URI naming a PostgreSQL database directly (no tracking server)."""
-    tracking = _tracking(tmp_path, postgres_url)
+    tracking = local_tracking(tmp_path, "lead-conversion-test", postgres_url)
     tracking = replace(tracking, artifact_location=(tmp_path / "mlartifacts").as_uri())
     summary = log_run(trained, small_world.export, export_dir, tracking)
     assert summary.gate.promoted
@@ -243,7 +228,7 @@ def test_logs_to_a_real_mlflow_server_on_postgresql(
                 if time.monotonic() > deadline or server.poll() is not None:
                     pytest.fail("mlflow server did not start within 90 s")
                 time.sleep(0.5)
-        tracking = _tracking(tmp_path, uri)
+        tracking = local_tracking(tmp_path, "lead-conversion-test", uri)
         summary = log_run(trained, small_world.export, export_dir, tracking)
         assert summary.gate.promoted
         client = MlflowClient(uri)
