@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.bench_serve import MODEL_URI, ensure_model, request_bodies  # noqa: E402
+from bench.bench_serve import MODEL_URI, ensure_model, request_bodies
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,8 +19,8 @@ from mlflow.models import Model
 from mlflow.pyfunc import PythonModel
 
 from models.artifacts import load_scorer_files, save_scorer_files
-from models.records import records_to_history
 from models.digests import DIGESTS_TAG, ArtifactError, read_manifest, verify_files
+from models.records import records_to_history
 from models.registry import (
     POLICY_ARTIFACT,
     POLICY_FILE,
