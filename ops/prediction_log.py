@@ -146,6 +146,44 @@ class PredictionLog:
         self._table = _table(self._metadata)
         self.engine = self._create_engine(url, fsync, timeout_s)
         self._metadata.create_all(self.engine)
+        self._widen_text_columns()
+
+    def _widen_text_columns(self) -> None:
+        """Widen text columns of a log made by an older leadscore (lead ids of VARCHAR(255)
+        while the API accepts 256 characters): such an id would be refused by the database
+        and its request answered 503. Done where this role may alter the table; otherwise
+        the log says which statement its owner must run."""
+        if self.engine.dialect.name == "sqlite":
+            return  # SQLite never enforces a VARCHAR length
+        for column in sa.inspect(self.engine).get_columns(TABLE):
+            name = str(column["name"])
+            have = getattr(column["type"], "length", None)
+            want = (
+                getattr(self._table.c[name].type, "length", None) if name in self._table.c else None
+            )
+            if have is None or want is None or have >= want:
+                continue
+            statement = f"ALTER TABLE {TABLE} ALTER COLUMN {name} TYPE VARCHAR({want})"
+            try:
+                if self.engine.dialect.name != "postgresql":
+                    raise NotImplementedError(self.engine.dialect.name)
+                with self.engine.begin() as connection:
+                    connection.exec_driver_sql(statement)
+            except (sa.exc.DBAPIError, NotImplementedError) as exc:
+                log.warning(
+                    "prediction log column %s holds %d characters, the API allows %d: requests "
+                    "with longer values will be answered 503 until the table's owner runs: %s "
+                    "(%s)",
+                    name,
+                    have,
+                    want,
+                    statement,
+                    describe_failure(exc) if isinstance(exc, sa.exc.DBAPIError) else "not tried",
+                )
+            else:
+                log.info(
+                    "prediction log column %s widened from %d to %d characters", name, have, want
+                )
 
     @classmethod
     def from_env(cls) -> PredictionLog | None:

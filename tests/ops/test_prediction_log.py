@@ -161,6 +161,53 @@ def test_postgresql_scorer_role_appends_and_reads_but_never_changes_rows(
     store.close()
 
 
+def _old_log(url: str) -> None:
+    """A log as an older leadscore made it: lead ids of VARCHAR(255)."""
+    admin = sa.create_engine(url)
+    with admin.begin() as connection:
+        connection.exec_driver_sql(
+            "CREATE TABLE predictions (id BIGSERIAL PRIMARY KEY, lead_id VARCHAR(255) NOT NULL,"
+            " scored_at TIMESTAMP NOT NULL, as_of TIMESTAMP NOT NULL,"
+            " model_name VARCHAR(256) NOT NULL, model_version VARCHAR(64) NOT NULL,"
+            " policy_version VARCHAR(64) NOT NULL, probability DOUBLE PRECISION NOT NULL,"
+            " tier VARCHAR(16) NOT NULL)"
+        )
+    admin.dispose()
+
+
+def test_an_older_postgresql_log_is_widened_for_the_longest_lead_id(postgres_url: str) -> None:
+    _old_log(postgres_url)
+    store = PredictionLog(postgres_url)
+    longest = {**_batch(1), "lead_id": ["x" * MAX_LEAD_ID_LENGTH]}
+    assert store.append(longest, model_name="m", model_version="1", policy_version="1") == 1
+    assert store.read()["lead_id"].tolist() == ["x" * MAX_LEAD_ID_LENGTH]
+    store.close()
+
+
+def test_an_older_log_the_service_may_not_alter_is_reported_with_the_fix(
+    postgres_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    _old_log(postgres_url)
+    admin = sa.create_engine(postgres_url)
+    with admin.begin() as connection:
+        for statement in (
+            "CREATE ROLE scorer LOGIN PASSWORD 'scorer-test-password'",
+            "GRANT SELECT, INSERT ON predictions TO scorer",
+            "GRANT USAGE ON SEQUENCE predictions_id_seq TO scorer",
+        ):
+            connection.exec_driver_sql(statement)
+    admin.dispose()
+    url = sa.make_url(postgres_url).set(username="scorer", password="scorer-test-password")
+    with caplog.at_level("WARNING", logger="ops.prediction_log"):
+        store = PredictionLog(url.render_as_string(hide_password=False))
+    assert "ALTER TABLE predictions ALTER COLUMN lead_id TYPE VARCHAR(256)" in caplog.text
+    assert "permission" in caplog.text
+    assert "scorer-test-password" not in caplog.text
+    # Ordinary ids are still logged.
+    assert store.append(_batch(2), model_name="m", model_version="1", policy_version="1") == 2
+    store.close()
+
+
 def test_sqlite_log_uses_wal(tmp_path: Path) -> None:
     store = PredictionLog(sqlite_url(tmp_path / "log.db"))
     with store.engine.connect() as connection:
