@@ -60,14 +60,32 @@ def utc_naive(stamp: Any) -> pd.Timestamp:
 
     This is the implementation of the project's one time rule: a timestamp with an offset is
     converted to UTC and the offset dropped; one without an offset is UTC already.
-    `utc_naive_ns` (a column) and `utc_naive_datetime` (one stdlib datetime, for the service's
-    request validation) are thin adapters applying the same rule where pandas per value would
-    be too slow; tests/features/test_contract.py checks that the three agree.
+    `utc_naive_column` and `utc_naive_ns` (a column) and `utc_naive_datetime` (one stdlib
+    datetime, for the service's request validation) are thin adapters applying the same rule
+    where pandas per value would be too slow; tests/features/test_contract.py checks that they
+    agree.
     """
     ts = pd.Timestamp(stamp)
     if ts.tzinfo is not None:
         ts = ts.tz_convert("UTC").tz_localize(None)
     return ts.as_unit("ns")
+
+
+def utc_naive_column(
+    values: pd.Series, text_format: str = "ISO8601", errors: str = "coerce"
+) -> pd.Series:
+    """`utc_naive` on a column, as datetime64[ns]: native datetimes converted, text parsed.
+
+    Adapter for tables: `text_format` is "ISO8601" for the data contract and "mixed" for
+    tables of unknown shape; with errors="coerce" unparsable text becomes NaT (the caller
+    counts it), with "raise" it raises.
+    """
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        return values.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[ns]")
+    if pd.api.types.is_datetime64_dtype(values.dtype):
+        return values.astype("datetime64[ns]")
+    parsed = pd.to_datetime(values, format=text_format, utc=True, errors=errors)  # type: ignore[call-overload]
+    return parsed.dt.tz_localize(None).astype("datetime64[ns]")
 
 
 def utc_naive_ns(values: pd.Series | np.ndarray) -> np.ndarray:
@@ -80,11 +98,7 @@ def utc_naive_ns(values: pd.Series | np.ndarray) -> np.ndarray:
         if values.dtype.kind == "M":
             return values.astype("datetime64[ns]").view(np.int64)
         values = pd.Series(values, dtype=object)
-    if not pd.api.types.is_datetime64_any_dtype(values.dtype):
-        values = pd.to_datetime(values, format="ISO8601", utc=True, errors="coerce")
-    if isinstance(values.dtype, pd.DatetimeTZDtype):
-        values = values.dt.tz_convert("UTC").dt.tz_localize(None)
-    return values.to_numpy(dtype="datetime64[ns]").view(np.int64)
+    return utc_naive_column(values).to_numpy(dtype="datetime64[ns]").view(np.int64)
 
 
 def utc_naive_datetime(value: datetime) -> datetime:

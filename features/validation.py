@@ -34,6 +34,7 @@ from features.contract import (
     TABLES,
     TIMESTAMP_COLUMNS,
     Export,
+    utc_naive_column,
 )
 
 Severity = Literal["error", "warning"]
@@ -371,14 +372,11 @@ def _parse_timestamps(raw: pd.Series) -> _Timestamps:
     """Parse stripped ISO-8601 text or native datetimes into tz-naive UTC (no offset = UTC)."""
     present = raw.notna()
     unparsable = pd.Series(False, index=raw.index)
-    if isinstance(raw.dtype, pd.DatetimeTZDtype):
-        parsed = raw.dt.tz_convert("UTC").dt.tz_localize(None)
-    elif pd.api.types.is_datetime64_dtype(raw):
-        parsed = raw
+    if pd.api.types.is_datetime64_any_dtype(raw.dtype):
+        parsed = utc_naive_column(raw)
     else:
         text = raw.astype("str")
-        parsed = pd.to_datetime(text, format="ISO8601", utc=True, errors="coerce")
-        parsed = parsed.dt.tz_localize(None)
+        parsed = utc_naive_column(text)
         failed = present & parsed.isna()
         if failed.any():
             iso_shaped = text[failed].str.fullmatch(_ISO_SHAPE)

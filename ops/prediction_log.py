@@ -28,7 +28,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from features.contract import utc_naive
+from features.contract import utc_naive, utc_naive_column
 from models.settings import load_settings
 
 log = logging.getLogger(__name__)
@@ -302,8 +302,7 @@ def normalise_predictions(frame: pd.DataFrame) -> pd.DataFrame:
         raise ValueError(f"prediction log lacks columns {missing}")
     out = frame.loc[:, list(COLUMNS)].copy()
     for column in _TIMESTAMPS:
-        stamps = pd.to_datetime(out[column], utc=True, format="mixed")
-        out[column] = stamps.dt.tz_localize(None).astype("datetime64[ns]")
+        out[column] = utc_naive_column(out[column], "mixed", errors="raise")
     for column in _TEXT:
         out[column] = out[column].astype(str)
     out["probability"] = out["probability"].astype(float)

@@ -35,6 +35,7 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
+from features.contract import utc_naive_column
 from features.tabular import (
     DEFAULT_MISSING_VALUES,
     NAMED_LIKE_ID,
@@ -259,16 +260,11 @@ def time_cohorts(
 
 def _time_key(values: pd.Series, column: str) -> np.ndarray:
     """Sortable float key of a time column (datetime as ns, or numbers); NaN where missing."""
-    if pd.api.types.is_datetime64_any_dtype(values.dtype):
-        stamps = values
-    elif pd.api.types.is_numeric_dtype(values.dtype):
+    if pd.api.types.is_numeric_dtype(values.dtype):
         return values.to_numpy(dtype=np.float64, na_value=np.nan)
-    else:
-        stamps = pd.to_datetime(values, errors="coerce", utc=True, format="mixed")
-        if stamps.notna().sum() < 0.5 * values.notna().sum():
-            raise TableError(f"time column {column!r} does not hold dates or numbers")
-    if isinstance(stamps.dtype, pd.DatetimeTZDtype):
-        stamps = stamps.dt.tz_convert("UTC").dt.tz_localize(None)
+    stamps = utc_naive_column(values, "mixed")
+    if stamps.notna().sum() < 0.5 * values.notna().sum():
+        raise TableError(f"time column {column!r} does not hold dates or numbers")
     ns = stamps.to_numpy(dtype="datetime64[ns]").view(np.int64).astype(np.float64)
     ns[stamps.isna().to_numpy()] = np.nan
     return ns

@@ -8,6 +8,8 @@ from typing import Any
 
 import pandas as pd
 
+from features.contract import utc_naive
+
 DASH = "\u2013"  # an en dash for "no value"
 
 
@@ -66,8 +68,7 @@ def when(value: Any) -> str:
         stamp = pd.Timestamp(datetime.fromtimestamp(value / 1000, tz=UTC))
     else:
         stamp = pd.Timestamp(value)
-    if stamp.tzinfo is not None:
-        stamp = stamp.tz_convert("UTC")
+    stamp = utc_naive(stamp)
     if stamp == stamp.normalize() and (isinstance(value, str) and len(value) <= 10):
         return f"{stamp.day} {stamp:%b %Y}"
     return f"{stamp.day} {stamp:%b %Y, %H:%M} UTC"

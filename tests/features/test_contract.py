@@ -7,8 +7,9 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
+import pytest
 
-from features.contract import utc_naive, utc_naive_datetime, utc_naive_ns
+from features.contract import utc_naive, utc_naive_column, utc_naive_datetime, utc_naive_ns
 
 
 def test_offsets_are_converted_to_utc_and_dropped() -> None:
@@ -46,6 +47,18 @@ def test_the_adapters_apply_the_same_rule_as_utc_naive() -> None:
     np.testing.assert_array_equal(
         utc_naive_ns(aware), np.array([e.value for e in expected[1:]], dtype=np.int64)
     )
+    for text_format in ("ISO8601", "mixed"):
+        assert utc_naive_column(as_text, text_format).tolist() == expected
+    assert utc_naive_column(aware).tolist() == expected[1:]
+    assert utc_naive_column(aware).dtype == np.dtype("datetime64[ns]")
+
+
+def test_the_column_adapter_coerces_or_raises_on_text_that_is_no_time() -> None:
+    coerced = utc_naive_column(pd.Series(["2026-06-30T12:00:00+02:00", "soon"]), "mixed")
+    assert coerced.iloc[0] == pd.Timestamp("2026-06-30 10:00")
+    assert pd.isna(coerced.iloc[1])
+    with pytest.raises(ValueError):
+        utc_naive_column(pd.Series(["soon"]), "mixed", errors="raise")
 
 
 def test_the_column_adapter_keeps_missing_and_unparsable_as_nat() -> None:

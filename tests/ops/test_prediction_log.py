@@ -190,14 +190,14 @@ def test_an_older_log_the_service_may_not_alter_is_reported_with_the_fix(
     _old_log(postgres_url)
     admin = sa.create_engine(postgres_url)
     with admin.begin() as connection:
-        for statement in (
-            "CREATE ROLE scorer LOGIN PASSWORD 'scorer-test-password'",
-            "GRANT SELECT, INSERT ON predictions TO scorer",
-            "GRANT USAGE ON SEQUENCE predictions_id_seq TO scorer",
+        for statement in (  # roles belong to the server: a name of this test's own
+            "CREATE ROLE old_log_scorer LOGIN PASSWORD 'scorer-test-password'",
+            "GRANT SELECT, INSERT ON predictions TO old_log_scorer",
+            "GRANT USAGE ON SEQUENCE predictions_id_seq TO old_log_scorer",
         ):
             connection.exec_driver_sql(statement)
     admin.dispose()
-    url = sa.make_url(postgres_url).set(username="scorer", password="scorer-test-password")
+    url = sa.make_url(postgres_url).set(username="old_log_scorer", password="scorer-test-password")
     with caplog.at_level("WARNING", logger="ops.prediction_log"):
         store = PredictionLog(url.render_as_string(hide_password=False))
     assert "ALTER TABLE predictions ALTER COLUMN lead_id TYPE VARCHAR(256)" in caplog.text

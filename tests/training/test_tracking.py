@@ -26,7 +26,7 @@ from tests.training.conftest import local_tracking
 from tests.training.worse_challenger import replace_model_with_reversed
 from training.pipeline import TrainingResult
 from training.run import RunSummary, log_run
-from training.tracking import lead_records
+from training.tracking import lead_records, record_file_digests
 
 
 @pytest.fixture(scope="module")
@@ -159,6 +159,8 @@ def test_tracking_store_on_postgresql_registers_promotes_and_loads(
     assert client.get_run(summary.run_id).data.metrics["holdout_roc_auc"] > 0.5
     first = client.get_model_version_by_alias(tracking.model_name, CHAMPION)
     second = client.create_model_version(tracking.model_name, first.source, run_id=first.run_id)
+    # Registered as `leadscore train` registers: with its files' digests (loaders check them).
+    record_file_digests(client, tracking.model_name, str(second.version))
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", postgres_url)
     monkeypatch.setenv("LEADSCORE_MODEL_NAME", tracking.model_name)
