@@ -3,7 +3,7 @@ mounted Starlette app (issue 10, item 6): is the app's own body reader, error la
 OpenAPI builder worth its code?
 
 Same model folder (LEADSCORE_MODEL_DIR, prepared by the benchmark), same engine and
-micro-batcher (`serving.app.build_state`), same lead checks and response fields; BentoML
+micro-batcher (`serving.state.build_state`), same lead checks and response fields; BentoML
 parses the typed pydantic input and serialises the typed output. Tracing, the access log and
 metrics are off, as in `serving.service`. Not a product entry point: no token, no prediction
 log, no policy refresh (the mounted app is measured without them too), and its errors are
@@ -35,8 +35,8 @@ from serving.schemas import Lead, LeadScore, ModelRef, Reasons, ScoreResponse, T
 )
 class LeadScoringTyped:
     def __init__(self) -> None:
-        from serving.app import build_state
         from serving.model_source import load_model_dir
+        from serving.state import build_state
 
         config = ServingConfig.from_env()
         if config.model_dir is None:

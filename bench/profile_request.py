@@ -38,12 +38,12 @@ def main(argv: list[str] | None = None) -> int:
     ensure_model(workdir, 8_000)
     body = request_bodies(workdir / "demo")[args.body]
 
-    from serving.app import build_state
     from serving.config import ServingConfig
     from serving.engine import ScoringEngine
     from serving.json_keys import duplicate_key
     from serving.lead_checks import check_leads, render_scores
     from serving.model_source import load_from_registry
+    from serving.state import build_state
 
     with tempfile.TemporaryDirectory() as scratch:
         served = load_from_registry(MODEL_URI, os.environ["MLFLOW_TRACKING_URI"], Path(scratch))

@@ -14,7 +14,7 @@ import json
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,13 +24,11 @@ from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from models.table_scorer import TableScorer
 from models.tiers import TierPolicy, assign_tier
 from ops.policy_store import PolicyCheckFailed, PolicyWatcher
 from ops.prediction_log import PredictionLog, describe_failure
-from serving.batching import MicroBatcher
 from serving.config import ServingConfig
-from serving.engine import EngineScores, ScoringEngine
+from serving.engine import EngineScores
 from serving.errors import (
     Problem,
     RequestError,
@@ -42,17 +40,14 @@ from serving.json_keys import duplicate_key
 from serving.lead_checks import check_leads, render_scores
 from serving.log_breaker import LogBreaker
 from serving.memory import LARGE_BODY_BYTES, give_back
-from serving.model_source import ServedModel
-from serving.openapi import build_openapi
 from serving.policy_refresh import PolicyRefresher
 from serving.redaction import redact
 from serving.schemas import Lead, ScoreRequest
+from serving.state import ServingState
 from serving.stats import RequestStats
 from serving.table import (
     TableEngine,
     check_table_leads,
-    table_lead_model,
-    table_request_model,
 )
 
 log = logging.getLogger("leadscore.serving")
@@ -61,76 +56,6 @@ JSON = "application/json"
 # Threads for prediction-log writes (their own pool: registry calls use another).
 LOG_THREADS = 8
 RELOAD_BODY_BYTES = 64 * 1024
-
-
-@dataclass(frozen=True)
-class ServingState:
-    """What a worker serves with, once the model is loaded."""
-
-    engine: ScoringEngine | TableEngine
-    batcher: MicroBatcher
-    # The tier policy served, with the version model_ref names: one snapshot per request.
-    policy: TierPolicy
-    model_ref: dict[str, Any]
-    model_info: bytes
-    openapi: bytes
-    # A table model's request schema is built from its columns (serving/table.py).
-    request_model: type[BaseModel] = ScoreRequest
-
-
-def build_state(served: ServedModel, config: ServingConfig) -> ServingState:
-    scorer = served.scorer
-    if isinstance(scorer, TableScorer):
-        return build_table_state(served, scorer, config)
-    featurizer = scorer.featurizer
-    features = [
-        {
-            "name": name,
-            "group": featurizer.feature_info_[name].group,
-            "description": featurizer.feature_info_[name].description,
-        }
-        for name in featurizer.feature_names_out_
-    ]
-    return _state(served, config, ScoringEngine(scorer), features)
-
-
-def build_table_state(
-    served: ServedModel, scorer: TableScorer, config: ServingConfig
-) -> ServingState:
-    """A single-table model's state: its table engine, and a request schema of its columns."""
-    engine = TableEngine(scorer)
-    features = [
-        {"name": column, "group": "fit", "description": f"Table column ({kind})."}
-        for column, kind in scorer.column_kinds().items()
-    ]
-    request = table_request_model(table_lead_model(scorer))
-    return _state(served, config, engine, features, request)
-
-
-def _state(
-    served: ServedModel,
-    config: ServingConfig,
-    engine: ScoringEngine | TableEngine,
-    features: list[dict[str, str]],
-    request: type[BaseModel] = ScoreRequest,
-) -> ServingState:
-    card, policy = served.card, engine.scorer.policy
-    info = {**asdict(card), "features": features, "tier_policy": policy.to_dict()}
-    auth = config.api_token is not None
-    return ServingState(
-        engine=engine,
-        batcher=MicroBatcher(engine),
-        policy=policy,
-        model_ref={
-            "name": card.name,
-            "version": card.version,
-            "alias": card.alias,
-            "policy_version": policy.version,
-        },
-        model_info=json.dumps(info).encode(),
-        openapi=json.dumps(build_openapi(card.version, auth, request)).encode(),
-        request_model=request,
-    )
 
 
 class ScoringAPI:

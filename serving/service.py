@@ -125,7 +125,7 @@ class LeadScoring:
     """Lead conversion scores for CRM integrations: POST /score, GET /model."""
 
     def __init__(self) -> None:
-        from serving.app import ScoringAPI, build_state
+        from serving.app import ScoringAPI
         from serving.model_source import ModelLoadError
         from serving.startup import (
             failed_to_start,
@@ -133,6 +133,7 @@ class LeadScoring:
             mark_started,
             open_prediction_log,
         )
+        from serving.state import build_state
 
         started = time.perf_counter()
         config = ServingConfig.from_env()

@@ -23,9 +23,10 @@ from starlette.requests import Request
 
 from models.tiers import TierPolicy, assign_tier
 from ops.prediction_log import PredictionLog, sqlite_url
-from serving.app import ScoringAPI, build_state
+from serving.app import ScoringAPI
 from serving.config import ServingConfig
 from serving.model_source import load_model_dir
+from serving.state import build_state
 from tests.serving.conftest import Server, TrainedModel, free_port, start_server, stop_server
 from tests.serving.test_bad_requests import body, good_lead, post
 
