@@ -1,4 +1,9 @@
-"""Probability calibration: Platt or isotonic, chosen by held-out log loss."""
+"""Probability calibration: Platt or isotonic, chosen by held-out log loss, and a level.
+
+The level is a shift of the calibrated log-odds that makes the expected number of wins over a
+set of recent snapshots equal the number observed (`set_level`): the shape of the mapping is
+learnt from many snapshots, its level from the newest ones, which may be only partly observed.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 import numpy as np
+from scipy.optimize import brentq
 from scipy.special import expit
 from sklearn.base import BaseEstimator
 from sklearn.isotonic import IsotonicRegression
@@ -17,6 +23,8 @@ from sklearn.utils.validation import check_is_fitted
 log = logging.getLogger(__name__)
 
 EPS = 1e-6
+# The level shift is bounded: a larger one means the recent snapshots are not like the rest.
+MAX_LEVEL_SHIFT = 3.0
 Method = Literal["auto", "platt", "isotonic"]
 
 
@@ -77,7 +85,35 @@ class ProbabilityCalibrator(BaseEstimator):
         else:
             self.method_ = self.method
         self.model_ = _fit_one(self.method_, raw, y)
+        self.level_ = 0.0
         log.info("calibration: %s (cross-fitted log loss %s)", self.method_, self.cv_log_loss_)
+        return self
+
+    def set_level(
+        self, raw: np.ndarray, observed_wins: float, exposure: np.ndarray | None = None
+    ) -> ProbabilityCalibrator:
+        """Shift the calibrated log-odds so that the expected wins of these snapshots,
+        sum(exposure * p), equal `observed_wins`.
+
+        `exposure` is the share of a win's chance that a snapshot's observed window can show
+        (1 for a fully observed horizon; less for a snapshot whose horizon runs past the
+        cut-off), so partly observed snapshots count without biasing the level low.
+        """
+        check_is_fitted(self, "model_")
+        base = _logit(_apply(self.model_, np.asarray(raw, dtype=float)))
+        weight = np.ones(base.size) if exposure is None else np.asarray(exposure, dtype=float)
+        if not 0 < observed_wins < weight.sum():
+            raise ValueError("setting a level needs some observed wins and some non-wins")
+
+        def excess(shift: float) -> float:
+            return float((weight * expit(base + shift)).sum() - observed_wins)
+
+        if excess(-MAX_LEVEL_SHIFT) > 0 or excess(MAX_LEVEL_SHIFT) < 0:
+            raise ValueError(
+                f"the recent level is more than {MAX_LEVEL_SHIFT} log-odds from the calibration"
+            )
+        self.level_ = float(brentq(excess, -MAX_LEVEL_SHIFT, MAX_LEVEL_SHIFT, xtol=1e-6))
+        log.info("calibration level shifted by %+.3f log-odds", self.level_)
         return self
 
     def _folds(self, n: int, groups: np.ndarray | None) -> np.ndarray:
@@ -90,7 +126,10 @@ class ProbabilityCalibrator(BaseEstimator):
 
     def predict(self, raw: np.ndarray) -> np.ndarray:
         check_is_fitted(self, "model_")
-        return _apply(self.model_, np.asarray(raw, dtype=float))
+        p = _apply(self.model_, np.asarray(raw, dtype=float))
+        if self.level_ == 0.0:
+            return p
+        return np.clip(expit(_logit(p) + self.level_), EPS, 1 - EPS)
 
     def to_dict(self) -> dict[str, Any]:
         """The fitted calibrator as JSON values: its method and that method's numbers."""
@@ -110,6 +149,7 @@ class ProbabilityCalibrator(BaseEstimator):
             "fitted_method": self.method_,
             "cv_log_loss": dict(self.cv_log_loss_),
             "numbers": numbers,
+            "level": self.level_,
         }
 
     @classmethod
@@ -134,4 +174,6 @@ class ProbabilityCalibrator(BaseEstimator):
         else:
             raise ValueError(f"unknown calibration method {calibrator.method_!r}")
         calibrator.model_ = model
+        # Calibrators stored before the level existed had none.
+        calibrator.level_ = float(data.get("level", 0.0))
         return calibrator

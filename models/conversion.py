@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -252,25 +252,27 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
         X: pd.DataFrame,
         y: np.ndarray,
         fold: np.ndarray,
-        rows: np.ndarray,
+        targets: Sequence[tuple[pd.DataFrame, np.ndarray]],
         sample_weight: np.ndarray | None = None,
-    ) -> np.ndarray:
-        """Uncalibrated probabilities of `rows` (a mask), each from models grown as `refit_all`
-        grows them, on the rows of the other folds: what the refitted model would say of a lead
-        it had not seen. NaN outside `rows`.
+    ) -> list[np.ndarray]:
+        """Uncalibrated probabilities of each target frame's rows (with their folds), each row
+        scored by models grown as `refit_all` grows them on the rows of (X, y) in the other
+        folds: what the refitted model would say of a lead it had not seen.
         """
         check_is_fitted(self, "booster_")
         y = np.asarray(y)
-        raw = np.full(len(X), np.nan)
-        for k in np.unique(fold[rows]):
+        raws = [np.full(len(frame), np.nan) for frame, _ in targets]
+        for k in np.unique(np.concatenate([folds for _, folds in targets])):
             other = fold != k
             weight = None if sample_weight is None else sample_weight[other]
             booster, linear = self._grow(X[other], y[other], weight)
-            mine = rows & (fold == k)
-            A = self.matrix(X[mine])
-            trees = np.asarray(booster.predict(A, raw_score=True))
-            raw[mine] = self._combine(trees, linear, A)
-        return raw
+            for raw, (frame, folds) in zip(raws, targets, strict=True):
+                mine = folds == k
+                if mine.any():
+                    A = self.matrix(frame[mine])
+                    trees = np.asarray(booster.predict(A, raw_score=True))
+                    raw[mine] = self._combine(trees, linear, A)
+        return raws
 
     def recalibrate(
         self, raw: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None

@@ -31,6 +31,7 @@ from training.labels import (
     build_training_examples,
     lead_phases,
 )
+from training.level import LevelSnapshots, level_snapshots
 from training.sampling import (
     MAX_FIT_ROWS,
     TrainingRows,
@@ -40,6 +41,10 @@ from training.sampling import (
 )
 
 log = logging.getLogger(__name__)
+
+# Fewer observed wins than this in the level window leave the calibrator's level as fitted:
+# a level read from a handful of wins would be noise.
+MIN_LEVEL_WINS = 20
 
 LIGHTGBM = "lightgbm"
 POINTS = "points_score"
@@ -71,18 +76,29 @@ class TrainConfig:
     # on all leads with that round count. The newest leads are the most like the ones it will
     # score.
     refit: bool = True
-    # With `calibration_folds` >= 2 the served (refitted) model's calibrator is fitted on
-    # cross-fitted scores of models grown like it (folds of whole leads), over the periodic
+    # The served (refitted) model's calibrator is fitted for its own scores: on cross-fitted
+    # scores of models grown like it (`calibration_folds` folds of whole leads), over the periodic
     # snapshots of leads created in the `calibration_days` before the last labelled as_of (None:
-    # every cohort). 0 keeps the calibrator fitted on validation for the first refit: on 5-6k
-    # lead worlds the cross-fitted one over-predicted by 20-25 % (docs/modeling.md), so it is
-    # not the default until measured on the family of worlds.
-    calibration_folds: int = 0
+    # every cohort). 0 keeps the calibrator fitted on validation for the first refit.
+    calibration_folds: int = 3
     calibration_days: int | None = 180
+    # Then its level follows the newest snapshots (training/level.py): those with as_of in the
+    # `level_days` ending `level_observed_days` before the cut-off, each outcome as observed by
+    # the cut-off and weighed by the share of the horizon its window can show. None: no level.
+    level_days: int | None = 60
+    level_observed_days: int = 30
     # Negative sampling of train and activity snapshots (`training.sampling`): the share of
     # them kept (None: all, unless the largest fit would exceed `max_fit_rows`).
     negative_share: float | None = None
     max_fit_rows: int | None = MAX_FIT_ROWS
+
+    def __post_init__(self) -> None:
+        if self.level_days is not None and (
+            self.level_days < 1 or not 0 < self.level_observed_days <= self.horizon_days
+        ):
+            raise ValueError(
+                "level_days must be at least 1 and level_observed_days in (0, horizon_days]"
+            )
 
 
 @dataclass
@@ -123,6 +139,33 @@ def calibration_rows(rows: TrainingRows, last_as_of: pd.Timestamp, days: int | N
         return chosen
     start = last_as_of - pd.Timedelta(days=days)
     return chosen & (table["created_at"] >= start).to_numpy()
+
+
+def newest_level(
+    export: Export, examples: TrainingExamples, config: TrainConfig
+) -> LevelSnapshots | None:
+    """The snapshots the served model's level is set on, or None when it is not set."""
+    if config.level_days is None:
+        return None
+    return level_snapshots(
+        export, examples, config.scheme, config.level_days, config.level_observed_days
+    )
+
+
+def set_level(model: ConversionModel, level: LevelSnapshots, raw: np.ndarray) -> None:
+    """Shift the served model's calibrated level to the wins observed in the level window."""
+    wins = int(level.observed.sum())
+    if wins < MIN_LEVEL_WINS:
+        log.warning(
+            "calibration level kept: %d wins observed in the level window (at least %d needed)",
+            wins,
+            MIN_LEVEL_WINS,
+        )
+        return
+    try:
+        model.calibrator_.set_level(raw, wins, level.exposure)
+    except ValueError as error:
+        log.warning("calibration level kept: %s", error)
 
 
 def train(
@@ -239,16 +282,37 @@ def train(
             groups_val=lead_ids[val_mask],
             sample_weight=rows.weights(fit_mask),
         )
+        level = newest_level(export, examples, config)
+        X_level = (
+            transform_partitioned(
+                featurizer,
+                LeadHistory(export.leads, export.activities, level.snapshots),
+                map_partitions=map_partitions,
+            )
+            if level is not None
+            else None
+        )
         every_row = np.ones(len(X), dtype=bool)
         if config.calibration_folds > 1:
             calibrate = calibration_rows(
                 rows, examples.boundaries["last_as_of"], config.calibration_days
             )
             folds = lead_folds(lead_ids, config.calibration_folds, config.seed)
-            raw = model.cross_fitted_raw(X, y, folds, calibrate, rows.weights(every_row))
+            targets = [(X[calibrate], folds[calibrate])]
+            if level is not None and X_level is not None:
+                level_leads = level.snapshots["lead_id"].to_numpy()
+                targets.append(
+                    (X_level, lead_folds(level_leads, config.calibration_folds, config.seed))
+                )
+            raws = model.cross_fitted_raw(X, y, folds, targets, rows.weights(every_row))
         model.refit_all(X, y, rows.weights(every_row))
         if config.calibration_folds > 1:
-            model.recalibrate(raw[calibrate], y[calibrate], lead_ids[calibrate])
+            model.recalibrate(raws[0], y[calibrate], lead_ids[calibrate])
+        if level is not None and X_level is not None:
+            # Out-of-fold scores where there are folds, else the served model's own.
+            raw_level = raws[1] if config.calibration_folds > 1 else model.predict_raw(X_level)
+            set_level(model, level, raw_level)
+        del X_level
         holdout[SERVED] = model.predict_proba(X[hold_mask])[:, 1]
     else:
         holdout[SERVED] = holdout[LIGHTGBM]
@@ -303,6 +367,7 @@ def train(
         best_iteration=model.best_iteration_,
         calibration={
             "method": model.calibrator_.method_,
+            "level_log_odds": model.calibrator_.level_,
             **{f"cv_log_loss_{k}": v for k, v in model.calibrator_.cv_log_loss_.items()},
         },
         baselines={

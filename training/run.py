@@ -208,6 +208,8 @@ def log_run(
             "snapshot_activity_per_type": config.scheme.activity_per_type,
             "calibration_folds": config.calibration_folds,
             "calibration_days": config.calibration_days,
+            "level_days": config.level_days,
+            "level_observed_days": config.level_observed_days,
             "snapshot_activity_delay_days": config.scheme.activity_delay_days,
             "holdout_days": config.split.holdout_days,
             "validation_days": config.split.validation_days,
