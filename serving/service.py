@@ -14,8 +14,10 @@ garbage makes the latency tail (see docs/benchmarks.md).
 
 from __future__ import annotations
 
+import atexit
 import gc
 import logging
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -181,6 +183,19 @@ class LeadScoring:
         if api is not None:
             await api.shutdown()
 
+
+def _fail_if_workers_gave_up(server_pid: int) -> None:
+    """At the server's exit: non-zero when its workers stopped it because none could start
+    (they stop it politely, which BentoML ends with 0), so `bentoml serve` and a container
+    runtime see the failure as `leadscore serve` does."""
+    from serving.startup import gave_up
+
+    if os.getpid() == server_pid and gave_up(server_pid):
+        os._exit(1)
+
+
+# BentoML imports this module in the server process too, before it starts the workers.
+atexit.register(_fail_if_workers_gave_up, os.getpid())
 
 # The token also guards what BentoML serves itself (/docs.json, /schema.json, /metrics...).
 LeadScoring.add_asgi_middleware(TokenGate, token=_settings.api_token)  # type: ignore[attr-defined]

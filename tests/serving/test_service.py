@@ -125,8 +125,9 @@ def test_service_with_a_broken_model_fails_start_up_with_a_message(tmp_path: Pat
         cwd=os.getcwd(),
     )
     output = completed.stdout + completed.stderr
-    # Respawned, failing each time, until the workers give up and stop the server (under
-    # `leadscore serve` that ends in exit code 1).
+    # Respawned, failing each time, until the workers give up and stop the server, which
+    # then exits with 1 (as `leadscore serve` does), not BentoML's 0 for a polite stop.
     assert "failed starts in a row; stopping the server" in output
+    assert completed.returncode == 1, output[-2000:]
     assert "leadscore cannot start: cannot load the model in" in output
     assert str(broken) in output
