@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from features.info import ACTIVE_DAYS, COUNT, DAYS_SINCE_LAST, DECAYED_COUNT, VELOCITY
+from features.info import ACTIVE_DAYS, COUNT, DAYS_SINCE_LAST, DECAYED_COUNT, SHARE, VELOCITY
 
 NS_PER_DAY = 86_400 * 10**9
 # Bounds memory of the (snapshot, activity) pairs used for decayed counts (~100 MB per chunk).
@@ -37,19 +37,22 @@ def stats_layout(
     half_lives_days: Sequence[float],
     active_window_days: float,
     recent_days: float,
+    share_half_lives_days: Sequence[float] = (),
 ) -> dict[StatKey, int]:
     """Column of each statistic in `ActivityStats.matrix`.
 
     Type columns are ``0..n_types-1`` for type codes and ``n_types`` for all activities. Per
     type column the block is: a count per window, the all-time count, days since the last one,
-    a decayed count per half-life. After all blocks: active days (all time, then the active
-    window) and velocity, over all activities.
+    a decayed count per half-life, a share of the decayed count of all activities per share
+    half-life (1 or 0 for the all-activities column). After all blocks: active days (all time,
+    then the active window) and velocity, over all activities.
     """
     per_type: list[tuple[str, float | None]] = [
         *((COUNT, w) for w in windows_days),
         (COUNT, None),
         (DAYS_SINCE_LAST, None),
         *((DECAYED_COUNT, h) for h in half_lives_days),
+        *((SHARE, h) for h in share_half_lives_days),
     ]
     layout = {
         (kind, col, param): col * len(per_type) + i
@@ -106,12 +109,15 @@ def activity_stats(
     active_window_days: float,
     velocity_days: tuple[float, float],
     max_pairs: int = MAX_PAIRS_PER_CHUNK,
+    share_half_lives_days: Sequence[float] = (),
 ) -> ActivityStats:
     """Statistics of activities strictly before each snapshot's time.
 
     Leads are codes ``0..n_leads-1``, times int64 nanoseconds, activity types codes
     ``0..n_types-1``. A window of w days counts activities with ``as_of - w <= t < as_of``.
+    Each share half-life must be one of `half_lives_days`.
     """
+    share_of = [list(half_lives_days).index(h) for h in share_half_lives_days]
     n_snaps, n_acts = len(snap_lead), len(act_lead)
     act_lead = act_lead.astype(np.int64, copy=False)
     snap_lead = snap_lead.astype(np.int64, copy=False)
@@ -150,7 +156,7 @@ def activity_stats(
     boundary_pos = {d: pos[:, i + 1] for i, d in enumerate(boundaries)}
 
     n_windows, n_half_lives = len(windows_days), len(half_lives_days)
-    width = n_windows + 2 + n_half_lives
+    width = n_windows + 2 + n_half_lives + len(share_of)
     matrix = np.empty((n_snaps, (n_types + 1) * width + 3))
     # Views into matrix: per_type[:, type column, statistic].
     per_type = matrix[:, : (n_types + 1) * width].reshape(n_snaps, n_types + 1, width)
@@ -216,4 +222,12 @@ def activity_stats(
             decayed[:, :n_types] = by_type.reshape(n_chunk, n_types)
             decayed[:, n_types] = np.bincount(pair_snap, weights=weight, minlength=n_chunk)
 
+    # One fresh act of a lead that did little else lately is most of its recent activity; the
+    # same act amid a burst of visits is a small part of it (see features.build).
+    for k, j in enumerate(share_of):
+        decayed = per_type[:, :, n_windows + 2 + j]
+        total = decayed[:, n_types:]
+        per_type[:, :, n_windows + 2 + n_half_lives + k] = np.divide(
+            decayed, total, out=np.zeros_like(decayed), where=total > 0
+        )
     return ActivityStats(matrix)

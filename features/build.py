@@ -23,7 +23,13 @@ Feature names (``<slug>`` is a lower-case ``[a-z0-9_]`` form of a raw name, made
 - per vocabulary type, for the ``other`` bucket (unseen and rare types) and for ``any`` (all
   activities): ``act__<type>__count_<w>d`` (``as_of - w days <= occurred_at < as_of``),
   ``act__<type>__count_all``, ``act__<type>__days_since_last`` (NaN: never), and
-  ``act__<type>__decayed_hl<h>d`` (sum of ``0.5 ** (age_days / h)``);
+  ``act__<type>__decayed_hl<h>d`` (sum of ``0.5 ** (age_days / h)``); per vocabulary type and
+  ``other``, ``act__<type>__share_hl<h>d`` for each of `share_half_lives_days`: the type's
+  decayed count over all activities' (0 without activity). A fresh demo request of a lead that
+  did nothing else lately is all of its recent activity (share near 1); the same request amid
+  a burst of visits is a small part of it. The truth of a demo world says the first moves the
+  odds far more (the burst already showed a hot lead), and the counts alone let an additive
+  model only learn the average of the two, which under-reads the lone hand-raise;
 - ``act__any__active_days_all`` and ``act__any__active_days_30d`` (distinct UTC calendar days
   with activity) and ``act__any__velocity_7d_vs_30d``: with r the daily rate over the last 7
   days and q the daily rate over the 23 days before, ``(r - q) / (r + q)`` in [-1, 1], 0 without
@@ -224,6 +230,7 @@ class LeadFeaturizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
         self,
         windows_days: Sequence[float] = (7, 30, 90),
         half_lives_days: Sequence[float] = (3, 14, 60),
+        share_half_lives_days: Sequence[float] = (3,),
         min_activity_count: int = 20,
         min_category_count: int = 20,
         max_category_levels: int = 50,
@@ -231,6 +238,7 @@ class LeadFeaturizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
     ) -> None:
         self.windows_days = windows_days
         self.half_lives_days = half_lives_days
+        self.share_half_lives_days = share_half_lives_days
         self.min_activity_count = min_activity_count
         self.min_category_count = min_category_count
         self.max_category_levels = max_category_levels
@@ -259,6 +267,13 @@ class LeadFeaturizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
             values = getattr(self, name)
             if not len(values) or any(not np.isfinite(v) or v <= 0 for v in values):
                 raise ValueError(f"{name} must be positive numbers, got {values!r}")
+        unknown = set(map(float, self.share_half_lives_days)) - set(
+            map(float, self.half_lives_days)
+        )
+        if unknown:
+            raise ValueError(
+                f"share_half_lives_days must be among half_lives_days, not {sorted(unknown)}"
+            )
         for name in (
             "min_activity_count",
             "min_category_count",
@@ -356,7 +371,12 @@ class LeadFeaturizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
         ]
         for activity, slug, what in activity_groups:
             infos += _activity_infos(
-                f"act__{slug}__", activity, what, self.windows_days, self.half_lives_days
+                f"act__{slug}__",
+                activity,
+                what,
+                self.windows_days,
+                self.half_lives_days,
+                self.share_half_lives_days if activity is not None else (),
             )
         recent, reference = VELOCITY_DAYS
         infos += [
@@ -415,7 +435,8 @@ class LeadFeaturizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
     @classmethod
     def from_fitted_state(cls, state: Mapping[str, Any]) -> LeadFeaturizer:
         """The featurizer `fitted_state` describes, ready to transform."""
-        featurizer = cls(**state["params"])
+        # Models stored before share features existed read their activities without them.
+        featurizer = cls(**{"share_half_lives_days": (), **state["params"]})
         featurizer._check_params()
         featurizer.activity_types_ = [str(t) for t in state["activity_types"]]
         featurizer.extra_columns_ = {str(k): str(v) for k, v in state["extra_columns"].items()}
@@ -437,6 +458,7 @@ class LeadFeaturizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
             [float(h) for h in self.half_lives_days],
             ACTIVE_WINDOW_DAYS,
             VELOCITY_DAYS[0],
+            [float(h) for h in self.share_half_lives_days],
         )
         type_column = {t: i for i, t in enumerate(self.activity_types_)}
         type_column[OTHER_ACTIVITY] = n_types - 1
@@ -445,7 +467,8 @@ class LeadFeaturizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
             info = self.feature_info_[name]
             if info.group == "engagement" and info.kind != fi.LEAD_AGE:
                 column = n_types if info.activity_type is None else type_column[info.activity_type]
-                param = info.half_life_days if info.kind == fi.DECAYED_COUNT else info.window_days
+                by_half_life = info.kind in (fi.DECAYED_COUNT, fi.SHARE)
+                param = info.half_life_days if by_half_life else info.window_days
                 index.append(layout[(info.kind, column, param)])
         # Activity features close the feature list: one gather fills them from the stats matrix.
         self.activity_columns_ = np.asarray(index, dtype=np.intp)
@@ -607,6 +630,7 @@ class LeadFeaturizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
             [float(h) for h in self.half_lives_days],
             ACTIVE_WINDOW_DAYS,
             VELOCITY_DAYS,
+            share_half_lives_days=[float(h) for h in self.share_half_lives_days],
         )
 
 
@@ -616,8 +640,9 @@ def _activity_infos(
     what: str,
     windows_days: Sequence[float],
     half_lives_days: Sequence[float],
+    share_half_lives_days: Sequence[float] = (),
 ) -> list[FeatureInfo]:
-    """Counts, recency and decayed counts of one activity type (or of all activities)."""
+    """Counts, recency, decayed counts and shares of one activity type (or of all activities)."""
 
     def info(
         suffix: str,
@@ -650,6 +675,15 @@ def _activity_infos(
             half_life_days=h,
         )
         for h in map(float, half_lives_days)
+    ]
+    infos += [
+        info(
+            f"share_hl{_days(h)}d",
+            fi.SHARE,
+            f"{what}' share of recent activity ({_days(h)}-day half-life)",
+            half_life_days=h,
+        )
+        for h in map(float, share_half_lives_days)
     ]
     return infos
 

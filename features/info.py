@@ -20,6 +20,7 @@ LEAD_AGE = "lead_age_days"  # days from created_at to as_of
 COUNT = "count"  # activities in the last window_days (None: all time)
 DAYS_SINCE_LAST = "days_since_last"  # days since the last activity (NaN: never)
 DECAYED_COUNT = "decayed_count"  # sum of 0.5 ** (age_days / half_life_days)
+SHARE = "share"  # a type's decayed count over all activities' (half_life_days); 0 without any
 ACTIVE_DAYS = "active_days"  # distinct UTC calendar days with activity (window_days or all time)
 VELOCITY = "velocity"  # (r - q) / (r + q) of daily rates, last window vs the rest of reference
 

@@ -400,6 +400,20 @@ def test_fitted_state_as_json_rebuilds_an_identical_featurizer() -> None:
     assert restored.feature_info_ == featurizer.feature_info_
 
 
+def test_a_state_stored_before_share_features_reads_without_them() -> None:
+    batch = random_history(n_leads=40, n_activities=600, snapshots_per_lead=2, seed=3)
+    featurizer = LeadFeaturizer(min_activity_count=10, min_category_count=3).fit(batch)
+    state = featurizer.fitted_state()
+    assert any(name.endswith("__share_hl3d") for name in featurizer.feature_names_out_)
+    del state["params"]["share_half_lives_days"]
+    old = LeadFeaturizer.from_fitted_state(state)
+    kept = [n for n in featurizer.feature_names_out_ if "__share_" not in n]
+    assert old.feature_names_out_ == kept
+    pd.testing.assert_frame_equal(
+        old.transform(batch), featurizer.transform(batch)[kept], check_exact=True
+    )
+
+
 def test_fit_transform_equals_fit_then_transform() -> None:
     batch = random_history(n_leads=30, n_activities=300, snapshots_per_lead=2, seed=5)
     params = {"min_activity_count": 10, "min_category_count": 3}
@@ -408,7 +422,10 @@ def test_fit_transform_equals_fit_then_transform() -> None:
     pd.testing.assert_frame_equal(together, apart, check_exact=True)
 
 
-@pytest.mark.parametrize("params", [{"windows_days": ()}, {"half_lives_days": (0,)}])
+@pytest.mark.parametrize(
+    "params",
+    [{"windows_days": ()}, {"half_lives_days": (0,)}, {"share_half_lives_days": (5,)}],
+)
 def test_invalid_params_raise(params: dict) -> None:
     with pytest.raises(ValueError):
         LeadFeaturizer(**params).fit(history([HAND_LEAD], [], [("a", AS_OF)]))

@@ -205,6 +205,11 @@ def _reference(info: FeatureInfo, before: list[tuple[float, str, int]], vocab: l
     if info.kind == fi.DECAYED_COUNT:
         assert info.half_life_days is not None
         return sum(0.5 ** (a[0] / info.half_life_days) for a in chosen)
+    if info.kind == fi.SHARE:
+        assert info.half_life_days is not None
+        total = sum(0.5 ** (a[0] / info.half_life_days) for a in before)
+        mine = sum(0.5 ** (a[0] / info.half_life_days) for a in chosen)
+        return mine / total if total > 0 else 0.0
     if info.kind == fi.ACTIVE_DAYS:
         return len({a[2] for a in in_window})
     if info.kind == fi.VELOCITY:
