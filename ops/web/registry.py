@@ -85,10 +85,19 @@ class Registry:
         except MlflowException as exc:
             log.warning("cannot list versions of %s: %s", self.model_name, exc)
             return []
+        # Searched versions come without their aliases from some stores (SQLite): the
+        # registered model holds them all.
+        aliases: dict[str, list[str]] = {}
+        try:
+            held = self.client.get_registered_model(self.model_name).aliases or {}
+        except MlflowException:
+            held = {}
+        for alias, version in sorted(held.items()):
+            aliases.setdefault(str(version), []).append(alias)
         rows = [
             VersionSummary(
                 str(v.version),
-                tuple(getattr(v, "aliases", []) or []),
+                tuple(aliases.get(str(v.version)) or getattr(v, "aliases", None) or ()),
                 int(v.creation_timestamp or 0),
                 v.run_id,
             )

@@ -200,6 +200,10 @@ def test_model_page_sets_champion_and_challenger_side_by_side(
             )
             assert figure in metrics_table, (run_id, name)
 
+    # Each version's aliases beside it in the version selector.
+    assert f">version {world.model.version} (@champion)</option>" in page
+    assert f">version {challenger.version} (@challenger)</option>" in page
+
     gate = challenger.gate
     assert not gate.promoted and gate.metrics["compared_leads"] > 0
     theirs = card(page, "challenger", challenger.version)
