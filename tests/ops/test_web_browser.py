@@ -268,6 +268,9 @@ FOCUSED = "() => document.activeElement.id || document.activeElement.getAttribut
 
 
 def test_every_control_is_labelled_and_the_thresholds_are_set_by_keyboard(page: Page) -> None:
+    page.goto("/sign-in")
+    expect(page.get_by_label("Access token")).to_be_visible()
+    assert page.evaluate(UNLABELLED_CONTROLS) == []
     sign_in(page)
     expect(page.locator("#sql-threshold")).to_be_visible()
     assert page.evaluate(UNLABELLED_CONTROLS) == []
