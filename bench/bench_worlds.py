@@ -248,7 +248,12 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(
             json.dumps(
                 [
-                    {"name": f.name, "ratios": f.ratios, "passed": f.passed, "extra": f.extra}
+                    {
+                        "name": f.name,
+                        "ratios": f.ratios,
+                        "passed": {k: bool(v) for k, v in f.passed.items()},
+                        "extra": f.extra,
+                    }
                     for f in figures
                 ],
                 indent=2,
