@@ -1,7 +1,8 @@
 """The rows a training run builds features for, with negatives sampled when there are too many.
 
 A million-lead export gives about seven million snapshots; the trees learn from far fewer
-without losing anything the holdout can measure. When the rows of the largest fit (the refit
+without losing much the holdout can measure. Opt-in (off by default: see the drifting world
+in docs/benchmarks.md): when the rows of the largest fit (the refit
 on every cohort) exceed `max_fit_rows`, every positive is kept and a seeded share of the
 negative train and activity snapshots, each kept negative weighted 1 / share, so weighted sums
 (the trees' gradients, the linear model's loss, the baselines' fits) estimate the full data's.
@@ -20,7 +21,8 @@ import pandas as pd
 
 from training.labels import TrainingExamples
 
-# At most this many rows in the largest fit; a 200,000-lead demo world stays below it.
+# A budget for the largest fit when sampling is asked for (`TrainConfig.max_fit_rows`, off by
+# default); a 200,000-lead demo world stays below it.
 MAX_FIT_ROWS = 2_000_000
 # Never fewer than this share of sampled negatives, whatever the budget says.
 MIN_NEGATIVE_SHARE = 0.02
