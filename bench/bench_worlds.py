@@ -134,13 +134,12 @@ def measure_world(name: str, config_overrides: TrainConfig, n_leads: int | None)
         "level_se": float(1.0 / np.sqrt(max(won_leads, 1))),
     }
     r = figures.ratios
-    # Python bools: numpy's are not JSON values (--json).
     figures.passed = {
-        "auc": bool(r["auc"][0] >= AUC_TARGET),
-        "log_loss": bool(r["log_loss"][0] <= LOG_LOSS_TARGET),
-        "mean": bool(abs(r["mean"][0] - 1) <= MEAN_TOLERANCE),
-        "mean_SQL": bool(abs(r["mean_SQL"][0] - 1) <= SQL_TOLERANCE),
-        "lift": bool(LIFT_RANGE[0] <= r["lift"][0] <= LIFT_RANGE[1]),
+        "auc": r["auc"][0] >= AUC_TARGET,
+        "log_loss": r["log_loss"][0] <= LOG_LOSS_TARGET,
+        "mean": abs(r["mean"][0] - 1) <= MEAN_TOLERANCE,
+        "mean_SQL": abs(r["mean_SQL"][0] - 1) <= SQL_TOLERANCE,
+        "lift": LIFT_RANGE[0] <= r["lift"][0] <= LIFT_RANGE[1],
     }
     figures.seconds = time.perf_counter() - start
     return figures
