@@ -667,23 +667,19 @@ def _activity_infos(
     ]
     infos.append(info("count_all", fi.COUNT, f"{what}, all time"))
     infos.append(info("days_since_last", fi.DAYS_SINCE_LAST, f"days since the last of {what}"))
-    infos += [
-        info(
-            f"decayed_hl{_days(h)}d",
-            fi.DECAYED_COUNT,
-            f"{what} decayed with a {_days(h)}-day half-life",
-            half_life_days=h,
-        )
-        for h in map(float, half_lives_days)
+    by_half_life: list[tuple[float, str, str, str]] = [
+        *(
+            (float(h), "decayed", fi.DECAYED_COUNT, f"{what} decayed with a")
+            for h in half_lives_days
+        ),
+        *(
+            (float(h), "share", fi.SHARE, f"{what}' share of recent activity, a")
+            for h in share_half_lives_days
+        ),
     ]
     infos += [
-        info(
-            f"share_hl{_days(h)}d",
-            fi.SHARE,
-            f"{what}' share of recent activity ({_days(h)}-day half-life)",
-            half_life_days=h,
-        )
-        for h in map(float, share_half_lives_days)
+        info(f"{stem}_hl{_days(h)}d", kind, f"{text} {_days(h)}-day half-life", half_life_days=h)
+        for h, stem, kind, text in by_half_life
     ]
     return infos
 
