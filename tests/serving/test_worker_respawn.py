@@ -97,7 +97,8 @@ def test_serve_parent_never_loads_the_model(trained_model: TrainedModel, tmp_pat
         "from serving.launch import ServeOptions, prepare\n"
         f"options = ServeOptions({trained_model.model_uri!r}, {trained_model.tracking_uri!r},"
         " '127.0.0.1', 0, 1)\n"
-        f"card = prepare(options, Path({str(tmp_path / 'model')!r}))\n"
+        # A generous registry wait: this test is about imports, not about a slow machine.
+        f"card = prepare(options, Path({str(tmp_path / 'model')!r}), timeout_s=120)\n"
         "print(json.dumps({'version': card.version, 'lightgbm': 'lightgbm' in sys.modules,"
         " 'scorer': 'models.scorer' in sys.modules}))\n"
     )
