@@ -24,6 +24,7 @@ __all__ = [
     "file_digests",
     "manifest",
     "read_manifest",
+    "recorded_digests",
     "verify_files",
 ]
 
@@ -75,3 +76,16 @@ def read_manifest(text: str) -> dict[str, str]:
         return {str(k): str(v) for k, v in data["sha256"].items()}
     except (ValueError, KeyError, TypeError, AttributeError):
         raise ArtifactError(f"the recorded digests ({DIGESTS_TAG}) are not readable") from None
+
+
+def recorded_digests(tags: Mapping[str, str], what: str) -> dict[str, str]:
+    """The digests a registry version's `tags` recorded at registration; ArtifactError when
+    there are none (a version registered by an older leadscore, or by hand) or unreadable."""
+    recorded = tags.get(DIGESTS_TAG)
+    if recorded is None:
+        raise ArtifactError(
+            f"{what} has no file digests recorded in the registry ({DIGESTS_TAG}): only a "
+            "version whose files were hashed when it was registered is read; retrain it with "
+            "this leadscore (`leadscore train`)"
+        )
+    return read_manifest(recorded)

@@ -19,7 +19,7 @@ from mlflow.models import Model
 from mlflow.pyfunc import PythonModel
 
 from models.artifacts import load_scorer_files, save_scorer_files
-from models.digests import DIGESTS_TAG, ArtifactError, read_manifest, verify_files
+from models.digests import recorded_digests, verify_files
 from models.records import records_to_history
 from models.registry import (
     POLICY_ARTIFACT,
@@ -77,16 +77,11 @@ def download_registered(uri: str, dst: Path) -> Path:
 
     client = MlflowClient()
     name, version = resolve_model_version(uri, client)
-    recorded = (client.get_model_version(name, version).tags or {}).get(DIGESTS_TAG)
     what = f"model {name} version {version}"
-    if recorded is None:
-        raise ArtifactError(
-            f"{what} has no file digests recorded in the registry ({DIGESTS_TAG}); "
-            "retrain it with this leadscore (`leadscore train`)"
-        )
+    digests = recorded_digests(client.get_model_version(name, version).tags or {}, what)
     # The exact version resolved above, not whatever the alias points at a moment later.
     local = download_model(version_uri(name, version), dst)
-    verify_files(local, read_manifest(recorded), what)
+    verify_files(local, digests, what)
     return local
 
 

@@ -164,26 +164,25 @@ class PredictionLog:
             if have is None or want is None or have >= want:
                 continue
             statement = f"ALTER TABLE {TABLE} ALTER COLUMN {name} TYPE VARCHAR({want})"
-            try:
-                if self.engine.dialect.name != "postgresql":
-                    raise NotImplementedError(self.engine.dialect.name)
-                with self.engine.begin() as connection:
-                    connection.exec_driver_sql(statement)
-            except (sa.exc.DBAPIError, NotImplementedError) as exc:
-                log.warning(
-                    "prediction log column %s holds %d characters, the API allows %d: requests "
-                    "with longer values will be answered 503 until the table's owner runs: %s "
-                    "(%s)",
-                    name,
-                    have,
-                    want,
-                    statement,
-                    describe_failure(exc) if isinstance(exc, sa.exc.DBAPIError) else "not tried",
-                )
-            else:
-                log.info(
-                    "prediction log column %s widened from %d to %d characters", name, have, want
-                )
+            reason = "not tried on this database"
+            if self.engine.dialect.name == "postgresql":
+                try:
+                    with self.engine.begin() as connection:
+                        connection.exec_driver_sql(statement)
+                except sa.exc.DBAPIError as exc:
+                    reason = describe_failure(exc)
+                else:
+                    log.info("prediction log column %s widened from %d to %d", name, have, want)
+                    continue
+            log.warning(
+                "prediction log column %s holds %d characters, the API allows %d: requests "
+                "with longer values will be answered 503 until the table's owner runs: %s (%s)",
+                name,
+                have,
+                want,
+                statement,
+                reason,
+            )
 
     @classmethod
     def from_env(cls) -> PredictionLog | None:

@@ -19,7 +19,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from models.digests import DIGESTS_TAG, ArtifactError, read_manifest, verify_files
+from models.digests import (
+    DIGESTS_TAG,
+    ArtifactError,
+    read_manifest,
+    recorded_digests,
+    verify_files,
+)
 from models.registry import (
     BENTO_MODEL_NAME,
     POLICY_ARTIFACT,
@@ -61,13 +67,6 @@ class ServedModel:
     card: ModelCard
 
 
-def _describe(uri: str, tracking_uri: str) -> tuple[ModelCard, str | None]:
-    """`describe_uri`, and the file digests recorded for the version (None: not a registry
-    version, or none recorded)."""
-    card, tags = describe_version(uri, tracking_uri)
-    return card, tags.get(DIGESTS_TAG)
-
-
 def check_tracking_store(tracking_uri: str) -> None:
     """Refuse a SQLite tracking store that is not there: MLflow would create an empty one (a
     mistyped path served nothing, silently)."""
@@ -97,7 +96,7 @@ def prepare_model_dir(
     check_tracking_store(tracking_uri)
     _fail_fast_over_http()
     try:
-        card, recorded = call_within(timeout_s, lambda: _describe(uri, tracking_uri))
+        card, tags = call_within(timeout_s, lambda: describe_version(uri, tracking_uri))
     except TimeoutError:
         raise ModelLoadError(
             f"the MLflow registry at {tracking_uri} did not answer within {timeout_s:g} s "
@@ -108,16 +107,10 @@ def prepare_model_dir(
             f"cannot get model {uri} from MLflow at {tracking_uri}: {_first_line(exc)}. "
             "Train one (`leadscore train`), or set LEADSCORE_MODEL_URI / MLFLOW_TRACKING_URI."
         ) from None
-    if recorded is None:
-        raise ModelLoadError(
-            f"model {uri} has no file digests recorded in the registry ({DIGESTS_TAG}): only "
-            "a registered version whose files were hashed when it was registered is served; "
-            "retrain it with this leadscore (`leadscore train`)"
-        )
     try:
-        digests = read_manifest(recorded)
+        digests = recorded_digests(tags, f"model {uri}")
     except ArtifactError as exc:
-        raise ModelLoadError(f"model {uri}: {exc}") from None
+        raise ModelLoadError(str(exc)) from None
     try:
         # Download the exact version the alias pointed at, not whatever it points at now.
         pinned = version_uri(card.name, card.version) if uri.startswith("models:/") else uri
@@ -138,7 +131,7 @@ def prepare_model_dir(
     except ArtifactError as exc:
         shutil.rmtree(target, ignore_errors=True)
         raise ModelLoadError(str(exc)) from None
-    (folder / DIGESTS_FILE).write_text(recorded)
+    (folder / DIGESTS_FILE).write_text(tags[DIGESTS_TAG])
     (folder / CARD_FILE).write_text(json.dumps(asdict(card), indent=2))
     return card
 
