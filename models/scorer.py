@@ -193,15 +193,19 @@ class LeadScorer:
         n = len(A)
         # Numbers beyond the training range score (and read in reasons) as its edge.
         A = self.model.clip_to_training(A)
+        explained = self.model.contributions_from_matrix(A, num_threads) if explain and n else None
         # LightGBM refuses an empty matrix; no snapshots simply means no scores.
-        probability = self.model.proba_from_matrix(A, num_threads) if n else np.zeros(0)
+        if explained is not None:
+            probability = self.model.proba_from_contributions(explained)
+        else:
+            probability = self.model.proba_from_matrix(A, num_threads) if n else np.zeros(0)
         out: dict[str, Any] = {
             "probability": probability,
             "percentile": ReferenceScores.percentile(self.reference.probability, probability),
             "tier": assign_tier(probability, self.policy),
         }
-        if explain and n:
-            contrib = self.model.contributions_from_matrix(A, num_threads)[:, :-1]
+        if explained is not None:
+            contrib = explained[:, :-1]
             fit, engagement = self.group_contributions(contrib)
             out["fit_score"] = ReferenceScores.percentile(self.reference.fit, fit)
             out["engagement_score"] = ReferenceScores.percentile(

@@ -79,6 +79,9 @@ def test_blended_model_is_calibrated_and_contributions_explain_its_log_odds() ->
     p = model.predict_proba(X_val)[:, 1]
     assert abs(p.mean() - y_val.mean()) < 0.01
     assert np.array_equal(p, model.proba_from_matrix(A, num_threads=1))
+    # Scoring with reasons reads probabilities off the contributions: the same numbers.
+    explained = model.contributions_from_matrix(A, num_threads=1)
+    assert np.allclose(model.proba_from_contributions(explained), p, rtol=0, atol=1e-12)
 
 
 def test_linear_weight_zero_is_the_trees_alone_and_out_of_range_is_refused() -> None:

@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
-from serving.engine import ActivityColumns, utc_micros
+from serving.engine import ActivityColumns, EngineScores, utc_micros
 from serving.errors import RequestError
-from serving.lead_checks import check_leads
+from serving.lead_checks import check_leads, render_scores
 from serving.schemas import ScoreRequest
 
 AS_OF = datetime(2026, 6, 30)
@@ -92,3 +92,42 @@ def test_utc_micros_asks_a_zone_with_daylight_saving_for_each_instant() -> None:
     assert (
         expected[1] - expected[3] == -2 * 3_600 * 1_000_000
     )  # 12:00 in Paris in July is 10:00 UTC
+
+
+def engine_scores(probability: list[float], explain: bool) -> EngineScores:
+    n = len(probability)
+    reasons = [["Requested a demo yesterday", "Café owner, été"]] * n
+    return EngineScores(
+        probability=np.array(probability),
+        percentile=np.full(n, 42.5),
+        tier=np.array(["SQL"] * n, dtype=object),
+        fit_score=np.full(n, 10.0 if explain else np.nan),
+        engagement_score=np.full(n, 90.0 if explain else np.nan),
+        reasons_positive=reasons,
+        reasons_negative=[[] for _ in range(n)],
+    )
+
+
+@pytest.mark.parametrize("explain", [True, False])
+def test_answers_are_the_json_the_scores_say(explain: bool) -> None:
+    req = parsed(lead("a"), lead("b"))
+    as_of = [AS_OF, AS_OF]
+    scores = engine_scores([0.123456789012345678, 1e-7], explain)
+    body = render_scores(req.leads, as_of, AS_OF, scores, explain, {"name": "m"}, [])
+    answer = json.loads(body)
+    assert [s["probability"] for s in answer["scores"]] == scores.probability.tolist()
+    assert [s["lead_id"] for s in answer["scores"]] == ["a", "b"]
+    assert answer["scores"][0]["as_of"] == "2026-06-30T00:00:00Z"
+    if explain:
+        assert answer["scores"][1]["reasons"]["positive"][1] == "Café owner, été"
+        assert answer["scores"][0]["fit_score"] == 10.0
+    else:
+        assert answer["scores"][0]["reasons"] is None
+        assert answer["scores"][0]["fit_score"] is None
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_a_score_that_is_not_a_number_is_a_fault_not_an_answer(bad: float) -> None:
+    req = parsed(lead("a"))
+    with pytest.raises(ValueError, match="not a finite number"):
+        render_scores(req.leads, [AS_OF], AS_OF, engine_scores([bad], True), True, {}, [])
