@@ -36,14 +36,8 @@ from models.baselines import logistic_baseline, to_object_categoricals
 from training.evaluate import evaluate_predictions
 from training.pipeline import LIGHTGBM, LOGISTIC
 from training.public_tables import BANK_MARKETING, X_EDUCATION, datasets_folder
-from training.single_table import (
-    MODELS,
-    SingleTableResult,
-    TableConfig,
-    prepare_table,
-    read_table,
-    train_table,
-)
+from training.single_table import MODELS, SingleTableResult, train_table
+from training.table_input import TableConfig, prepare_table, read_table
 
 REPO = Path(__file__).resolve().parent.parent
 METRICS = ("roc_auc", "log_loss", "brier", "ece", "lift_top10")

@@ -229,12 +229,8 @@ def report(
     if not predictions:
         err_console.print("[red]Give --predictions or set LEADSCORE_PREDICTION_LOG.[/red]")
         raise typer.Exit(code=2)
-    from ops.closed_loop import (
-        ClosedLoopError,
-        LoopOptions,
-        run_closed_loop_report,
-        summary_lines,
-    )
+    from ops.closed_loop import summary_lines
+    from ops.closed_loop_run import ClosedLoopError, LoopOptions, run_closed_loop_report
 
     read = read_or_exit(data)
     try:

@@ -30,7 +30,7 @@ def _score_table(path: Path, out: Path, model: str, no_reasons: bool) -> None:
     from models.pyfunc import load_any_scorer_from_uri
     from models.table_scorer import TableScorer
     from training.batch import score_table, write_scores
-    from training.single_table import TableError, read_table
+    from training.table_input import TableError, read_table
 
     try:
         rows = read_table(path)

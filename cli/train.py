@@ -68,7 +68,8 @@ def _train_table(
     from dataclasses import replace
 
     from models.registry import TrackingConfig
-    from training.single_table import DROPPED, LABEL, TableConfig, train_single_table
+    from training.single_table import train_single_table
+    from training.table_input import DROPPED, LABEL, TableConfig
     from training.table_run import log_single_table_run
 
     if label_column is None:

@@ -29,17 +29,8 @@ from training.pipeline import LIGHTGBM
 from training.plots import plot_feature_importance
 from training.report import ReportSection
 from training.run import calibration_section
-from training.single_table import (
-    COHORTS,
-    DATETIME_KEY,
-    DROPPED,
-    LABEL,
-    LEAK_AUC,
-    MODELS,
-    ROW_ORDER,
-    STRATIFIED,
-    SingleTableResult,
-)
+from training.single_table import LEAK_AUC, MODELS, SingleTableResult
+from training.table_input import COHORTS, DATETIME_KEY, DROPPED, LABEL, ROW_ORDER, STRATIFIED
 from training.tracking import (
     fingerprint_files,
     git_commit,

@@ -27,7 +27,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from ops.closed_loop import ClosedLoopError
+from ops.closed_loop_run import ClosedLoopError
 from ops.policy_store import PolicyNotFound
 from ops.thresholds import calibrate_thresholds
 from ops.web.access import (

@@ -11,9 +11,9 @@ from ops.closed_loop import (
     funnel_by,
     label_scores,
     lead_funnel,
-    most_logged_model,
     wilson_interval,
 )
+from ops.closed_loop_run import most_logged_model
 from tests.conftest import make_export
 from training.report import render_report
 

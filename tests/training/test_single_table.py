@@ -12,9 +12,9 @@ import pytest
 from features.tabular import NAMED_LIKE_ID, UNIQUE_STRINGS
 from models.registry import TrackingConfig
 from training.pipeline import LIGHTGBM, LOGISTIC
-from training.single_table import (
+from training.single_table import SingleTableResult, train_single_table, train_table
+from training.table_input import (
     DROPPED,
-    SingleTableResult,
     TableConfig,
     TableError,
     detect_separator,
@@ -24,8 +24,6 @@ from training.single_table import (
     split_cohorts,
     stratified_cohorts,
     time_cohorts,
-    train_single_table,
-    train_table,
 )
 
 FAST = {"n_jobs": 1, "learning_rate": 0.1, "max_rounds": 300, "early_stopping_rounds": 20}
