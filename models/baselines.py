@@ -89,11 +89,20 @@ class PointsLeadScore(ClassifierMixin, BaseEstimator):
         return total
 
     def fit(
-        self, X: pd.DataFrame, y: np.ndarray, sample_weight: np.ndarray | None = None
+        self,
+        X: pd.DataFrame,
+        y: np.ndarray,
+        sample_weight: np.ndarray | None = None,
+        rows: np.ndarray | None = None,
     ) -> PointsLeadScore:
+        """Learn the points' mapping to a probability on the `rows` of X (positions; None:
+        all); y and `sample_weight` per fitting row."""
         # The points are fixed by hand; only their mapping to a probability is learned.
+        points = self.points(X)
+        if rows is not None:
+            points = points[rows]
         self.mapping_ = LogisticRegression().fit(
-            signed_log1p(self.points(X))[:, None], y, sample_weight=sample_weight
+            signed_log1p(points)[:, None], y, sample_weight=sample_weight
         )
         self.classes_ = np.array([0, 1])
         return self

@@ -62,32 +62,74 @@ def _validation_log_loss(
     return float(log_loss(y_val, calibrator.predict(raw), labels=[0, 1]))
 
 
+# Rows LightGBM reads at a time while it bins a dataset: the frame is never copied whole.
+DATASET_BATCH_ROWS = 65_536
+
+
+def tree_rows(X: pd.DataFrame, positions: np.ndarray) -> np.ndarray:
+    """Some rows of a feature frame as the trees read them: float32, category codes as numbers
+    (missing as NaN). Codes of a few hundred levels are exact in float32."""
+    part = X.iloc[positions]
+    matrix = np.empty(part.shape, dtype=np.float32, order="F")
+    for j, dtype in enumerate(part.dtypes):
+        column = part.iloc[:, j]
+        if isinstance(dtype, pd.CategoricalDtype):
+            codes = column.cat.codes.to_numpy()
+            matrix[:, j] = np.where(codes >= 0, codes, np.nan)
+        else:
+            matrix[:, j] = column.to_numpy(dtype=np.float32, na_value=np.nan)
+    return np.ascontiguousarray(matrix)
+
+
+class FrameRows(lgb.Sequence):
+    """Rows of a feature frame (by position) as LightGBM's batch reader: a batch of
+    `DATASET_BATCH_ROWS` rows at a time, so no float copy of the whole frame exists.
+
+    LightGBM first reads single rows (its sample for the bins, in increasing order: each batch
+    is built once and kept until a row beyond it is asked for), then pushes slices.
+    """
+
+    batch_size = DATASET_BATCH_ROWS
+
+    def __init__(self, X: pd.DataFrame, positions: np.ndarray) -> None:
+        self.X = X
+        self.positions = positions
+        self._batch: tuple[int, np.ndarray] | None = None
+
+    def __len__(self) -> int:
+        return len(self.positions)
+
+    def _rows(self, start: int, stop: int) -> np.ndarray:
+        return tree_rows(self.X, self.positions[start:stop])
+
+    def __getitem__(self, index: int | slice) -> np.ndarray:  # type: ignore[override]
+        if isinstance(index, slice):
+            start, stop, _ = index.indices(len(self))
+            return self._rows(start, stop)
+        first = int(index) - int(index) % self.batch_size
+        if self._batch is None or self._batch[0] != first:
+            self._batch = (first, self._rows(first, first + self.batch_size))
+        # The bins are learned from float64 samples (exact copies of the float32 values).
+        return self._batch[1][int(index) - first].astype(np.float64)
+
+
 def lgb_dataset(
     X: pd.DataFrame,
     y: np.ndarray,
     sample_weight: np.ndarray | None = None,
     reference: lgb.Dataset | None = None,
+    rows: np.ndarray | None = None,
 ) -> lgb.Dataset:
-    """LightGBM's dataset of a feature frame, from one float32 matrix filled column by column.
-
-    LightGBM's own pandas path first copies the whole frame into one matrix of the frame's
-    widest type; here each column is written once into a float32 matrix (category codes
-    included: codes of a few hundred levels are exact in float32), which LightGBM reads
-    without a further copy. The dataset is constructed at once and the matrix dropped, so
-    only LightGBM's binned copy (a byte or two per value) stays.
+    """LightGBM's dataset of a feature frame's `rows` (positions; None: every row), binned
+    from batches of float32 rows (`FrameRows`): the same bins and dataset as from one
+    float32 matrix of those rows, without that matrix or a copy of the frame's rows.
+    `y` and `sample_weight` are per chosen row. Constructed at once, so only LightGBM's
+    binned copy (a byte or two per value) stays.
     """
-    matrix = np.empty(X.shape, dtype=np.float32, order="F")
-    categorical = []
-    for j, dtype in enumerate(X.dtypes):
-        column = X.iloc[:, j]
-        if isinstance(dtype, pd.CategoricalDtype):
-            categorical.append(j)
-            codes = column.cat.codes.to_numpy()
-            matrix[:, j] = np.where(codes >= 0, codes, np.nan)
-        else:
-            matrix[:, j] = column.to_numpy(dtype=np.float32, na_value=np.nan)
+    positions = np.arange(len(X)) if rows is None else np.asarray(rows)
+    categorical = [j for j, dtype in enumerate(X.dtypes) if isinstance(dtype, pd.CategoricalDtype)]
     dataset = lgb.Dataset(
-        matrix,
+        FrameRows(X, positions),
         label=np.asarray(y),
         weight=None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64),
         feature_name=[str(c) for c in X.columns],
@@ -169,12 +211,14 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
         y_val: np.ndarray,
         groups_val: np.ndarray | None = None,
         sample_weight: np.ndarray | None = None,
+        rows: np.ndarray | None = None,
     ) -> ConversionModel:
         """Fit trees and linear model on (X, y); stop early and calibrate on (X_val, y_val).
 
-        `sample_weight`: per fitting row (sampled negatives weigh 1 / their share); the
+        `sample_weight`: per row of X (sampled negatives weigh 1 / their share); the
         validation rows are never sampled, so early stopping and calibration see leads as
-        they come.
+        they come. `rows`: the positions of X (and of y and `sample_weight`) to fit on
+        (None: all), read in place instead of a copy of those rows.
         """
         weights = LINEAR_WEIGHTS if self.linear_weight == "auto" else (self.linear_weight,)
         if not all(isinstance(w, float | int) and 0.0 <= w < 1.0 for w in weights):
@@ -184,9 +228,12 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
             for name, dtype in X.dtypes.items()
             if isinstance(dtype, pd.CategoricalDtype)
         }
-        self._learn_range(X)
+        rows = np.arange(len(X)) if rows is None else np.asarray(rows)
+        y = np.asarray(y)[rows]
+        sample_weight = None if sample_weight is None else np.asarray(sample_weight)[rows]
+        self._learn_range(X, rows)
         self.sample_weighted_ = sample_weight is not None
-        train_set = lgb_dataset(X, y, sample_weight)
+        train_set = lgb_dataset(X, y, sample_weight, rows=rows)
         val_set = lgb_dataset(X_val, y_val, reference=train_set)
         self.booster_ = lgb.train(
             self.lgb_params(),
@@ -199,11 +246,11 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
         self.best_iteration_ = int(self.booster_.best_iteration or self.max_rounds)
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)
         self.classes_ = np.array([0, 1])
-        self.linear_ = self._fit_linear(X, y, sample_weight) if max(weights) > 0 else None
+        linear = self._fit_linear(X, y, sample_weight, rows) if max(weights) > 0 else None
+        self.linear_ = linear
         del train_set, val_set
         # Each model predicts validation once; the candidates only weigh the two.
         trees_val = self._by_chunk(X_val, lambda A: self._trees(A, None, raw_score=True))
-        linear = self.linear_
         linear_val = self._by_chunk(X_val, linear.decision_function) if linear is not None else 0.0
         raw = {w: _sigmoid((1 - w) * trees_val + w * linear_val) for w in weights}
         fitted = {
@@ -226,13 +273,21 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
         return self
 
     def _grow(
-        self, X: pd.DataFrame, y: np.ndarray, sample_weight: np.ndarray | None = None
+        self,
+        X: pd.DataFrame,
+        y: np.ndarray,
+        sample_weight: np.ndarray | None = None,
+        rows: np.ndarray | None = None,
     ) -> tuple[lgb.Booster, LinearLogOdds | None]:
-        """Trees with the early-stopped round count (and the linear model in use) on (X, y)."""
+        """Trees with the early-stopped round count (and the linear model in use) on the
+        `rows` of (X, y) (None: all; y and `sample_weight` per row of X)."""
+        rows = np.arange(len(X)) if rows is None else np.asarray(rows)
+        y = np.asarray(y)[rows]
+        sample_weight = None if sample_weight is None else np.asarray(sample_weight)[rows]
         booster = lgb.train(
-            self.lgb_params(), lgb_dataset(X, y, sample_weight), self.best_iteration_
+            self.lgb_params(), lgb_dataset(X, y, sample_weight, rows=rows), self.best_iteration_
         )
-        linear = self._fit_linear(X, y, sample_weight) if self._weight() > 0 else None
+        linear = self._fit_linear(X, y, sample_weight, rows) if self._weight() > 0 else None
         return booster, linear
 
     def refit_all(
@@ -263,15 +318,16 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
         y = np.asarray(y)
         raws = [np.full(len(frame), np.nan) for frame, _ in targets]
         for k in np.unique(np.concatenate([folds for _, folds in targets])):
-            other = fold != k
-            weight = None if sample_weight is None else sample_weight[other]
-            booster, linear = self._grow(X[other], y[other], weight)
+            # The other folds' rows by position: no copy of their features.
+            booster, linear = self._grow(X, y, sample_weight, rows=np.flatnonzero(fold != k))
+
+            def predict(A: np.ndarray, booster: lgb.Booster = booster, linear: Any = linear) -> Any:
+                return self._combine(np.asarray(booster.predict(A, raw_score=True)), linear, A)
+
             for raw, (frame, folds) in zip(raws, targets, strict=True):
                 mine = folds == k
                 if mine.any():
-                    A = self.matrix(frame[mine])
-                    trees = np.asarray(booster.predict(A, raw_score=True))
-                    raw[mine] = self._combine(trees, linear, A)
+                    raw[mine] = self._by_chunk(frame[mine], predict)
         return raws
 
     def recalibrate(
@@ -283,17 +339,21 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
         )
         return self
 
-    def _learn_range(self, X: pd.DataFrame) -> None:
-        """The range of each number in training; category codes are left unbounded.
+    def _learn_range(self, X: pd.DataFrame, rows: np.ndarray | None = None) -> None:
+        """The range of each number in the `rows` of X (None: all); category codes are left
+        unbounded.
 
         Column by column: no float copy of a million-row frame."""
         low = np.full(X.shape[1], -np.inf)
         high = np.full(X.shape[1], np.inf)
         for j, dtype in enumerate(X.dtypes):
             if not isinstance(dtype, pd.CategoricalDtype):
-                column = X.iloc[:, j]
-                if column.notna().any():
-                    low[j], high[j] = float(column.min()), float(column.max())
+                values = X.iloc[:, j].to_numpy()
+                if rows is not None:
+                    values = values[rows]
+                present = values[~np.isnan(values)]
+                if len(present):
+                    low[j], high[j] = float(present.min()), float(present.max())
         self.feature_low_, self.feature_high_ = low, high
 
     def clip_to_training(self, A: np.ndarray) -> np.ndarray:
@@ -304,16 +364,30 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
         """
         return np.clip(A, self.feature_low_, self.feature_high_)
 
+    def _clip_in_place(self, A: np.ndarray) -> np.ndarray:
+        """`clip_to_training` of a matrix this model built: no second matrix."""
+        return np.clip(A, self.feature_low_, self.feature_high_, out=A)
+
     def _fit_linear(
-        self, X: pd.DataFrame, y: np.ndarray, sample_weight: np.ndarray | None = None
+        self,
+        X: pd.DataFrame,
+        y: np.ndarray,
+        sample_weight: np.ndarray | None,
+        rows: np.ndarray,
     ) -> LinearLogOdds:
+        """The linear part on (a bounded sample of) the `rows` of X; y and `sample_weight`
+        per fitting row. Its float matrix is dropped once the design is written: the solver
+        runs with the design alone."""
         dtypes = self.category_dtypes_
         positions = tuple(i for i, name in enumerate(X.columns) if name in dtypes)
         levels = tuple(len(dtypes[str(X.columns[i])].categories) for i in positions)
         linear = LinearLogOdds(positions, levels, C=self.linear_C)
-        rows = linear_fit_rows(len(X), self.random_state)
-        weight = None if sample_weight is None else np.asarray(sample_weight)[rows]
-        return linear.fit(self.matrix(X.iloc[rows]), np.asarray(y)[rows], weight)
+        sample = linear_fit_rows(len(rows), self.random_state)
+        weight = None if sample_weight is None else np.asarray(sample_weight)[sample]
+        A = self.matrix(X, rows[sample])
+        design = linear.design(A)
+        del A
+        return linear.fit_design(design, np.asarray(y)[sample], weight)
 
     def _weight(self) -> float:
         """The linear model's share in use."""
@@ -334,10 +408,10 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
                 raise ValueError(f"the model was trained on other levels of {name!r}")
         self.category_dtypes_ = dict(dtypes)
 
-    def matrix(self, X: pd.DataFrame) -> np.ndarray:
+    def matrix(self, X: pd.DataFrame, rows: np.ndarray | None = None) -> np.ndarray:
         """The float matrix both models read (category codes of the training levels), with
-        numbers clipped to the training range."""
-        return self.clip_to_training(feature_matrix(X, self.category_dtypes_))
+        numbers clipped to the training range; of the `rows` of X only when given."""
+        return self._clip_in_place(feature_matrix(X, self.category_dtypes_, rows))
 
     def _trees(self, A: np.ndarray, num_threads: int | None, **kind: bool) -> np.ndarray:
         """LightGBM's raw scores or SHAP contributions (`kind`) for the rows of `A`."""
@@ -462,22 +536,30 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
         """Uncalibrated probabilities (see `raw_from_matrix`)."""
         return self._by_chunk(X, self.raw_from_matrix)
 
-    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+    def predict_proba(self, X: pd.DataFrame, rows: np.ndarray | None = None) -> np.ndarray:
         """sklearn's adapter of `proba_from_matrix`: [1 - p, p] per row of a feature frame
-        (built in chunks of rows)."""
-        p = self._by_chunk(X, self.proba_from_matrix)
+        (built in chunks of rows), or per row of its `rows` (positions) when given."""
+        p = self._by_chunk(X, self.proba_from_matrix, rows)
         return np.column_stack([1 - p, p])
 
-    def _by_chunk(self, X: pd.DataFrame, predict: Any) -> np.ndarray:
-        """`predict` of the float matrix, built and read `PREDICT_CHUNK_ROWS` rows at a time."""
-        if len(X) <= PREDICT_CHUNK_ROWS:
-            return np.asarray(predict(self.matrix(X)))
-        return np.concatenate(
-            [
-                predict(self.matrix(X.iloc[start : start + PREDICT_CHUNK_ROWS]))
+    def _by_chunk(
+        self, X: pd.DataFrame, predict: Any, rows: np.ndarray | None = None
+    ) -> np.ndarray:
+        """`predict` of the float matrix of X (of its `rows` when given), built and read
+        `PREDICT_CHUNK_ROWS` rows at a time."""
+        if rows is None:
+            if len(X) <= PREDICT_CHUNK_ROWS:
+                return np.asarray(predict(self.matrix(X)))
+            chunks = (
+                self.matrix(X.iloc[start : start + PREDICT_CHUNK_ROWS])
                 for start in range(0, len(X), PREDICT_CHUNK_ROWS)
-            ]
-        )
+            )
+        else:
+            chunks = (
+                self.matrix(X, rows[start : start + PREDICT_CHUNK_ROWS])
+                for start in range(0, len(rows), PREDICT_CHUNK_ROWS)
+            )
+        return np.concatenate([np.asarray(predict(A)) for A in chunks] or [np.empty(0)])
 
     def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
         """Log-odds contributions per feature, plus the `bias` column."""

@@ -9,7 +9,8 @@ service run it without pandas or scikit-learn pipelines on the way.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -31,21 +32,40 @@ def floats_from_json(values: list[float | str]) -> np.ndarray:
     return np.array([float(v) for v in values], dtype=np.float64)
 
 
+# Numeric columns whose temporaries (log-scaled, standardised, missing) exist at a time.
+TERM_BLOCK = 16
+
+
+@dataclass
+class LinearDesign:
+    """The linear model's terms of the fitting rows, one column per coefficient: standardised
+    numbers, then missing indicators (from `first_level` on: the one-hot levels), and the
+    level codes per categorical."""
+
+    matrix: np.ndarray
+    codes: list[np.ndarray]
+    n_numeric: int
+    first_level: int
+
+
 def signed_log1p(x: np.ndarray) -> np.ndarray:
     """log1p of the magnitude with the sign kept: counts and sizes on a log scale."""
     return np.sign(x) * np.log1p(np.abs(x))
 
 
 def feature_matrix(
-    X: pd.DataFrame, categories: Mapping[str, pd.CategoricalDtype] | None = None
+    X: pd.DataFrame,
+    categories: Mapping[str, pd.CategoricalDtype] | None = None,
+    rows: np.ndarray | None = None,
 ) -> np.ndarray:
     """Features as LightGBM's float matrix: category codes (missing as NaN), numbers as floats.
 
     With `categories` (a dtype per categorical column), each categorical column must carry
     exactly those levels, so the codes mean what they meant in training; a mismatch raises
-    instead of scoring the wrong level.
+    instead of scoring the wrong level. With `rows` (positions), only those rows, gathered
+    column by column: no copy of the frame's rows on the way.
     """
-    out = np.empty((len(X), X.shape[1]), dtype=np.float64)
+    out = np.empty((len(X) if rows is None else len(rows), X.shape[1]), dtype=np.float64)
     numeric: list[int] = []
     for j, dtype in enumerate(X.dtypes):
         if not isinstance(dtype, pd.CategoricalDtype):
@@ -62,8 +82,13 @@ def feature_matrix(
         ):
             raise ValueError(f"feature {name!r} has other category levels than in training")
         codes = np.asarray(X.iloc[:, j].array.codes)
+        if rows is not None:
+            codes = codes[rows]
         out[:, j] = np.where(codes >= 0, codes, np.nan)
-    if numeric:
+    if rows is not None:
+        for j in numeric:
+            out[:, j] = X.iloc[:, j].to_numpy(dtype=np.float64, na_value=np.nan)[rows]
+    elif numeric:
         first = numeric[0]
         # One block copy (a slice when the numbers are the trailing columns, as the
         # featurizer lays them out): column-by-column access costs more than a prediction.
@@ -112,13 +137,30 @@ class LinearLogOdds(ClassifierMixin, BaseEstimator):
         categorical = set(self.categorical_positions)
         return np.array([j for j in range(n_features) if j not in categorical], dtype=int)
 
-    def _numeric_terms(self, A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Standardised log-scaled numbers (missing at the median) and missing indicators."""
-        values = A[:, self.numeric_positions_]
-        missing = np.isnan(values)
-        filled = np.clip(np.where(missing, self.median_, values), self.low_, self.high_)
-        z = (signed_log1p(filled) - self.mean_) / self.scale_
-        return z, missing[:, self.has_missing_].astype(np.float64)
+    def _blocks(self) -> Iterator[slice]:
+        """Slices of the numeric positions, `TERM_BLOCK` at a time."""
+        n_numeric = len(self.numeric_positions_)
+        for start in range(0, n_numeric, TERM_BLOCK):
+            yield slice(start, min(start + TERM_BLOCK, n_numeric))
+
+    def _numeric_terms(self, A: np.ndarray) -> Iterator[tuple[slice, np.ndarray, np.ndarray]]:
+        """Per block of numeric columns: its slice, the standardised log-scaled numbers
+        (missing at the median) and where they were missing.
+
+        By blocks of columns: every step is elementwise, so the terms are those of the whole
+        matrix at once, with temporaries of one block (at 250,000 rows the whole-matrix
+        temporaries were a training run's peak: docs/benchmarks.md).
+        """
+        for block in self._blocks():
+            values = A[:, self.numeric_positions_[block]]
+            missing = np.isnan(values)
+            filled = np.clip(
+                np.where(missing, self.median_[block], values),
+                self.low_[block],
+                self.high_[block],
+            )
+            z = (signed_log1p(filled) - self.mean_[block]) / self.scale_[block]
+            yield block, z, missing
 
     def _level_codes(self, A: np.ndarray) -> list[np.ndarray]:
         """Per categorical, integer codes with NaN (never produced by the featurizer) as 0."""
@@ -128,61 +170,94 @@ class LinearLogOdds(ClassifierMixin, BaseEstimator):
             codes.append(np.clip(np.where(np.isnan(raw), 0, raw), 0, n - 1).astype(np.int64))
         return codes
 
+    def _learn_statistics(self, A: np.ndarray) -> None:
+        """Median, training range, mean and scale of each number, by blocks of columns.
+
+        Reductions run down the rows of each column, so a block gives a column the same
+        value the whole matrix would."""
+        n_numeric = len(self.numeric_positions_)
+        self.median_ = np.empty(n_numeric)
+        self.low_, self.high_ = np.empty(n_numeric), np.empty(n_numeric)
+        self.mean_, self.scale_ = np.empty(n_numeric), np.empty(n_numeric)
+        self.has_missing_ = np.empty(n_numeric, dtype=bool)
+        for block in self._blocks():
+            values = A[:, self.numeric_positions_[block]]
+            missing = np.isnan(values)
+            with np.errstate(all="ignore"):
+                median = np.nanmedian(np.where(missing.all(axis=0), 0.0, values), axis=0)
+            self.median_[block] = np.nan_to_num(median)
+            self.low_[block], self.high_[block] = training_range(values)
+            logged = signed_log1p(np.where(missing, self.median_[block], values))
+            self.mean_[block] = logged.mean(axis=0)
+            scale = logged.std(axis=0)
+            self.scale_[block] = np.where(scale > 0, scale, 1.0)
+            self.has_missing_[block] = missing.any(axis=0)
+
+    def design(self, A: np.ndarray) -> LinearDesign:
+        """Learn the terms' statistics from `A` and write its terms into one design matrix.
+
+        The solver needs only the design: a caller that drops `A` before `fit_design` fits
+        with one matrix alive instead of two.
+        """
+        A = np.asarray(A, dtype=np.float64)
+        self.n_features_in_ = A.shape[1]
+        self.numeric_positions_ = self._numeric_positions(A.shape[1])
+        self._learn_statistics(A)
+        codes = self._level_codes(A)
+        offsets = np.cumsum([0, *self.n_levels])
+        n_numeric = len(self.numeric_positions_)
+        indicator_of = np.cumsum(self.has_missing_) - 1  # column among the indicators
+        first_level = n_numeric + int(self.has_missing_.sum())
+        matrix = np.zeros((len(A), first_level + int(offsets[-1])))
+        for block, z, missing in self._numeric_terms(A):
+            matrix[:, block] = z
+            has = self.has_missing_[block]
+            if has.any():
+                matrix[:, n_numeric + indicator_of[block][has]] = missing[:, has]
+        rows = np.arange(len(A))
+        for c, offset in zip(codes, offsets, strict=False):
+            matrix[rows, first_level + c + offset] = 1.0
+        return LinearDesign(matrix, codes, n_numeric, first_level)
+
     def fit(
         self, A: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None
     ) -> LinearLogOdds:
         """Fit on the float matrix `A`; `sample_weight` weighs rows (sampled negatives), in the
         fit and in the average lead that contributions are measured from."""
-        A = np.asarray(A, dtype=np.float64)
-        self.n_features_in_ = A.shape[1]
-        self.numeric_positions_ = self._numeric_positions(A.shape[1])
-        values = A[:, self.numeric_positions_]
-        missing = np.isnan(values)
-        with np.errstate(all="ignore"):
-            median = np.nanmedian(np.where(missing.all(axis=0), 0.0, values), axis=0)
-        self.median_ = np.nan_to_num(median)
-        self.low_, self.high_ = training_range(values)
-        logged = signed_log1p(np.where(missing, self.median_, values))
-        self.mean_ = logged.mean(axis=0)
-        scale = logged.std(axis=0)
-        self.scale_ = np.where(scale > 0, scale, 1.0)
-        self.has_missing_ = missing.any(axis=0)
-        # Only the design lives on into the solver: the statistics' inputs go first, and the
-        # terms are written into one preallocated design (no hstack of copies). At 250,000
-        # rows these temporaries were half of a training run's peak (docs/benchmarks.md).
-        del values, missing, logged
-        z, indicators = self._numeric_terms(A)
-        codes = self._level_codes(A)
+        return self.fit_design(self.design(A), y, sample_weight)
+
+    def fit_design(
+        self, design: LinearDesign, y: np.ndarray, sample_weight: np.ndarray | None = None
+    ) -> LinearLogOdds:
+        """Fit on the design `design` built (`design`) from the fitting rows' float matrix."""
+        matrix, codes = design.matrix, design.codes
+        n_numeric, first_level = design.n_numeric, design.first_level
         offsets = np.cumsum([0, *self.n_levels])
-        n_numeric, n_indicators = z.shape[1], indicators.shape[1]
-        first_level = n_numeric + n_indicators
-        design = np.zeros((len(A), first_level + int(offsets[-1])))
-        design[:, :n_numeric] = z
-        del z
-        design[:, n_numeric:first_level] = indicators
         # Training means of every term: contributions are measured from the average lead.
-        if sample_weight is None:
-            self.indicator_mean_ = indicators.mean(axis=0) if len(A) else indicators.sum(axis=0)
+        indicators = matrix[:, n_numeric:first_level]
+        weights = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        if weights is None:
+            self.indicator_mean_ = indicators.mean(axis=0) if len(matrix) else indicators.sum(0)
         else:
-            weights = np.asarray(sample_weight, dtype=np.float64)
-            self.indicator_mean_ = np.average(indicators, axis=0, weights=weights)
+            # A column-major copy, as the indicators always were (a column selection of the
+            # matrix): each column's weighted sum then runs in the same order.
+            self.indicator_mean_ = np.average(
+                np.asfortranarray(indicators), axis=0, weights=weights
+            )
         del indicators
-        rows = np.arange(len(A))
-        for c, offset in zip(codes, offsets, strict=False):
-            design[rows, first_level + c + offset] = 1.0
         # Dense with Newton steps: a few hundred columns, so the exact optimum in about 7
         # iterations is 2.5x faster than L-BFGS on a sparse design (about 14 s on 330,000 rows).
         model = LogisticRegression(C=self.C, max_iter=self.max_iter, solver="newton-cholesky").fit(
-            design, y, sample_weight=sample_weight
+            matrix, y, sample_weight=sample_weight
         )
-        del design
+        del matrix
         coef = model.coef_.ravel()
         self.numeric_coef_ = coef[:n_numeric]
         self.indicator_coef_ = coef[n_numeric:first_level]
         level_coef = coef[first_level:]
         self.level_coef_ = [level_coef[offsets[k] : offsets[k + 1]] for k in range(len(codes))]
         self.intercept_ = float(model.intercept_[0])
-        if sample_weight is None:
+        if weights is None:
             self.level_mean_ = [
                 float(table[c].mean()) for table, c in zip(self.level_coef_, codes, strict=True)
             ]
@@ -256,10 +331,17 @@ class LinearLogOdds(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "bias_")
         A = np.asarray(A, dtype=np.float64)
         out = np.zeros((len(A), self.n_features_in_))
-        z, indicators = self._numeric_terms(A)
-        out[:, self.numeric_positions_] = z * self.numeric_coef_
-        with_missing = self.numeric_positions_[self.has_missing_]
-        out[:, with_missing] += (indicators - self.indicator_mean_) * self.indicator_coef_
+        indicator_of = np.cumsum(self.has_missing_) - 1
+        for block, z, missing in self._numeric_terms(A):
+            positions = self.numeric_positions_[block]
+            out[:, positions] = z * self.numeric_coef_[block]
+            has = self.has_missing_[block]
+            if has.any():
+                which = indicator_of[block][has]
+                indicators = missing[:, has].astype(np.float64)
+                out[:, positions[has]] += (
+                    indicators - self.indicator_mean_[which]
+                ) * self.indicator_coef_[which]
         for k, codes in enumerate(self._level_codes(A)):
             out[:, self.categorical_positions[k]] = self.level_coef_[k][codes] - self.level_mean_[k]
         return out

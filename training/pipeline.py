@@ -215,9 +215,18 @@ def train(
     timings["features_s"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    X_fit, y_fit, w_fit = X[train_mask], y[train_mask], rows.weights(train_mask)
+    # Fits read their rows of X by position: no copy of the fitting rows' features.
+    every_row = np.ones(len(X), dtype=bool)
+    w_all = rows.weights(every_row)
+    train_rows = np.flatnonzero(train_mask)
     model = ConversionModel(random_state=config.seed, **config.model).fit(
-        X_fit, y_fit, X[val_mask], y[val_mask], groups_val=lead_ids[val_mask], sample_weight=w_fit
+        X,
+        y,
+        X[val_mask],
+        y[val_mask],
+        groups_val=lead_ids[val_mask],
+        sample_weight=w_all,
+        rows=train_rows,
     )
     timings["lightgbm_s"] = time.perf_counter() - clock
 
@@ -226,14 +235,17 @@ def train(
     numeric = [c for c in X.columns if c not in categorical]
     # The baselines learn from the same rows as the model they are compared with (the
     # logistic one from a bounded sample of them, as the model's linear part does).
-    points = PointsLeadScore(feature_info=featurizer.feature_info_).fit(X_fit, y_fit, w_fit)
-    sample = linear_fit_rows(len(X_fit), config.seed)
+    y_fit, w_fit = y[train_mask], rows.weights(train_mask)
+    points = PointsLeadScore(feature_info=featurizer.feature_info_).fit(
+        X, y_fit, w_fit, rows=train_rows
+    )
+    sample = linear_fit_rows(len(train_rows), config.seed)
     logistic = logistic_baseline(categorical, numeric).fit(
-        to_object_categoricals(X_fit.iloc[sample], categorical),
+        to_object_categoricals(X.iloc[train_rows[sample]], categorical),
         y_fit[sample],
         model__sample_weight=None if w_fit is None else w_fit[sample],
     )
-    del X_fit, y_fit
+    del y_fit
     timings["baselines_s"] = time.perf_counter() - clock
 
     X_hold = X[hold_mask]
@@ -276,12 +288,13 @@ def train(
         del X
         X = transform_partitioned(featurizer, history, map_partitions=map_partitions)
         model = ConversionModel(random_state=config.seed, **config.model).fit(
-            X[fit_mask],
-            y[fit_mask],
+            X,
+            y,
             X[val_mask],
             y[val_mask],
             groups_val=lead_ids[val_mask],
-            sample_weight=rows.weights(fit_mask),
+            sample_weight=w_all,
+            rows=np.flatnonzero(fit_mask),
         )
         level = newest_level(export, examples, config)
         X_level = (
@@ -293,7 +306,6 @@ def train(
             if level is not None
             else None
         )
-        every_row = np.ones(len(X), dtype=bool)
         if config.calibration_folds > 1:
             calibrate = calibration_rows(
                 rows, examples.boundaries["last_as_of"], config.calibration_days
@@ -305,8 +317,8 @@ def train(
                 targets.append(
                     (X_level, lead_folds(level_leads, config.calibration_folds, config.seed))
                 )
-            raws = model.cross_fitted_raw(X, y, folds, targets, rows.weights(every_row))
-        model.refit_all(X, y, rows.weights(every_row))
+            raws = model.cross_fitted_raw(X, y, folds, targets, w_all)
+        model.refit_all(X, y, w_all)
         if config.calibration_folds > 1:
             model.recalibrate(raws[0], y[calibrate], lead_ids[calibrate])
         if level is not None and X_level is not None:
@@ -324,20 +336,19 @@ def train(
     clock = time.perf_counter()
     # The reference distributions describe periodic snapshots as they come: weighted back to
     # their numbers when negatives were sampled.
-    X_periodic = X[periodic]
+    periodic_rows = np.flatnonzero(periodic)
     w_periodic = rows.weights(periodic)
     rng = np.random.default_rng(config.seed)
-    n_periodic = len(X_periodic)
+    n_periodic = len(periodic_rows)
     size = min(config.reference_size, n_periodic)
     if w_periodic is None:
         sample = rng.choice(n_periodic, size=size, replace=False)
     else:
         sample = rng.choice(n_periodic, size=size, replace=False, p=w_periodic / w_periodic.sum())
     all_probabilities = weighted_resample(
-        model.predict_proba(X_periodic)[:, 1], w_periodic, config.seed
+        model.predict_proba(X, periodic_rows)[:, 1], w_periodic, config.seed
     )
-    X_sample = X_periodic.iloc[np.sort(sample)]
-    del X_periodic
+    X_sample = X.iloc[periodic_rows[np.sort(sample)]]
     contrib = model.contributions(X_sample).to_numpy()[:, :-1]
     reason_columns = {name: X_sample[name].to_numpy() for name in X_sample.columns}
     plan = plan_reasons(featurizer)

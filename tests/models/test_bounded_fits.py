@@ -1,0 +1,97 @@
+"""Fits that bound their memory (terms by blocks of columns, datasets from batches of rows,
+rows read by position) give what the whole-matrix computations give."""
+
+from __future__ import annotations
+
+import lightgbm as lgb
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from models import conversion
+from models.conversion import ConversionModel, lgb_dataset, tree_rows
+from models.linear import TERM_BLOCK, LinearLogOdds, signed_log1p, training_range
+from tests.models.test_conversion import lead_frame
+
+
+def whole_matrix_fit(
+    A: np.ndarray, y: np.ndarray, n_levels: tuple[int, ...], w: np.ndarray | None
+) -> tuple[np.ndarray, float]:
+    """The linear model's coefficients computed on the whole matrix at once, as it was first
+    written: statistics of every numeric column, then one design of stacked copies."""
+    categorical = list(range(len(n_levels)))
+    values = A[:, len(n_levels) :]
+    missing = np.isnan(values)
+    median = np.nan_to_num(np.nanmedian(np.where(missing.all(axis=0), 0.0, values), axis=0))
+    low, high = training_range(values)
+    logged = signed_log1p(np.where(missing, median, values))
+    scale = logged.std(axis=0)
+    scale = np.where(scale > 0, scale, 1.0)
+    filled = np.clip(np.where(missing, median, values), low, high)
+    z = (signed_log1p(filled) - logged.mean(axis=0)) / scale
+    indicators = missing[:, missing.any(axis=0)].astype(np.float64)
+    one_hot = [np.eye(n)[A[:, k].astype(int)] for k, n in zip(categorical, n_levels, strict=True)]
+    design = np.hstack([z, indicators, *one_hot])
+    model = LogisticRegression(C=0.1, max_iter=500, solver="newton-cholesky")
+    model.fit(design, y, sample_weight=w)
+    return model.coef_.ravel(), float(model.intercept_[0])
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_linear_terms_by_blocks_give_the_whole_matrix_coefficients(weighted: bool) -> None:
+    rng = np.random.default_rng(7)
+    n, n_numbers = 4_000, 3 * TERM_BLOCK + 5  # several blocks, the last one partial
+    numbers = rng.lognormal(1.0, 1.2, (n, n_numbers)) * rng.choice([-1, 1], (n, n_numbers))
+    numbers[rng.random((n, n_numbers)) < 0.15] = np.nan
+    numbers[:, 3] = np.nan  # never seen: median 0, unbounded range
+    levels = np.column_stack([rng.integers(0, 4, n), rng.integers(0, 3, n)]).astype(float)
+    A = np.hstack([levels, numbers])
+    logit = -1.5 + 0.4 * np.nan_to_num(np.log1p(np.abs(numbers[:, 0]))) + 0.5 * levels[:, 0]
+    y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    w = rng.uniform(1.0, 4.0, n) if weighted else None
+
+    linear = LinearLogOdds((0, 1), (4, 3)).fit(A, y, w)
+    coef, intercept = whole_matrix_fit(A, y, (4, 3), w)
+    fitted = np.concatenate([linear.numeric_coef_, linear.indicator_coef_, *linear.level_coef_])
+    assert np.allclose(fitted, coef, rtol=1e-10, atol=1e-12)
+    assert linear.intercept_ == pytest.approx(intercept, rel=1e-10)
+    # Contributions (per block of columns) still add up to the log-odds of the same fit.
+    contrib = linear.contributions(A)
+    assert np.allclose(contrib.sum(axis=1) + linear.bias_, linear.decision_function(A))
+    if w is None:  # centred on the training population
+        assert np.allclose(contrib.mean(axis=0), 0.0, atol=1e-9)
+
+
+def test_dataset_from_batches_of_rows_is_the_dataset_of_one_matrix(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    X, y = lead_frame(6_000, 11)
+    X = X.astype({"act__visit__count": np.float32, "lead__noise": np.float32})
+    rows = np.sort(np.random.default_rng(1).choice(len(X), 4_500, replace=False))
+    monkeypatch.setattr(conversion.FrameRows, "batch_size", 700)  # several batches
+    params = ConversionModel(min_child_samples=50).lgb_params()
+    one_matrix = lgb.Dataset(
+        tree_rows(X, rows),
+        label=y[rows],
+        feature_name=list(X.columns),
+        categorical_feature=[0],
+    )
+    expected = lgb.train(params, one_matrix, 40).model_to_string()
+    assert lgb.train(params, lgb_dataset(X, y[rows], rows=rows), 40).model_to_string() == expected
+
+
+def test_fitting_rows_by_position_is_fitting_a_copy_of_them() -> None:
+    X, y = lead_frame(8_000, 12)
+    X_val, y_val = lead_frame(3_000, 13)
+    rows = np.flatnonzero(np.random.default_rng(2).random(len(X)) < 0.7)
+    w = np.random.default_rng(3).uniform(1.0, 2.0, len(X))
+    settings = {"linear_weight": 0.5, "min_child_samples": 50, "max_rounds": 60}
+    by_position = ConversionModel(**settings).fit(X, y, X_val, y_val, sample_weight=w, rows=rows)
+    copied = X.iloc[rows].reset_index(drop=True)
+    by_copy = ConversionModel(**settings).fit(copied, y[rows], X_val, y_val, sample_weight=w[rows])
+    assert by_position.booster_.model_to_string() == by_copy.booster_.model_to_string()
+    assert by_position.linear_ is not None and by_copy.linear_ is not None
+    assert by_position.linear_.to_dict() == by_copy.linear_.to_dict()
+    assert np.array_equal(by_position.feature_low_, by_copy.feature_low_)
+    p = by_position.predict_proba(X, rows)[:, 1]
+    assert np.array_equal(p, by_copy.predict_proba(copied)[:, 1])
