@@ -14,7 +14,7 @@ from sklearn.metrics import log_loss, roc_auc_score
 
 from features.build import LeadHistory
 from models.baselines import PointsLeadScore, logistic_baseline, to_object_categoricals
-from training.evaluate import expected_log_loss, soft_auc
+from training.metrics import expected_log_loss, soft_auc
 from training.pipeline import BASELINE_CATEGORICALS, LIGHTGBM, LOGISTIC, POINTS
 
 AUC_RATIO_TARGET = 0.99

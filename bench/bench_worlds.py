@@ -36,8 +36,8 @@ from demo.variants import WORLDS, world_config
 from demo.world import DemoWorld, generate_demo_world
 from features.build import LeadHistory
 from models.reasons import activity_phrase
-from training.evaluate import expected_log_loss, soft_auc
 from training.labels import SnapshotScheme
+from training.metrics import expected_log_loss, soft_auc
 from training.pipeline import TrainConfig, train
 
 DOCS = ROOT / "docs" / "benchmarks.md"

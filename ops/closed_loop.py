@@ -27,8 +27,8 @@ import pandas as pd
 from features.contract import Export
 from models.tiers import MQL, NURTURE, SQL, TIERS
 from ops.drift import DriftReport
-from training.evaluate import decile_table, expected_calibration_error
 from training.labels import label_snapshots
+from training.metrics import decile_table, expected_calibration_error
 from training.plots import plot_calibration, plot_lift_by_decile
 from training.report import ReportSection
 

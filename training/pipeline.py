@@ -18,12 +18,7 @@ from models.conversion import ConversionModel, linear_fit_rows
 from models.reason_index import typical_reasons
 from models.scorer import LeadScorer, ReferenceScores, group_contributions, plan_reasons
 from models.tiers import TierPolicy
-from training.evaluate import (
-    ModelEvaluation,
-    decile_table,
-    evaluate_predictions,
-    evaluate_segments,
-)
+from training.evaluate import ModelEvaluation, evaluate_predictions, evaluate_segments
 from training.labels import (
     SnapshotScheme,
     SplitConfig,
@@ -32,6 +27,7 @@ from training.labels import (
     lead_phases,
 )
 from training.level import LevelSnapshots, level_snapshots
+from training.metrics import decile_table
 from training.sampling import (
     TrainingRows,
     negative_share,

@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from training.evaluate import calibration_curve, decile_table, gains_curve, validate_predictions
+from training.metrics import calibration_curve, decile_table, gains_curve, validate_predictions
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

@@ -24,8 +24,8 @@ from ops.closed_loop import realized_by_tier, wilson_interval
 from ops.closed_loop_examples import TierSurprises, tier_surprises
 from ops.closed_loop_run import JoinedLoop, join_closed_loop
 from ops.prediction_log import read_predictions
-from training.evaluate import calibration_curve
 from training.inflow import RECENT_INFLOW_DAYS
+from training.metrics import calibration_curve
 
 log = logging.getLogger(__name__)
 

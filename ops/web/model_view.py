@@ -26,12 +26,10 @@ from models.registry import (
 )
 from ops.web.formatting import count, day
 from ops.web.registry import Registry
-from training.evaluate import METRIC_NAMES
+from training.metrics import LOWER_IS_BETTER, METRIC_NAMES
 
 PREVIOUS_CHAMPION = "previous champion"
 GATE_CHAMPION_TAG = "gate_champion_version"  # training.tracking.register_and_gate sets it
-# Lower is better for these; the page says which way each metric points.
-LOWER_IS_BETTER = {"log_loss", "brier", "ece"}
 NO_DIRECTION = {"base_rate"}  # a property of the holdout cohort, not of the model
 PERCENT_METRICS = {"capture_top10", "capture_top20", "base_rate"}
 METRIC_LABELS = {

@@ -9,21 +9,23 @@ import pytest
 from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
 
 from training.evaluate import (
-    METRIC_NAMES,
     MISSING_SEGMENT,
     MetricValue,
     ModelEvaluation,
-    calibration_curve,
-    capture_at,
     compare_table,
-    decile_table,
     evaluate_model,
     evaluate_predictions,
     evaluate_segments,
-    expected_calibration_error,
-    expected_log_loss,
     flatten_metrics,
     format_segment_table,
+)
+from training.metrics import (
+    METRIC_NAMES,
+    calibration_curve,
+    capture_at,
+    decile_table,
+    expected_calibration_error,
+    expected_log_loss,
     gains_curve,
     lift_at,
     soft_auc,

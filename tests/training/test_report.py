@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from training.evaluate import capture_at, decile_table
+from training.metrics import capture_at, decile_table
 from training.plots import (
     plot_calibration,
     plot_cumulative_gains,
