@@ -1,11 +1,14 @@
 """Which reason each contribution speaks for, and how much each reason moves a lead's score.
 
 Contributions are summed per reason key (`activity:TYPE` or `feature:NAME`). The features over
-all activities (counts, activity levels, last activity) are sums or minima over the types, so
-their contribution is handed on to the types that make them up: in proportion to each type's
-part of the count or level, and to the most recent type for the last activity. A fresh demo
-request then moves its own reason ("Requested a demo yesterday") instead of spreading over
-"Recent activity level" and "Last active today". Rows without any activity keep those keys.
+all activities (counts, activity levels, active days, last activity) are sums, counts of days
+or minima over the types, so their contribution is handed on to the types that make them up:
+in proportion to each type's part of the count or level (of its count in the same window for
+the active days), and to the most recent type for the last activity. A fresh demo request then
+moves its own reason ("Requested a demo yesterday") instead of spreading over "Recent activity
+level", "Active on 2 days" and "Last active today", and a lead's activity is never read as a
+reason against it in the words of an all-activity figure ("Active on 2 days" lowering the score
+of a lead who requested a demo). Rows without any activity in the window keep those keys.
 """
 
 from __future__ import annotations
@@ -29,7 +32,13 @@ ENGAGEMENT = "engagement"
 # Engagement over all activity types whose zero (or "never") is an absence: never a reason for
 # a higher score.
 ABSENCE_KINDS = frozenset({COUNT, ACTIVE_DAYS, DAYS_SINCE_LAST, DECAYED_COUNT})
-_SHARED_KINDS = (COUNT, DECAYED_COUNT)
+# All-activity kinds handed on to the types, and the per-type kind whose values share it out.
+_PART_KIND = {
+    COUNT: COUNT,
+    DECAYED_COUNT: DECAYED_COUNT,
+    ACTIVE_DAYS: COUNT,
+    DAYS_SINCE_LAST: DAYS_SINCE_LAST,
+}
 
 
 @dataclass(frozen=True)
@@ -122,13 +131,14 @@ def _handovers(featurizer: LeadFeaturizer, position: Mapping[str, int]) -> tuple
     for i, info in enumerate(infos):
         if info.group != ENGAGEMENT or info.activity_type is not None:
             continue
-        if info.kind not in (*_SHARED_KINDS, DAYS_SINCE_LAST):
+        part_kind = _PART_KIND.get(info.kind)
+        if part_kind is None:
             continue
         parts = [
             (f"activity:{other.activity_type}", other.name)
             for other in infos
             if other.activity_type is not None
-            and other.kind == info.kind
+            and other.kind == part_kind
             and other.window_days == info.window_days
             and other.half_life_days == info.half_life_days
         ]

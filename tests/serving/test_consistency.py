@@ -59,6 +59,10 @@ def test_service_batch_and_mlflow_model_agree(
     np.testing.assert_array_equal(served["engagement_score"], batch_scores["engagement_score"])
     assert [r["positive"] for r in served["reasons"]] == batch_scores["reasons_positive"].tolist()
     assert [r["negative"] for r in served["reasons"]] == batch_scores["reasons_negative"].tolist()
+    # The MLflow model reads the same reasons, in the same order.
+    assert predicted["reasons_positive"].tolist() == batch_scores["reasons_positive"].tolist()
+    assert predicted["reasons_negative"].tolist() == batch_scores["reasons_negative"].tolist()
+    np.testing.assert_array_equal(predicted["fit_score"], batch_scores["fit_score"])
     assert set(batch_scores["tier"]) >= {"nurture"}
 
 
