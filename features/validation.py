@@ -4,7 +4,8 @@
 dtypes) and reports every problem at once, each with table, column, row number and value.
 Row numbers are 1-based data rows in the table as read, header excluded: row 1 is the first
 data row, which is line 2 of a csv file. Per-column checks run as one lazy pandera schema per
-table; checks across rows and tables are vectorised by hand.
+table; checks across rows and tables are vectorised by hand. Parsing and the normalised tables:
+`features/table_stage.py`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -24,7 +25,6 @@ from pandera.errors import SchemaErrors
 
 from features.contract import (
     ACTIVITIES,
-    LEAD_OPTIONAL,
     LEAD_REQUIRED,
     LEADS,
     OPPORTUNITIES,
@@ -32,28 +32,18 @@ from features.contract import (
     OPTIONAL_COLUMNS,
     REQUIRED_COLUMNS,
     TABLES,
-    TIMESTAMP_COLUMNS,
     Export,
-    utc_naive_column,
+)
+from features.table_stage import (
+    TableStage,
+    normalised_activities,
+    normalised_leads,
+    normalised_opportunities,
+    stage_table,
 )
 
 Severity = Literal["error", "warning"]
 
-# Earlier stamps are placeholders (1900-01-01) or typos, never real CRM events; the upper
-# bound is what datetime64[ns] can hold.
-EARLIEST_TIMESTAMP = pd.Timestamp("1970-01-01")
-LATEST_TIMESTAMP = pd.Timestamp("2262-04-11")
-
-NUMERIC_COLUMNS = {LEADS: ("company_size",), ACTIVITIES: (), OPPORTUNITIES: ("amount",)}
-ID_COLUMNS = {
-    LEADS: ("lead_id",),
-    ACTIVITIES: ("lead_id",),
-    OPPORTUNITIES: ("opportunity_id", "lead_id"),
-}
-TEXT_COLUMNS = {LEADS: (), ACTIVITIES: ("activity_type",), OPPORTUNITIES: ("status",)}
-# Text columns a reader may hand on dictionary-encoded (a Categorical), kept so: activity
-# types, a few dozen values on every activity row.
-DICTIONARY_COLUMNS = {LEADS: (), ACTIVITIES: ("activity_type",), OPPORTUNITIES: ()}
 UNIQUE_COLUMNS = {LEADS: "lead_id", OPPORTUNITIES: "opportunity_id"}
 
 MSG_MISSING_COLUMN = "required column is missing"
@@ -72,13 +62,6 @@ MSG_ACTIVITY_BEFORE_LEAD = "activity before its lead's created_at"
 MSG_OPPORTUNITY_BEFORE_LEAD = "opportunity created before its lead's created_at"
 MSG_EMPTY_COLUMN = "column is entirely empty"
 MSG_NO_ROWS = "table has no rows"
-
-# Timestamps of this shape that fail to parse name no real date/time (2024-02-30, 25:00).
-_ISO_SHAPE = (
-    r"\d{4}-\d{1,2}-\d{1,2}"  # date
-    r"([Tt ]\d{1,2}(:\d{1,2}(:\d{1,2}([.,]\d+)?)?)?)?"  # time
-    r"\s*([Zz]|[+-]\d{2}(:?\d{2})?)?"  # offset
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,36 +100,6 @@ class ValidationReport:
         return all(i.severity != "error" for i in self.issues)
 
 
-@dataclass(frozen=True)
-class _Timestamps:
-    """A parsed timestamp column: tz-naive UTC values (NaT where missing or bad), bad-row masks."""
-
-    values: pd.Series
-    unparsable: pd.Series
-    impossible: pd.Series
-
-
-@dataclass(frozen=True)
-class _Numbers:
-    values: pd.Series
-    not_number: pd.Series
-    negative: pd.Series
-
-
-@dataclass
-class _Stage:
-    """One table on its way through validation: raw cells, normalised ids/text, parsed columns."""
-
-    table: str
-    raw: pd.DataFrame
-    frame: pd.DataFrame
-    times: dict[str, _Timestamps] = field(default_factory=dict)
-    numbers: dict[str, _Numbers] = field(default_factory=dict)
-
-    def has(self, column: str) -> bool:
-        return column in self.frame.columns
-
-
 class _IssueLog:
     """Collects issues in vectorised batches; Issue objects are made once, at the end."""
 
@@ -177,7 +130,7 @@ class _IssueLog:
     def add_rows(
         self,
         severity: Severity,
-        stage: _Stage,
+        stage: TableStage,
         column: str,
         positions: np.ndarray,
         message: str | list[str],
@@ -206,7 +159,7 @@ class _IssueLog:
     def add_mask(
         self,
         severity: Severity,
-        stage: _Stage,
+        stage: TableStage,
         column: str,
         mask: pd.Series | np.ndarray,
         message: str,
@@ -277,9 +230,9 @@ def _validate_tables(
 ) -> tuple[Export | None, ValidationReport]:
     log = _IssueLog()
     stages = {
-        LEADS: _stage(LEADS, leads),
-        ACTIVITIES: _stage(ACTIVITIES, activities),
-        OPPORTUNITIES: _stage(OPPORTUNITIES, opportunities),
+        LEADS: stage_table(LEADS, leads),
+        ACTIVITIES: stage_table(ACTIVITIES, activities),
+        OPPORTUNITIES: stage_table(OPPORTUNITIES, opportunities),
     }
     for stage in stages.values():
         _check_schema(stage, log)
@@ -290,113 +243,11 @@ def _validate_tables(
     if not report.ok:
         return None, report
     export = Export(
-        leads=_normalised_leads(stages[LEADS]),
-        activities=_normalised_activities(stages[ACTIVITIES]),
-        opportunities=_normalised_opportunities(stages[OPPORTUNITIES]),
+        leads=normalised_leads(stages[LEADS]),
+        activities=normalised_activities(stages[ACTIVITIES]),
+        opportunities=normalised_opportunities(stages[OPPORTUNITIES]),
     )
     return export, report
-
-
-# --- parsing -------------------------------------------------------------------------------
-
-
-def _stage(table: str, frame: pd.DataFrame) -> _Stage:
-    raw = frame.reset_index(drop=True)
-    # Copy-on-write: the normalised table shares the raw columns it does not replace.
-    normalised = raw.copy(deep=False)
-    for column in ID_COLUMNS[table]:
-        if column in raw.columns:
-            normalised[column] = _as_ids(raw[column])
-    for column in TEXT_COLUMNS[table]:
-        if column in raw.columns:
-            keep = column in DICTIONARY_COLUMNS[table]
-            normalised[column] = _as_stripped_text(raw[column], keep_dictionary=keep)
-    if table == OPPORTUNITIES and "status" in normalised.columns:
-        normalised["status"] = normalised["status"].str.lower()
-    for column in (*TIMESTAMP_COLUMNS[table], *NUMERIC_COLUMNS[table]):
-        if column in raw.columns and not _is_native(raw[column]):
-            normalised[column] = _as_stripped_text(raw[column])
-    stage = _Stage(table, raw, normalised)
-    for column in TIMESTAMP_COLUMNS[table]:
-        if column in raw.columns:
-            stage.times[column] = _parse_timestamps(normalised[column])
-    for column in NUMERIC_COLUMNS[table]:
-        if column in raw.columns:
-            stage.numbers[column] = _parse_numbers(normalised[column])
-    return stage
-
-
-def _is_native(values: pd.Series) -> bool:
-    """Datetimes and numbers as parquet stores them, as opposed to text to be parsed."""
-    return pd.api.types.is_datetime64_any_dtype(values) or (
-        pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
-    )
-
-
-def _as_stripped_text(values: pd.Series, keep_dictionary: bool = False) -> pd.Series:
-    """Strings with surrounding whitespace removed; empty strings become missing.
-
-    With `keep_dictionary`, a dictionary-encoded column stays one: its distinct values are
-    stripped (those that become equal merge), not every row.
-    """
-    if keep_dictionary and isinstance(values.dtype, pd.CategoricalDtype):
-        return _stripped_categories(values)
-    text = values.astype("str").str.strip()
-    return text.mask(text == "")
-
-
-def _stripped_categories(values: pd.Series) -> pd.Series:
-    stripped = _as_stripped_text(pd.Series(values.cat.categories, dtype="str"))
-    kept = sorted(set(stripped.dropna()))
-    recode = pd.Index(kept).get_indexer(stripped)  # -1 where a category strips to ""
-    codes = values.cat.codes.to_numpy()
-    new_codes = np.where(codes >= 0, np.append(recode, -1)[codes], -1)
-    return pd.Series(
-        pd.Categorical.from_codes(new_codes, categories=pd.Index(kept, dtype="str")),
-        index=values.index,
-    )
-
-
-def _as_ids(values: pd.Series) -> pd.Series:
-    """Ids as strings; integral floats (ints that met a missing value) lose their `.0`."""
-    if pd.api.types.is_float_dtype(values) and bool(
-        (values.dropna() == np.round(values.dropna())).all()
-    ):
-        values = values.astype("Int64")
-    if pd.api.types.is_integer_dtype(values):
-        return values.astype("str").mask(values.isna())
-    return _as_stripped_text(values)
-
-
-def _parse_timestamps(raw: pd.Series) -> _Timestamps:
-    """Parse stripped ISO-8601 text or native datetimes into tz-naive UTC (no offset = UTC)."""
-    present = raw.notna()
-    unparsable = pd.Series(False, index=raw.index)
-    if pd.api.types.is_datetime64_any_dtype(raw.dtype):
-        parsed = utc_naive_column(raw)
-    else:
-        text = raw.astype("str")
-        parsed = utc_naive_column(text)
-        failed = present & parsed.isna()
-        if failed.any():
-            iso_shaped = text[failed].str.fullmatch(_ISO_SHAPE)
-            unparsable[failed] = ~iso_shaped.astype(bool)
-    out_of_range = (parsed < EARLIEST_TIMESTAMP) | (parsed >= LATEST_TIMESTAMP)
-    impossible = (present & parsed.isna() & ~unparsable) | out_of_range
-    values = parsed.mask(impossible).astype("datetime64[ns]")
-    return _Timestamps(values=values, unparsable=unparsable, impossible=impossible)
-
-
-def _parse_numbers(raw: pd.Series) -> _Numbers:
-    """Parse stripped text or native numbers into floats."""
-    present = raw.notna()
-    if _is_native(raw):
-        values = raw.astype("float64")
-    else:
-        values = pd.to_numeric(raw.astype("str"), errors="coerce").astype("float64")
-    not_number = present & ~pd.Series(np.isfinite(values.to_numpy()), index=raw.index)
-    values = values.mask(not_number)
-    return _Numbers(values=values, not_number=not_number, negative=values < 0)
 
 
 # --- per-column schema (pandera) ----------------------------------------------------------
@@ -411,7 +262,7 @@ def _mask_check(bad: pd.Series, message: str) -> pa.Check:
     return pa.Check(passes, error=message)
 
 
-def _schema(stage: _Stage) -> pa.DataFrameSchema:
+def _schema(stage: TableStage) -> pa.DataFrameSchema:
     table = stage.table
     required, optional = REQUIRED_COLUMNS[table], OPTIONAL_COLUMNS[table]
     columns: dict[str, pa.Column] = {}
@@ -441,14 +292,14 @@ def _schema(stage: _Stage) -> pa.DataFrameSchema:
     return pa.DataFrameSchema(columns, name=table)
 
 
-def _check_schema(stage: _Stage, log: _IssueLog) -> None:
+def _check_schema(stage: TableStage, log: _IssueLog) -> None:
     try:
         _schema(stage).validate(stage.frame, lazy=True)
     except SchemaErrors as exc:
         _log_failure_cases(stage, exc.failure_cases, log)
 
 
-def _log_failure_cases(stage: _Stage, cases: pd.DataFrame, log: _IssueLog) -> None:
+def _log_failure_cases(stage: TableStage, cases: pd.DataFrame, log: _IssueLog) -> None:
     for (column, check), group in cases.groupby(["column", "check"], dropna=False, sort=False):
         if check == "column_in_dataframe":
             for missing in group["failure_case"]:
@@ -470,7 +321,7 @@ def _log_failure_cases(stage: _Stage, cases: pd.DataFrame, log: _IssueLog) -> No
             log.add_rows("error", stage, name, positions, str(check))
 
 
-def _duplicate_messages(stage: _Stage, column: str, positions: np.ndarray) -> list[str]:
+def _duplicate_messages(stage: TableStage, column: str, positions: np.ndarray) -> list[str]:
     ids = stage.frame[column]
     first_seen = ids[ids.notna() & ~ids.duplicated()]
     first_row = pd.Series(first_seen.index + 1, index=first_seen.to_numpy())
@@ -481,7 +332,7 @@ def _duplicate_messages(stage: _Stage, column: str, positions: np.ndarray) -> li
 # --- checks across rows and tables ---------------------------------------------------------
 
 
-def _check_empty(stage: _Stage, log: _IssueLog) -> None:
+def _check_empty(stage: TableStage, log: _IssueLog) -> None:
     if len(stage.raw) == 0:
         if stage.table == LEADS:
             log.add_table("error", stage.table, None, MSG_EMPTY_TABLE)
@@ -504,7 +355,7 @@ def _is_blank(values: pd.Series) -> pd.Series:
     return values.isna()
 
 
-def _check_opportunity_dates(stage: _Stage, log: _IssueLog) -> None:
+def _check_opportunity_dates(stage: TableStage, log: _IssueLog) -> None:
     if not stage.has("status"):
         return
     status = stage.frame["status"]
@@ -524,7 +375,7 @@ def _check_opportunity_dates(stage: _Stage, log: _IssueLog) -> None:
 
 
 def _check_against_leads(
-    leads: _Stage, activities: _Stage, opportunities: _Stage, log: _IssueLog
+    leads: TableStage, activities: TableStage, opportunities: TableStage, log: _IssueLog
 ) -> None:
     if not leads.has("lead_id"):
         return
@@ -558,81 +409,3 @@ def _positions_in(known: pa_arrow.Array, ids: pd.Series) -> np.ndarray:
     """Position of each id in `known` (unique), -1 when absent; arrow hashing keeps 2M ids fast."""
     found = pc.index_in(pa_arrow.array(ids, type=pa_arrow.large_string()), value_set=known)
     return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
-
-
-# --- normalised tables ------------------------------------------------------------------------
-
-
-def _normalised_leads(stage: _Stage) -> pd.DataFrame:
-    out = pd.DataFrame(
-        {"lead_id": stage.frame["lead_id"], "created_at": stage.times["created_at"].values}
-    )
-    for column in LEAD_OPTIONAL:
-        if column == "company_size":
-            out[column] = (
-                stage.numbers[column].values
-                if column in stage.numbers
-                else pd.Series(np.nan, index=out.index, dtype="float64")
-            )
-        elif column in stage.raw.columns:
-            out[column] = stage.raw[column].astype("str").mask(stage.raw[column].isna())
-        else:
-            out[column] = pd.Series(np.nan, index=out.index, dtype="str")
-    for column in stage.raw.columns:
-        if column not in out.columns:
-            out[column] = _extra_attribute(stage.raw[column])
-    return out
-
-
-def _extra_attribute(values: pd.Series) -> pd.Series:
-    """A custom CRM field: numeric when every present value is a number, else kept as it is."""
-    if not pd.api.types.is_string_dtype(values) or isinstance(values.dtype, pd.CategoricalDtype):
-        return values
-    present = values.notna()
-    if not present.any():
-        return values
-    numbers = pd.to_numeric(values.astype("str").str.strip(), errors="coerce")
-    if numbers[present].notna().all():
-        return numbers
-    return values
-
-
-def _normalised_activities(stage: _Stage) -> pd.DataFrame:
-    detail = (
-        stage.raw["detail"].astype("str").mask(stage.raw["detail"].isna())
-        if stage.has("detail")
-        else pd.Series(np.nan, index=stage.raw.index, dtype="str")
-    )
-    return pd.DataFrame(
-        {
-            "lead_id": stage.frame["lead_id"],
-            "occurred_at": stage.times["occurred_at"].values,
-            "activity_type": stage.frame["activity_type"],
-            "detail": detail,
-        }
-    )
-
-
-def _normalised_opportunities(stage: _Stage) -> pd.DataFrame:
-    index = stage.raw.index
-    status = stage.frame["status"]
-    closed = (
-        stage.times["closed_at"].values
-        if "closed_at" in stage.times
-        else pd.Series(pd.NaT, index=index, dtype="datetime64[ns]")
-    )
-    amount = (
-        stage.numbers["amount"].values
-        if "amount" in stage.numbers
-        else pd.Series(np.nan, index=index, dtype="float64")
-    )
-    return pd.DataFrame(
-        {
-            "opportunity_id": stage.frame["opportunity_id"],
-            "lead_id": stage.frame["lead_id"],
-            "created_at": stage.times["created_at"].values,
-            "closed_at": closed.mask(status == "open"),
-            "status": status,
-            "amount": amount,
-        }
-    )

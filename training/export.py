@@ -13,7 +13,8 @@ import pandas as pd
 
 from features.contract import ACTIVITIES, LEADS, OPPORTUNITIES, TABLES, Export
 from features.partition import lead_partition
-from features.validation import DICTIONARY_COLUMNS, Issue, ValidationReport, validate_tables
+from features.table_stage import DICTIONARY_COLUMNS
+from features.validation import Issue, ValidationReport, validate_tables
 from training.sources import (
     SourceProblem,
     TableSource,
