@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 from common import Check, Context, Section, at_most, time_runs
 
-from features.build import LeadFeaturizer, LeadHistory
+from features.build import LeadFeaturizer
+from features.history import LeadHistory
 from training.labels import build_snapshots
 
 CUTOFF_TARGET_S = 10.0  # issue 2, section 5: 50,000 leads x 1 snapshot in under 10 s

@@ -8,7 +8,8 @@ import time
 import numpy as np
 import pandas as pd
 
-from features.build import LeadFeaturizer, LeadHistory
+from features.build import LeadFeaturizer
+from features.history import LeadHistory
 
 TYPES = [
     "page_view",

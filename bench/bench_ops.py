@@ -35,8 +35,8 @@ from demo.world import (
     sample_leads,
     simulate_journeys,
 )
-from features.build import LeadHistory
 from features.contract import Export
+from features.history import LeadHistory
 from models.registry import DEFAULT_MODEL_NAME
 from models.scorer import LeadScorer
 from models.tiers import TIERS

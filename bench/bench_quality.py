@@ -12,7 +12,7 @@ import pandas as pd
 from common import Check, Context, Section, at_least, at_most
 from sklearn.metrics import log_loss, roc_auc_score
 
-from features.build import LeadHistory
+from features.history import LeadHistory
 from models.baselines import PointsLeadScore, logistic_baseline, to_object_categoricals
 from training.metrics import expected_log_loss, soft_auc
 from training.pipeline import BASELINE_CATEGORICALS, LIGHTGBM, LOGISTIC, POINTS

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from common import Check, Context, Section, at_least, time_runs
 
-from features.build import LeadHistory
+from features.history import LeadHistory
 from training.batch import open_leads, score_export
 
 WITH_REASONS_TARGET = 1_500.0  # leads/s, issue 3, section 8

@@ -34,7 +34,7 @@ from run import replace_block
 from demo.injection import injected_truth, injection_sample
 from demo.variants import WORLDS, world_config
 from demo.world import DemoWorld, generate_demo_world
-from features.build import LeadHistory
+from features.history import LeadHistory
 from models.reasons import activity_phrase
 from training.labels import SnapshotScheme
 from training.metrics import expected_log_loss, soft_auc

@@ -47,8 +47,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -60,8 +59,20 @@ from features import info as fi
 from features.activity import NS_PER_DAY, ActivityStats, activity_stats, stats_layout
 from features.attributes import DEPARTMENTS, SENIORITY_LEVELS, free_mail_flags, job_roles
 from features.contract import LEAD_OPTIONAL, LEAD_REQUIRED, utc_naive_ns
+from features.history import (
+    NAT,
+    LeadHistory,
+    LeadRows,
+    LeadTable,
+    Prepared,
+    frame_column,
+    lead_column,
+    n_rows,
+    prepare,
+    prepare_rows,
+)
 from features.info import OTHER_ACTIVITY, FeatureInfo
-from features.values import factorize, locate
+from features.values import factorize
 
 MISSING_LEVEL = "__missing__"
 OTHER_LEVEL = "__other__"
@@ -72,65 +83,6 @@ VELOCITY_DAYS = (7.0, 30.0)
 EXTRA_NUMERIC = "numeric"
 EXTRA_CATEGORY = "category"
 EXTRA_TIMESTAMP = "timestamp"
-
-_NAT = np.iinfo(np.int64).min
-
-
-@dataclass(frozen=True)
-class LeadHistory:
-    """What the featurizer reads: leads, their activities, and the (lead_id, as_of) snapshots.
-
-    `leads` is the normalised leads table of the contract (extra columns kept), `activities`
-    has lead_id, occurred_at, activity_type, `snapshots` has lead_id, as_of: one row per
-    feature row wanted (a lead may appear many times with different as_of).
-    """
-
-    leads: pd.DataFrame
-    activities: pd.DataFrame
-    snapshots: pd.DataFrame
-
-    @classmethod
-    def at(cls, leads: pd.DataFrame, activities: pd.DataFrame, as_of: object) -> LeadHistory:
-        """Every lead of `leads`, once, as of one instant (scoring at a cut-off)."""
-        snapshots = pd.DataFrame(
-            {"lead_id": leads["lead_id"].to_numpy(), "as_of": pd.Timestamp(as_of)}  # type: ignore[arg-type]
-        )
-        return cls(leads=leads, activities=activities, snapshots=snapshots)
-
-
-@dataclass(frozen=True)
-class _Prepared:
-    """Validated arrays of a LeadHistory, restricted to the leads that snapshots ask for."""
-
-    leads: LeadTable  # one row per distinct snapshot lead
-    snap_lead: np.ndarray  # row of `leads` per snapshot
-    as_of: np.ndarray  # int64 ns per snapshot
-    created: np.ndarray  # int64 ns per snapshot: its lead's created_at
-    act_lead: np.ndarray  # row of `leads` per kept activity
-    act_time: np.ndarray  # int64 ns
-    act_type: np.ndarray  # index into type_names; -1 when missing
-    type_names: list[str]  # distinct raw activity types
-
-
-# What the featurizer reads a leads table from: a DataFrame, or (for the service, where
-# building pandas objects costs more than the features of a few leads) one array per column.
-LeadTable = pd.DataFrame | Mapping[str, np.ndarray]
-
-
-@dataclass(frozen=True)
-class LeadRows:
-    """Leads to score once each, as of `as_of`, with their activities given by lead row.
-
-    `leads` is the leads table, a DataFrame or a mapping of column name to array (one value
-    per lead; its lead_id is used in messages only); the activity arrays hold one value per
-    activity. Timestamps are int64 nanoseconds since the epoch, UTC.
-    """
-
-    leads: LeadTable
-    as_of: np.ndarray
-    activity_lead: np.ndarray
-    activity_time: np.ndarray
-    activity_type: Sequence[str]
 
 
 def _days(value: float) -> str:
@@ -155,28 +107,6 @@ def _unique_slugs(names: Iterable[object], taken: set[str]) -> list[str]:
         taken.add(slug)
         slugs.append(slug)
     return slugs
-
-
-def _n_rows(frame: LeadTable) -> int:
-    if isinstance(frame, pd.DataFrame):
-        return len(frame)
-    return len(frame["created_at"])
-
-
-def _frame_column(frame: pd.DataFrame, name: str) -> pd.Series:
-    """A column, or all-missing when the frame lacks it (a partial online record)."""
-    if name in frame.columns:
-        return frame[name]
-    return pd.Series([None] * len(frame), index=frame.index, dtype=object)
-
-
-def _column(frame: LeadTable, name: str) -> pd.Series | np.ndarray:
-    """A column of a DataFrame or of arrays; all-missing when the table lacks it."""
-    if isinstance(frame, pd.DataFrame):
-        return _frame_column(frame, name)
-    if name in frame:
-        return frame[name]
-    return np.full(_n_rows(frame), None, dtype=object)
 
 
 def _normalised_levels(values: pd.Series | np.ndarray) -> tuple[np.ndarray, list[str | None]]:
@@ -248,17 +178,17 @@ class LeadFeaturizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
     def fit(self, X: LeadHistory, y: object = None) -> LeadFeaturizer:
         """Learn the activity vocabulary, category levels and extra column kinds from X."""
         self._check_params()
-        data = _prepare(X)
+        data = prepare(X)
         self.activity_types_ = self._learn_vocabulary(data)
         leads = data.leads
-        assert isinstance(leads, pd.DataFrame)  # _prepare keeps the frame it was given
+        assert isinstance(leads, pd.DataFrame)  # prepare keeps the frame it was given
         extra = [c for c in X.leads.columns if c not in (*LEAD_REQUIRED, *LEAD_OPTIONAL)]
         self.extra_columns_ = {c: _extra_kind(leads[c]) for c in extra}
         categorical = [
             *CATEGORICAL_LEAD_COLUMNS,
             *(c for c, k in self.extra_columns_.items() if k == EXTRA_CATEGORY),
         ]
-        levels = {c: self._learn_levels(_frame_column(leads, c)) for c in categorical}
+        levels = {c: self._learn_levels(frame_column(leads, c)) for c in categorical}
         self._describe(levels)
         return self
 
@@ -283,9 +213,9 @@ class LeadFeaturizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be at least 1")
 
-    def _learn_vocabulary(self, data: _Prepared) -> list[str]:
+    def _learn_vocabulary(self, data: Prepared) -> list[str]:
         """Activity types seen often enough before their lead's last snapshot."""
-        last_as_of = np.full(_n_rows(data.leads), _NAT, dtype=np.int64)
+        last_as_of = np.full(n_rows(data.leads), NAT, dtype=np.int64)
         np.maximum.at(last_as_of, data.snap_lead, data.as_of)
         known = (data.act_time < last_as_of[data.act_lead]) & (data.act_type >= 0)
         per_code = np.bincount(data.act_type[known], minlength=len(data.type_names))
@@ -509,7 +439,7 @@ class LeadFeaturizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
         """The features as one float matrix: category codes, then the numbers (no DataFrame).
 
         The featurizer's implementation: every entry computes its rows with `_parts` on the
-        prepared arrays (`_Prepared`); `transform` and `transform_matrix_rows` are adapters
+        prepared arrays (`Prepared`); `transform` and `transform_matrix_rows` are adapters
         of it (output as a DataFrame; input as `LeadRows`). The same values as
         `models.linear.feature_matrix(transform(X))` (tested), without building a frame.
         """
@@ -537,19 +467,19 @@ class LeadFeaturizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
     def transform_matrix_rows(self, rows: LeadRows) -> np.ndarray:
         """`transform_matrix` for leads scored one row each, their activities given by row.
 
-        An input adapter of `transform_matrix`: only the preparation differs (`_prepare_rows`
-        instead of `_prepare`). The service scores with it: it knows each activity's lead row
+        An input adapter of `transform_matrix`: only the preparation differs (`prepare_rows`
+        instead of `prepare`). The service scores with it: it knows each activity's lead row
         already, so ids are never written out and matched back (tested equal).
         """
         check_is_fitted(self, "feature_names_out_")
-        return self._matrix(*self._parts(_prepare_rows(rows)))
+        return self._matrix(*self._parts(prepare_rows(rows)))
 
     def _transform_parts(self, X: LeadHistory) -> tuple[dict[str, np.ndarray], np.ndarray]:
         """Category codes per categorical feature, and the numeric block, one row per snapshot."""
         check_is_fitted(self, "feature_names_out_")
-        return self._parts(_prepare(X))
+        return self._parts(prepare(X))
 
-    def _parts(self, data: _Prepared) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    def _parts(self, data: Prepared) -> tuple[dict[str, np.ndarray], np.ndarray]:
         per_lead = self._lead_columns(data.leads)
         dated = self._dated_columns(data)
         n_snaps = len(data.snap_lead)
@@ -580,20 +510,20 @@ class LeadFeaturizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
             if info.group != "fit" or column is None:
                 continue
             if info.kind == fi.CATEGORY:
-                columns[name] = self._category_codes(name, _column(leads, column))
+                columns[name] = self._category_codes(name, lead_column(leads, column))
             elif info.kind == fi.NUMERIC:
-                columns[name] = _numeric(_column(leads, column))
+                columns[name] = _numeric(lead_column(leads, column))
             elif info.kind == fi.LOG1P:
-                size = _numeric(_column(leads, column))
+                size = _numeric(lead_column(leads, column))
                 with np.errstate(invalid="ignore"):
                     columns[name] = np.log1p(np.where(size >= 0, size, np.nan))
             elif info.kind == fi.FREE_MAIL:
-                columns[name] = free_mail_flags(_column(leads, column))
-        seniority, department = job_roles(_column(leads, "job_title"))
+                columns[name] = free_mail_flags(lead_column(leads, column))
+        seniority, department = job_roles(lead_column(leads, "job_title"))
         columns["lead__seniority"], columns["lead__department"] = seniority, department
         return columns
 
-    def _dated_columns(self, data: _Prepared) -> dict[str, np.ndarray]:
+    def _dated_columns(self, data: Prepared) -> dict[str, np.ndarray]:
         """Lead features relative to each snapshot's as_of: lead age, timestamp extras."""
         columns: dict[str, np.ndarray] = {}
         for name, info in self.feature_info_.items():
@@ -603,15 +533,15 @@ class LeadFeaturizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
                 stamp = data.created
             else:
                 assert info.source_column is not None
-                stamp = utc_naive_ns(_column(data.leads, info.source_column))[data.snap_lead]
-            known = stamp != _NAT
+                stamp = utc_naive_ns(lead_column(data.leads, info.source_column))[data.snap_lead]
+            known = stamp != NAT
             if info.kind == fi.DAYS_SINCE_TIMESTAMP:
                 # A timestamp at or after as_of was not known then.
                 known &= stamp < data.as_of
             columns[name] = np.where(known, (data.as_of - stamp) / NS_PER_DAY, np.nan)
         return columns
 
-    def _activity_stats(self, data: _Prepared) -> ActivityStats:
+    def _activity_stats(self, data: Prepared) -> ActivityStats:
         n_types = len(self.activity_types_) + 1
         type_index = {t: i for i, t in enumerate(self.activity_types_)}
         name_codes = np.array(
@@ -625,7 +555,7 @@ class LeadFeaturizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
             n_types,
             data.snap_lead,
             data.as_of,
-            _n_rows(data.leads),
+            n_rows(data.leads),
             [float(w) for w in self.windows_days],
             [float(h) for h in self.half_lives_days],
             ACTIVE_WINDOW_DAYS,
@@ -682,106 +612,3 @@ def _activity_infos(
         for h, stem, kind, text in by_half_life
     ]
     return infos
-
-
-def _ids(values: pd.Series, table: str) -> tuple[np.ndarray, list[str]]:
-    """Codes into distinct ids as strings (so 17 and "17" are one lead); missing ids raise."""
-    codes, uniques = factorize(values)
-    if (codes < 0).any():
-        raise ValueError(f"{table} has rows without a lead_id")
-    return codes, [str(u) for u in uniques]
-
-
-def _prepare(X: LeadHistory) -> _Prepared:
-    """Check a LeadHistory and turn it into arrays over the leads its snapshots ask for."""
-    if not isinstance(X, LeadHistory):
-        raise TypeError(f"LeadFeaturizer takes a LeadHistory, got {type(X).__name__}")
-    leads, activities, snapshots = X.leads, X.activities, X.snapshots
-    for table, frame, required in (
-        ("leads", leads, ("lead_id", "created_at")),
-        ("activities", activities, ("lead_id", "occurred_at", "activity_type")),
-        ("snapshots", snapshots, ("lead_id", "as_of")),
-    ):
-        missing = [c for c in required if c not in frame.columns]
-        if missing:
-            raise ValueError(f"{table} lacks required columns {missing}")
-
-    lead_codes, lead_keys = _ids(leads["lead_id"], "leads")
-    if len(lead_keys) < len(leads) or len(set(lead_keys)) < len(lead_keys):
-        dupes = pd.Series([lead_keys[c] for c in lead_codes]).value_counts()
-        raise ValueError(f"duplicate lead_id in leads: {dupes[dupes > 1].index[:5].tolist()}")
-    # Ids are distinct, so codes are row numbers and lead_keys[row] is that row's id.
-    snap_codes, snap_keys = _ids(snapshots["lead_id"], "snapshots")
-    snap_rows = locate(lead_keys, snap_keys)[snap_codes]
-    if (snap_rows < 0).any():
-        unknown = sorted({snap_keys[c] for c in snap_codes[snap_rows < 0]})[:5]
-        raise ValueError(f"snapshots of leads not in the leads table: {unknown}")
-    as_of = utc_naive_ns(snapshots["as_of"])
-    if (as_of == _NAT).any():
-        bad = sorted({snap_keys[c] for c in snap_codes[as_of == _NAT]})[:5]
-        raise ValueError(f"snapshots without an as_of time for leads {bad}")
-
-    needed, snap_lead = np.unique(snap_rows, return_inverse=True)
-    sub = leads if len(needed) == len(leads) else leads.iloc[needed]
-    created = utc_naive_ns(sub["created_at"])[snap_lead]
-    _check_created(created, as_of, lambda early: list({lead_keys[r] for r in snap_rows[early]}))
-
-    # Activities of other leads are dropped; ids and types are mapped once per distinct value.
-    compact = np.full(len(lead_keys), -1, dtype=np.int64)
-    compact[needed] = np.arange(len(needed))
-    id_codes, id_uniques = factorize(activities["lead_id"])
-    unique_rows = locate(lead_keys, [str(u) for u in id_uniques])
-    unique_leads = np.append(np.where(unique_rows >= 0, compact[unique_rows], -1), -1)
-    act_lead = unique_leads[id_codes]
-    act_time = utc_naive_ns(activities["occurred_at"])
-    keep = (act_lead >= 0) & (act_time != _NAT)
-    type_codes, type_uniques = factorize(activities["activity_type"])
-    return _Prepared(
-        leads=sub,
-        snap_lead=snap_lead.astype(np.int64),
-        as_of=as_of,
-        created=created,
-        act_lead=act_lead[keep],
-        act_time=act_time[keep],
-        act_type=type_codes[keep],
-        type_names=[str(t) for t in type_uniques],
-    )
-
-
-def _check_created(
-    created: np.ndarray, as_of: np.ndarray, keys: Callable[[np.ndarray], list[str]]
-) -> None:
-    """Refuse snapshots of leads created after their as_of; `keys` names the leads."""
-    early = (created != _NAT) & (created > as_of)
-    if early.any():
-        raise ValueError(
-            "leads created after their snapshot's as_of (features would see the future): "
-            f"{sorted(keys(early))[:5]}"
-        )
-
-
-def _prepare_rows(rows: LeadRows) -> _Prepared:
-    """`_prepare` for `LeadRows`: one snapshot per lead row, activities already by row."""
-    n = _n_rows(rows.leads)
-    as_of = np.asarray(rows.as_of, dtype=np.int64)
-    act_lead = np.asarray(rows.activity_lead, dtype=np.int64)
-    act_time = np.asarray(rows.activity_time, dtype=np.int64)
-    if len(as_of) != n or not len(act_lead) == len(act_time) == len(rows.activity_type):
-        raise ValueError("LeadRows arrays disagree in length")
-    if act_lead.size and (act_lead.min() < 0 or act_lead.max() >= n):
-        raise ValueError("activities of leads that are not in LeadRows.leads")
-    created = utc_naive_ns(rows.leads["created_at"])
-    ids = np.asarray(_column(rows.leads, "lead_id"))
-    _check_created(created, as_of, lambda early: [str(v) for v in ids[early]])
-    keep = act_time != _NAT
-    type_codes, type_uniques = factorize(np.asarray(rows.activity_type, dtype=object))
-    return _Prepared(
-        leads=rows.leads,
-        snap_lead=np.arange(n, dtype=np.int64),
-        as_of=as_of,
-        created=created,
-        act_lead=act_lead[keep],
-        act_time=act_time[keep],
-        act_type=type_codes[keep],
-        type_names=[str(t) for t in type_uniques],
-    )

@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.build import LeadFeaturizer, LeadHistory
+from features.build import LeadFeaturizer
+from features.history import LeadHistory
 
 # pandas' hash_array takes a 16-byte key; fixed, so a lead's partition never changes between
 # runs, machines or processes (Python's own hash() is salted per process).

@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.build import LeadHistory
 from features.contract import LEAD_OPTIONAL, utc_naive
+from features.history import LeadHistory
 
 ACTIVITIES_FIELD = "activities"
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from features.build import LeadHistory
 from features.contract import Export
+from features.history import LeadHistory
 from models.scorer import LeadScorer
 from models.tiers import MQL, SQL
 from ops.closed_loop import ClosedLoopResult

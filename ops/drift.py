@@ -25,8 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from features.build import LeadHistory
 from features.contract import Export
+from features.history import LeadHistory
 from models.scorer import LeadScorer
 from training.labels import SnapshotScheme, build_snapshots
 

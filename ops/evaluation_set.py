@@ -33,8 +33,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from features.build import LeadHistory
 from features.contract import Export
+from features.history import LeadHistory
 from models.tiers import TIERS, TierPolicy, assign_tier
 from training.inflow import RECENT_INFLOW_DAYS, lead_inflow, recent_inflow
 from training.labels import SnapshotScheme, build_snapshots, label_snapshots

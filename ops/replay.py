@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from features.build import LeadHistory
 from features.contract import Export
+from features.history import LeadHistory
 from models.scorer import LeadScorer
 from ops.prediction_log import PredictionLog
 from training.batch import open_leads

@@ -26,8 +26,9 @@ import numpy as np
 import pandas as pd
 from pydantic_core import TzInfo
 
-from features.build import EXTRA_TIMESTAMP, LeadRows
+from features.build import EXTRA_TIMESTAMP
 from features.contract import LEAD_OPTIONAL, utc_naive
+from features.history import LeadRows
 from models.scorer import LeadScorer
 from models.tiers import TierPolicy
 from serving.schemas import Lead

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features.build import LeadHistory
 from features.contract import Export
+from features.history import LeadHistory
 from features.partition import HistoryPartition, PartitionMap, partition_count, split_history
 from models.scorer import LeadScorer
 from models.table_scorer import TableScorer

@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 from mlflow import MlflowClient
 
-from features.build import LeadHistory
 from features.contract import Export
+from features.history import LeadHistory
 from models.pyfunc import load_scorer_from_uri
 from models.registry import TrackingConfig
 from training.evaluate import compare_table

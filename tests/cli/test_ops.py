@@ -108,7 +108,7 @@ def test_cli_report_joins_logged_scores_and_logs_drift_to_mlflow(
     for days, limit in ((120, 1_500), (20, 200)):
         as_of = export.cutoff - pd.Timedelta(days=days)
         snapshots = open_leads(export, as_of).tail(limit)
-        from features.build import LeadHistory
+        from features.history import LeadHistory
 
         scores = trained.scorer.score(
             LeadHistory(export.leads, export.activities, snapshots), explain=False

@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.build import LeadHistory
 from features.contract import LEAD_OPTIONAL
+from features.history import LeadHistory
 
 TYPES = ("page_view", "pricing_page_view", "email_open", "demo_request", "contact_sales")
 

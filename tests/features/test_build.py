@@ -14,7 +14,8 @@ from sklearn.exceptions import NotFittedError
 
 from features import info as fi
 from features.activity import activity_stats, stats_layout
-from features.build import MISSING_LEVEL, OTHER_LEVEL, LeadFeaturizer, LeadHistory, LeadRows
+from features.build import MISSING_LEVEL, OTHER_LEVEL, LeadFeaturizer
+from features.history import LeadHistory, LeadRows
 from tests.features.histories import (
     activity_frame,
     history,

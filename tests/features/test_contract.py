@@ -70,7 +70,8 @@ def test_the_column_adapter_keeps_missing_and_unparsable_as_nat() -> None:
 def test_only_custom_lead_columns_can_be_dropped() -> None:
     import pytest
 
-    from features.build import LeadFeaturizer, LeadHistory
+    from features.build import LeadFeaturizer
+    from features.history import LeadHistory
     from tests.conftest import make_export
 
     export = make_export(

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from demo.world import DemoWorld
-from features.build import LeadHistory
+from features.history import LeadHistory
 from models.artifacts import FORMAT_FILE, load_scorer_files, save_scorer_files
 from models.digests import ArtifactError, file_digests, manifest, read_manifest, verify_files
 from models.pyfunc import load_scorer, save_scorer

@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.build import LeadFeaturizer, LeadHistory
+from features.build import LeadFeaturizer
+from features.history import LeadHistory
 from models.baselines import PointsLeadScore
 from tests.conftest import make_export
 

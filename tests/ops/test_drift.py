@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from demo.world import DemoWorld
-from features.build import LeadHistory
+from features.history import LeadHistory
 from ops.drift import (
     DEFAULT_PSI_FLAG,
     SCORE,

@@ -14,7 +14,8 @@ import pandas as pd
 import pytest
 
 from demo.world import DemoWorld
-from features.build import LeadFeaturizer, LeadHistory
+from features.build import LeadFeaturizer
+from features.history import LeadHistory
 from features.partition import HistoryPartition, partition_features, transform_partitioned
 from training.batch import score_export, write_score_partitions
 from training.cluster import cluster_client, cluster_map, parse_address

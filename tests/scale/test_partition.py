@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from demo.world import DemoWorld
-from features.build import LeadFeaturizer, LeadHistory
+from features.build import LeadFeaturizer
+from features.history import LeadHistory
 from features.partition import (
     lead_partition,
     split_history,

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.build import LeadHistory
+from features.history import LeadHistory
 from models.scorer import LeadScorer
 from serving.engine import ScoringEngine
 from serving.model_source import load_model_dir

@@ -10,7 +10,7 @@ import pytest
 from demo.injection import injected_truth, injection_sample
 from demo.params import DemoConfig
 from demo.world import DemoWorld
-from features.build import LeadHistory
+from features.history import LeadHistory
 from models.reasons import activity_phrase
 from models.scorer import LeadScorer
 from training.pipeline import TrainingResult

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from demo.world import DemoWorld
-from features.build import LeadFeaturizer, LeadHistory
+from features.build import LeadFeaturizer
+from features.history import LeadHistory
 from models.tiers import TIERS
 from tests.conftest import make_export
 from training.labels import SnapshotScheme, build_training_examples

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from features.build import LeadHistory
+from features.history import LeadHistory
 from models.records import records_to_history
 from models.scorer import LeadScorer
 from serving.schemas import EXAMPLE_LEAD

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from demo.world import DemoWorld
-from features.build import LeadHistory
+from features.history import LeadHistory
 from models.pyfunc import load_scorer_from_uri
 from models.registry import CHALLENGER, CHAMPION, TrackingConfig
 from tests.training.conftest import local_tracking
