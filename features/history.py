@@ -147,11 +147,27 @@ def prepare(X: LeadHistory) -> Prepared:
     unique_leads = np.append(np.where(unique_rows >= 0, compact[unique_rows], -1), -1)
     act_lead = unique_leads[id_codes]
     act_time = utc_naive_ns(activities["occurred_at"])
+    return _prepared(
+        sub, snap_lead.astype(np.int64), as_of, created, act_lead, act_time,
+        activities["activity_type"],
+    )  # fmt: skip
+
+
+def _prepared(
+    leads: LeadTable,
+    snap_lead: np.ndarray,
+    as_of: np.ndarray,
+    created: np.ndarray,
+    act_lead: np.ndarray,
+    act_time: np.ndarray,
+    act_types: pd.Series | np.ndarray,
+) -> Prepared:
+    """The arrays, keeping the activities of wanted leads (row >= 0) that have a time."""
     keep = (act_lead >= 0) & (act_time != NAT)
-    type_codes, type_uniques = factorize(activities["activity_type"])
+    type_codes, type_uniques = factorize(act_types)
     return Prepared(
-        leads=sub,
-        snap_lead=snap_lead.astype(np.int64),
+        leads=leads,
+        snap_lead=snap_lead,
         as_of=as_of,
         created=created,
         act_lead=act_lead[keep],
@@ -186,15 +202,7 @@ def prepare_rows(rows: LeadRows) -> Prepared:
     created = utc_naive_ns(rows.leads["created_at"])
     ids = np.asarray(lead_column(rows.leads, "lead_id"))
     _check_created(created, as_of, lambda early: [str(v) for v in ids[early]])
-    keep = act_time != NAT
-    type_codes, type_uniques = factorize(np.asarray(rows.activity_type, dtype=object))
-    return Prepared(
-        leads=rows.leads,
-        snap_lead=np.arange(n, dtype=np.int64),
-        as_of=as_of,
-        created=created,
-        act_lead=act_lead[keep],
-        act_time=act_time[keep],
-        act_type=type_codes[keep],
-        type_names=[str(t) for t in type_uniques],
-    )
+    return _prepared(
+        rows.leads, np.arange(n, dtype=np.int64), as_of, created, act_lead, act_time,
+        np.asarray(rows.activity_type, dtype=object),
+    )  # fmt: skip
