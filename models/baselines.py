@@ -132,8 +132,10 @@ def logistic_baseline(
 
 
 def to_object_categoricals(X: pd.DataFrame, categorical: list[str]) -> pd.DataFrame:
-    """Categoricals as plain objects with NaN for missing: what sklearn's imputers expect."""
-    out = X.copy()
+    """Categoricals as plain objects with NaN for missing: what sklearn's imputers expect.
+
+    A shallow copy: the numbers are shared with X (copy-on-write keeps X unchanged)."""
+    out = X.copy(deep=False)
     for column in categorical:
         out[column] = out[column].astype(object).where(out[column].notna(), np.nan)
     return out

@@ -233,6 +233,9 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
         sample_weight = None if sample_weight is None else np.asarray(sample_weight)[rows]
         self._learn_range(X, rows)
         self.sample_weighted_ = sample_weight is not None
+        # The linear part first: its design is the largest matrix of a fit, and LightGBM's
+        # datasets and training state are not alive yet.
+        linear = self._fit_linear(X, y, sample_weight, rows) if max(weights) > 0 else None
         train_set = lgb_dataset(X, y, sample_weight, rows=rows)
         val_set = lgb_dataset(X_val, y_val, reference=train_set)
         self.booster_ = lgb.train(
@@ -246,7 +249,6 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
         self.best_iteration_ = int(self.booster_.best_iteration or self.max_rounds)
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)
         self.classes_ = np.array([0, 1])
-        linear = self._fit_linear(X, y, sample_weight, rows) if max(weights) > 0 else None
         self.linear_ = linear
         del train_set, val_set
         # Each model predicts validation once; the candidates only weigh the two.
@@ -284,10 +286,11 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
         rows = np.arange(len(X)) if rows is None else np.asarray(rows)
         y = np.asarray(y)[rows]
         sample_weight = None if sample_weight is None else np.asarray(sample_weight)[rows]
+        # The linear part first, before LightGBM's dataset and training state exist (`fit`).
+        linear = self._fit_linear(X, y, sample_weight, rows) if self._weight() > 0 else None
         booster = lgb.train(
             self.lgb_params(), lgb_dataset(X, y, sample_weight, rows=rows), self.best_iteration_
         )
-        linear = self._fit_linear(X, y, sample_weight, rows) if self._weight() > 0 else None
         return booster, linear
 
     def refit_all(

@@ -10,13 +10,14 @@ service run it without pandas or scikit-learn pipelines on the way.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LogisticRegression, _linear_loss
 from sklearn.utils.validation import check_is_fitted
 
 
@@ -33,7 +34,7 @@ def floats_from_json(values: list[float | str]) -> np.ndarray:
 
 
 # Numeric columns whose temporaries (log-scaled, standardised, missing) exist at a time.
-TERM_BLOCK = 16
+TERM_BLOCK = 8
 
 
 @dataclass
@@ -48,9 +49,44 @@ class LinearDesign:
     first_level: int
 
 
+# Rows of the design in one block of the solver's Hessian.
+HESSIAN_BLOCK_ROWS = 16_384
+
+
+def _sandwich_by_blocks(X: Any, W: np.ndarray) -> np.ndarray:
+    """X.T @ diag(W) @ X summed over blocks of rows: the same Hessian to rounding, with one
+    block's weighted copy instead of a copy of the whole design."""
+    if not isinstance(X, np.ndarray):
+        return np.asarray(_SANDWICH_DOT(X, W))
+    out = np.zeros((X.shape[1], X.shape[1]), dtype=X.dtype)
+    for start in range(0, len(X), HESSIAN_BLOCK_ROWS):
+        block = X[start : start + HESSIAN_BLOCK_ROWS]
+        out += block.T @ (W[start : start + HESSIAN_BLOCK_ROWS, None] * block)
+    return out
+
+
+_SANDWICH_DOT = _linear_loss.sandwich_dot
+
+
+@contextmanager
+def _hessian_by_blocks() -> Iterator[None]:
+    """sklearn's newton-cholesky solver (1.9) forms its Hessian as X.T @ (W[:, None] * X), a
+    second matrix the size of the design: at 250,000 rows the largest allocation of a
+    training run. While the linear part fits, the Hessian is summed by blocks of rows."""
+    _linear_loss.sandwich_dot = _sandwich_by_blocks
+    try:
+        yield
+    finally:
+        _linear_loss.sandwich_dot = _SANDWICH_DOT
+
+
 def signed_log1p(x: np.ndarray) -> np.ndarray:
-    """log1p of the magnitude with the sign kept: counts and sizes on a log scale."""
-    return np.sign(x) * np.log1p(np.abs(x))
+    """log1p of the magnitude with the sign kept: counts and sizes on a log scale.
+
+    The sign is copied onto the result in place (the values of sign(x) * log1p(|x|), with
+    one temporary fewer)."""
+    out = np.log1p(np.abs(x))
+    return np.copysign(out, x, out=out)
 
 
 def feature_matrix(
@@ -247,9 +283,9 @@ class LinearLogOdds(ClassifierMixin, BaseEstimator):
         del indicators
         # Dense with Newton steps: a few hundred columns, so the exact optimum in about 7
         # iterations is 2.5x faster than L-BFGS on a sparse design (about 14 s on 330,000 rows).
-        model = LogisticRegression(C=self.C, max_iter=self.max_iter, solver="newton-cholesky").fit(
-            matrix, y, sample_weight=sample_weight
-        )
+        solver = LogisticRegression(C=self.C, max_iter=self.max_iter, solver="newton-cholesky")
+        with _hessian_by_blocks():
+            model = solver.fit(matrix, y, sample_weight=sample_weight)
         del matrix
         coef = model.coef_.ravel()
         self.numeric_coef_ = coef[:n_numeric]

@@ -6,11 +6,11 @@ from __future__ import annotations
 import lightgbm as lgb
 import numpy as np
 import pytest
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LogisticRegression, _linear_loss
 
-from models import conversion
+from models import conversion, linear
 from models.conversion import ConversionModel, lgb_dataset, tree_rows
-from models.linear import TERM_BLOCK, LinearLogOdds, signed_log1p, training_range
+from models.linear import TERM_BLOCK, LinearLogOdds, training_range
 from tests.models.test_conversion import lead_frame
 
 
@@ -19,6 +19,10 @@ def whole_matrix_fit(
 ) -> tuple[np.ndarray, float]:
     """The linear model's coefficients computed on the whole matrix at once, as it was first
     written: statistics of every numeric column, then one design of stacked copies."""
+
+    def signed_log1p(x: np.ndarray) -> np.ndarray:
+        return np.sign(x) * np.log1p(np.abs(x))
+
     categorical = list(range(len(n_levels)))
     values = A[:, len(n_levels) :]
     missing = np.isnan(values)
@@ -38,7 +42,11 @@ def whole_matrix_fit(
 
 
 @pytest.mark.parametrize("weighted", [False, True])
-def test_linear_terms_by_blocks_give_the_whole_matrix_coefficients(weighted: bool) -> None:
+def test_linear_terms_by_blocks_give_the_whole_matrix_coefficients(
+    weighted: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(linear, "HESSIAN_BLOCK_ROWS", 1_500)  # the Hessian in 3 blocks
+    sandwich = _linear_loss.sandwich_dot
     rng = np.random.default_rng(7)
     n, n_numbers = 4_000, 3 * TERM_BLOCK + 5  # several blocks, the last one partial
     numbers = rng.lognormal(1.0, 1.2, (n, n_numbers)) * rng.choice([-1, 1], (n, n_numbers))
@@ -50,14 +58,15 @@ def test_linear_terms_by_blocks_give_the_whole_matrix_coefficients(weighted: boo
     y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
     w = rng.uniform(1.0, 4.0, n) if weighted else None
 
-    linear = LinearLogOdds((0, 1), (4, 3)).fit(A, y, w)
+    model = LinearLogOdds((0, 1), (4, 3)).fit(A, y, w)
+    assert _linear_loss.sandwich_dot is sandwich  # sklearn's own Hessian is back
     coef, intercept = whole_matrix_fit(A, y, (4, 3), w)
-    fitted = np.concatenate([linear.numeric_coef_, linear.indicator_coef_, *linear.level_coef_])
+    fitted = np.concatenate([model.numeric_coef_, model.indicator_coef_, *model.level_coef_])
     assert np.allclose(fitted, coef, rtol=1e-10, atol=1e-12)
-    assert linear.intercept_ == pytest.approx(intercept, rel=1e-10)
+    assert model.intercept_ == pytest.approx(intercept, rel=1e-10)
     # Contributions (per block of columns) still add up to the log-odds of the same fit.
-    contrib = linear.contributions(A)
-    assert np.allclose(contrib.sum(axis=1) + linear.bias_, linear.decision_function(A))
+    contrib = model.contributions(A)
+    assert np.allclose(contrib.sum(axis=1) + model.bias_, model.decision_function(A))
     if w is None:  # centred on the training population
         assert np.allclose(contrib.mean(axis=0), 0.0, atol=1e-9)
 
@@ -65,9 +74,9 @@ def test_linear_terms_by_blocks_give_the_whole_matrix_coefficients(weighted: boo
 def test_dataset_from_batches_of_rows_is_the_dataset_of_one_matrix(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    X, y = lead_frame(6_000, 11)
+    X, y = lead_frame(4_000, 11)
     X = X.astype({"act__visit__count": np.float32, "lead__noise": np.float32})
-    rows = np.sort(np.random.default_rng(1).choice(len(X), 4_500, replace=False))
+    rows = np.sort(np.random.default_rng(1).choice(len(X), 3_000, replace=False))
     monkeypatch.setattr(conversion.FrameRows, "batch_size", 700)  # several batches
     params = ConversionModel(min_child_samples=50).lgb_params()
     one_matrix = lgb.Dataset(
@@ -76,16 +85,16 @@ def test_dataset_from_batches_of_rows_is_the_dataset_of_one_matrix(
         feature_name=list(X.columns),
         categorical_feature=[0],
     )
-    expected = lgb.train(params, one_matrix, 40).model_to_string()
-    assert lgb.train(params, lgb_dataset(X, y[rows], rows=rows), 40).model_to_string() == expected
+    expected = lgb.train(params, one_matrix, 30).model_to_string()
+    assert lgb.train(params, lgb_dataset(X, y[rows], rows=rows), 30).model_to_string() == expected
 
 
 def test_fitting_rows_by_position_is_fitting_a_copy_of_them() -> None:
-    X, y = lead_frame(8_000, 12)
-    X_val, y_val = lead_frame(3_000, 13)
+    X, y = lead_frame(5_000, 12)
+    X_val, y_val = lead_frame(2_000, 13)
     rows = np.flatnonzero(np.random.default_rng(2).random(len(X)) < 0.7)
     w = np.random.default_rng(3).uniform(1.0, 2.0, len(X))
-    settings = {"linear_weight": 0.5, "min_child_samples": 50, "max_rounds": 60}
+    settings = {"linear_weight": 0.5, "min_child_samples": 50, "max_rounds": 30}
     by_position = ConversionModel(**settings).fit(X, y, X_val, y_val, sample_weight=w, rows=rows)
     copied = X.iloc[rows].reset_index(drop=True)
     by_copy = ConversionModel(**settings).fit(copied, y[rows], X_val, y_val, sample_weight=w[rows])
