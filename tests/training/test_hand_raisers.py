@@ -42,7 +42,8 @@ def test_injected_hand_raise_lifts_the_model_as_it_lifts_the_truth(injected: pd.
     model_lift = injected["model_after"].mean() / injected["model_before"].mean()
     assert truth_lift > 1.5
     # Issue 13's target is 0.9-1.1. On this 6,000-lead world the model reached 0.91 on 1,500
-    # injected leads with share-of-recent-activity features (0.76 without them).
+    # injected leads with share-of-recent-activity features (0.76 without them), 0.96 on these
+    # 1,000 with the code of 2026-12-03 16:00 UTC.
     assert 0.8 <= model_lift / truth_lift <= 1.1, (model_lift, truth_lift)
 
 
@@ -52,7 +53,9 @@ def test_first_positive_reason_names_the_fresh_hand_raise(injected: pd.DataFrame
         for first, kind in zip(injected["first_positive"], injected["hand_raise"], strict=True)
     ]
     # Target 80 % (issue 13); measured 57 % on 1,500 leads of this world with share features
-    # (34 % without them).
+    # (34 % without them); 50 % on these 1,000 once the active days went to the types behind
+    # them (the first reason is what the model moves a lead by most: on this world's model
+    # a fresh demo request reads +0.3-0.5 log-odds against the truth's +0.7-0.85, so fit wins).
     assert np.mean(named) >= 0.45, np.mean(named)
 
 
