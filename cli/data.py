@@ -8,12 +8,23 @@ from typing import Annotated, Any
 
 import typer
 
-from cli.common import DataOption, console, err_console, read_or_exit
+from cli.common import DataOption, console, data_location, err_console
 
 
 def validate(data: DataOption) -> None:
-    """Check an export against the data contract; print every problem found."""
-    read_or_exit(data).print_summary(console)
+    """Check an export against the data contract; print every problem found.
+
+    The activities are read a batch at a time (training needs them whole; checking does not),
+    so an export of any size can be checked on a small machine.
+    """
+    from training.export import ExportError, check_export
+
+    try:
+        checked = check_export(data_location(str(data)))
+    except ExportError as exc:
+        exc.print(err_console)
+        raise typer.Exit(code=1) from None
+    checked.print_summary(console)
 
 
 def demo_data(

@@ -68,12 +68,13 @@ class TableStage:
     frame: pd.DataFrame
     times: dict[str, ParsedTimestamps] = field(default_factory=dict)
     numbers: dict[str, ParsedNumbers] = field(default_factory=dict)
+    offset: int = 0  # rows of the table before this piece (a table validated in batches)
 
     def has(self, column: str) -> bool:
         return column in self.frame.columns
 
 
-def stage_table(table: str, frame: pd.DataFrame) -> TableStage:
+def stage_table(table: str, frame: pd.DataFrame, offset: int = 0) -> TableStage:
     raw = frame.reset_index(drop=True)
     # Copy-on-write: the normalised table shares the raw columns it does not replace.
     normalised = raw.copy(deep=False)
@@ -89,7 +90,7 @@ def stage_table(table: str, frame: pd.DataFrame) -> TableStage:
     for column in (*TIMESTAMP_COLUMNS[table], *NUMERIC_COLUMNS[table]):
         if column in raw.columns and not _is_native(raw[column]):
             normalised[column] = _as_stripped_text(raw[column])
-    stage = TableStage(table, raw, normalised)
+    stage = TableStage(table, raw, normalised, offset=offset)
     for column in TIMESTAMP_COLUMNS[table]:
         if column in raw.columns:
             stage.times[column] = _parse_timestamps(normalised[column])

@@ -11,9 +11,9 @@ table; checks across rows and tables are vectorised by hand. Parsing and the nor
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -105,6 +105,7 @@ class _IssueLog:
 
     def __init__(self) -> None:
         self._batches: list[pd.DataFrame] = []
+        self._table_issues: set[tuple[str, str, str | None, str, str | None]] = set()
 
     def add_table(
         self,
@@ -114,6 +115,11 @@ class _IssueLog:
         message: str,
         value: str | None = None,
     ) -> None:
+        # Once per table: a table read in batches would report a missing column per batch.
+        key = (severity, table, column, message, value)
+        if key in self._table_issues:
+            return
+        self._table_issues.add(key)
         self._batches.append(
             pd.DataFrame(
                 {
@@ -145,7 +151,7 @@ class _IssueLog:
                     "severity": severity,
                     "table": stage.table,
                     "column": column,
-                    "position": positions,
+                    "position": positions + stage.offset,
                     "value": (
                         _cell_text(stage.raw[column], positions)
                         if column in stage.raw.columns
@@ -250,6 +256,81 @@ def _validate_tables(
     return export, report
 
 
+@dataclass
+class ActivitySummary:
+    """What `leadscore validate` shows of an activities table it never held at once."""
+
+    rows: int = 0
+    first: pd.Timestamp | None = None  # earliest occurred_at (parsed), None without one
+    last: pd.Timestamp | None = None
+    types: set[str] = field(default_factory=set)
+
+    def add(self, stage: TableStage) -> None:
+        self.rows += len(stage.raw)
+        if "occurred_at" in stage.times:
+            stamps = stage.times["occurred_at"].values
+            if stamps.notna().any():
+                low, high = stamps.min(), stamps.max()
+                self.first = low if self.first is None else min(self.first, low)
+                self.last = high if self.last is None else max(self.last, high)
+        if stage.has("activity_type"):
+            self.types.update(str(t) for t in stage.frame["activity_type"].dropna().unique())
+
+
+@dataclass(frozen=True)
+class BatchedValidation:
+    """`validate_in_batches`' outcome: the report, the small tables normalised (None on errors)
+    and a summary of the activities."""
+
+    report: ValidationReport
+    leads: pd.DataFrame | None
+    opportunities: pd.DataFrame | None
+    activities: ActivitySummary
+
+
+def validate_in_batches(
+    leads: pd.DataFrame, activity_batches: Iterable[pd.DataFrame], opportunities: pd.DataFrame
+) -> BatchedValidation:
+    """The report `validate_tables` gives, with the activities (the table that grows to
+    hundreds of millions of rows) read one batch at a time: each batch is checked against the
+    leads and let go, so memory holds the leads, the opportunities and one batch. Row numbers
+    count from the table's first row across batches."""
+    with _gc_paused():
+        log = _IssueLog()
+        lead_stage = stage_table(LEADS, leads)
+        opportunity_stage = stage_table(OPPORTUNITIES, opportunities)
+        for stage in (lead_stage, opportunity_stage):
+            _check_schema(stage, log)
+            _check_empty(stage, log)
+        _check_opportunity_dates(opportunity_stage, log)
+        index = _LeadIndex.of(lead_stage)
+        if index is not None:
+            _check_lead_ids(index, opportunity_stage, log)
+        summary = ActivitySummary()
+        blank: set[str] | None = None
+        for batch in activity_batches:
+            stage = stage_table(ACTIVITIES, batch, offset=summary.rows)
+            _check_schema(stage, log)
+            if index is not None:
+                _check_lead_ids(index, stage, log)
+            here = {c for c in _watched_columns(stage) if _is_blank(stage.raw[c]).all()}
+            blank = here if blank is None else blank & here
+            summary.add(stage)
+        if summary.rows == 0:
+            log.add_table("warning", ACTIVITIES, None, MSG_NO_ROWS)
+        for column in sorted(blank or ()) if summary.rows else ():
+            log.add_table("warning", ACTIVITIES, column, MSG_EMPTY_COLUMN)
+        report = log.report()
+        if not report.ok:
+            return BatchedValidation(report, None, None, summary)
+        return BatchedValidation(
+            report,
+            normalised_leads(lead_stage),
+            normalised_opportunities(opportunity_stage),
+            summary,
+        )
+
+
 # --- per-column schema (pandera) ----------------------------------------------------------
 
 
@@ -339,14 +420,17 @@ def _check_empty(stage: TableStage, log: _IssueLog) -> None:
         else:
             log.add_table("warning", stage.table, None, MSG_NO_ROWS)
         return
-    # Extra lead columns are attributes worth a warning; other tables' extras are ignored.
-    if stage.table == LEADS:
-        watched = [c for c in stage.raw.columns if c not in LEAD_REQUIRED]
-    else:
-        watched = [c for c in OPTIONAL_COLUMNS[stage.table] if c in stage.raw.columns]
-    for column in watched:
+    for column in _watched_columns(stage):
         if _is_blank(stage.raw[column]).all():
             log.add_table("warning", stage.table, str(column), MSG_EMPTY_COLUMN)
+
+
+def _watched_columns(stage: TableStage) -> list[str]:
+    """Columns whose being entirely empty is worth a warning."""
+    # Extra lead columns are attributes; other tables' extras are ignored.
+    if stage.table == LEADS:
+        return [c for c in stage.raw.columns if c not in LEAD_REQUIRED]
+    return [c for c in OPTIONAL_COLUMNS[stage.table] if c in stage.raw.columns]
 
 
 def _is_blank(values: pd.Series) -> pd.Series:
@@ -374,35 +458,59 @@ def _check_opportunity_dates(stage: TableStage, log: _IssueLog) -> None:
     )
 
 
+@dataclass(frozen=True)
+class _LeadIndex:
+    """The leads table's distinct ids (arrow, for fast look-ups) and their created_at."""
+
+    known: pa_arrow.Array
+    created: np.ndarray | None
+
+    @classmethod
+    def of(cls, leads: TableStage) -> _LeadIndex | None:
+        if not leads.has("lead_id"):
+            return None
+        lead_ids = leads.frame["lead_id"]
+        first = lead_ids.notna() & ~lead_ids.duplicated()
+        known = pa_arrow.array(lead_ids[first], type=pa_arrow.large_string())
+        created = (
+            leads.times["created_at"].values[first].to_numpy()
+            if "created_at" in leads.times
+            else None
+        )
+        return cls(known, created)
+
+
 def _check_against_leads(
     leads: TableStage, activities: TableStage, opportunities: TableStage, log: _IssueLog
 ) -> None:
-    if not leads.has("lead_id"):
+    index = _LeadIndex.of(leads)
+    if index is None:
         return
-    lead_ids = leads.frame["lead_id"]
-    first = lead_ids.notna() & ~lead_ids.duplicated()
-    known = pa_arrow.array(lead_ids[first], type=pa_arrow.large_string())
-    created = (
-        leads.times["created_at"].values[first].to_numpy() if "created_at" in leads.times else None
+    _check_lead_ids(index, activities, log)
+    _check_lead_ids(index, opportunities, log)
+
+
+def _check_lead_ids(index: _LeadIndex, stage: TableStage, log: _IssueLog) -> None:
+    """Rows of `stage` naming an unknown lead (errors), or dated before their lead (warnings)."""
+    stamp, message = (
+        ("occurred_at", MSG_ACTIVITY_BEFORE_LEAD)
+        if stage.table == ACTIVITIES
+        else ("created_at", MSG_OPPORTUNITY_BEFORE_LEAD)
     )
-    for stage, stamp, message in (
-        (activities, "occurred_at", MSG_ACTIVITY_BEFORE_LEAD),
-        (opportunities, "created_at", MSG_OPPORTUNITY_BEFORE_LEAD),
-    ):
-        if not stage.has("lead_id"):
-            continue
-        ids = stage.frame["lead_id"]
-        position = _positions_in(known, ids)
-        unknown = (position < 0) & ids.notna().to_numpy()
-        log.add_mask("error", stage, "lead_id", unknown, MSG_UNKNOWN_LEAD)
-        if created is None or stamp not in stage.times:
-            continue
-        found = position >= 0
-        lead_created = np.full(len(ids), np.datetime64("NaT"), dtype="datetime64[ns]")
-        lead_created[found] = created[position[found]]
-        happened = stage.times[stamp].values.to_numpy()
-        early = found & ~np.isnat(happened) & ~np.isnat(lead_created) & (happened < lead_created)
-        log.add_rows("warning", stage, stamp, np.flatnonzero(early), message)
+    if not stage.has("lead_id"):
+        return
+    ids = stage.frame["lead_id"]
+    position = _positions_in(index.known, ids)
+    unknown = (position < 0) & ids.notna().to_numpy()
+    log.add_mask("error", stage, "lead_id", unknown, MSG_UNKNOWN_LEAD)
+    if index.created is None or stamp not in stage.times:
+        return
+    found = position >= 0
+    lead_created = np.full(len(ids), np.datetime64("NaT"), dtype="datetime64[ns]")
+    lead_created[found] = index.created[position[found]]
+    happened = stage.times[stamp].values.to_numpy()
+    early = found & ~np.isnat(happened) & ~np.isnat(lead_created) & (happened < lead_created)
+    log.add_rows("warning", stage, stamp, np.flatnonzero(early), message)
 
 
 def _positions_in(known: pa_arrow.Array, ids: pd.Series) -> np.ndarray:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -11,13 +12,23 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from features.contract import ACTIVITIES, LEADS, OPPORTUNITIES, TABLES, Export
+from features.contract import (
+    ACTIVITIES,
+    LEAD_OPTIONAL,
+    LEAD_REQUIRED,
+    LEADS,
+    OPPORTUNITIES,
+    TABLES,
+    Export,
+)
 from features.partition import lead_partition
 from features.table_stage import DICTIONARY_COLUMNS
-from features.validation import Issue, ValidationReport, validate_tables
+from features.validation import Issue, ValidationReport, validate_in_batches, validate_tables
 from training.sources import (
+    BATCH_ROWS,
     SourceProblem,
     TableSource,
+    iter_batches,
     locate_tables,
     read_source,
     source_columns,
@@ -66,45 +77,79 @@ class ExportRead:
 
     def print_summary(self, console: Console) -> None:
         """Print row counts, time spans, and the warnings."""
-        from rich.table import Table
-
         export = self.export
-        table = Table(title=f"Export {self.path}", title_justify="left")
-        table.add_column("table", no_wrap=True)
-        table.add_column("rows", justify="right", no_wrap=True)
-        table.add_column("from", no_wrap=True)
-        table.add_column("to", no_wrap=True)
-        table.add_column("notes", ratio=1, overflow="fold")
-        leads, activities, opportunities = export.leads, export.activities, export.opportunities
-        extras = export.extra_lead_columns
-        status = Counter(opportunities["status"].tolist())
-        for name, frame, stamps, notes in (
-            (
-                LEADS,
-                leads,
-                leads["created_at"],
-                f"extra: {', '.join(extras)}" if extras else "",
-            ),
+        activities = export.activities
+        rows = [
+            _lead_row(export.leads),
             (
                 ACTIVITIES,
-                activities,
-                activities["occurred_at"],
+                len(activities),
+                activities["occurred_at"].min(),
+                activities["occurred_at"].max(),
                 f"{activities['activity_type'].nunique():,} types",
             ),
-            (
-                OPPORTUNITIES,
-                opportunities,
-                opportunities["created_at"],
-                ", ".join(f"{status.get(s, 0):,} {s}" for s in ("open", "won", "lost")),
-            ),
-        ):
-            table.add_row(name, f"{len(frame):,}", _day(stamps.min()), _day(stamps.max()), notes)
-        console.print(table)
-        warnings = self.report.warnings
-        title = _plural(len(warnings), "warning") + " (not failing)" + _per_table_counts(warnings)
-        _print_issues(console, warnings, title, "bold yellow")
-        cutoff = _day(export.cutoff)
-        console.print(f"[green]OK[/green]: the export meets the data contract (cut-off {cutoff}).")
+            _opportunity_row(export.opportunities),
+        ]
+        _print_summary(console, self.path, rows, self.report, export.cutoff)
+
+
+@dataclass(frozen=True)
+class CheckedExport:
+    """An export checked by `check_export`: the report and what its tables hold, not the
+    tables themselves."""
+
+    report: ValidationReport
+    path: Path | str
+    rows: list[SummaryRow]
+    cutoff: pd.Timestamp
+
+    def print_summary(self, console: Console) -> None:
+        """Print row counts, time spans, and the warnings."""
+        _print_summary(console, self.path, self.rows, self.report, self.cutoff)
+
+
+# (table, rows, first and last timestamp, notes): a line of an export's summary.
+SummaryRow = tuple[str, int, pd.Timestamp | None, pd.Timestamp | None, str]
+
+
+def _lead_row(leads: pd.DataFrame) -> SummaryRow:
+    known = set(LEAD_REQUIRED) | set(LEAD_OPTIONAL)
+    extras = [str(c) for c in leads.columns if c not in known]
+    notes = f"extra: {', '.join(extras)}" if extras else ""
+    return LEADS, len(leads), leads["created_at"].min(), leads["created_at"].max(), notes
+
+
+def _opportunity_row(opportunities: pd.DataFrame) -> SummaryRow:
+    status = Counter(opportunities["status"].tolist())
+    notes = ", ".join(f"{status.get(s, 0):,} {s}" for s in ("open", "won", "lost"))
+    created = opportunities["created_at"]
+    return OPPORTUNITIES, len(opportunities), created.min(), created.max(), notes
+
+
+def _print_summary(
+    console: Console,
+    path: Path | str,
+    rows: list[SummaryRow],
+    report: ValidationReport,
+    cutoff: pd.Timestamp,
+) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"Export {path}", title_justify="left")
+    table.add_column("table", no_wrap=True)
+    table.add_column("rows", justify="right", no_wrap=True)
+    table.add_column("from", no_wrap=True)
+    table.add_column("to", no_wrap=True)
+    table.add_column("notes", ratio=1, overflow="fold")
+    for name, count, first, last, notes in rows:
+        table.add_row(name, f"{count:,}", _day(first), _day(last), notes)
+    console.print(table)
+    warnings = report.warnings
+    title = _plural(len(warnings), "warning") + " (not failing)" + _per_table_counts(warnings)
+    _print_issues(console, warnings, title, "bold yellow")
+    console.print(
+        f"[green]OK[/green]: the export meets the data contract (cut-off {_day(cutoff)})."
+    )
 
 
 def read_export(path: Path | str, whole: bool = True) -> ExportRead:
@@ -121,14 +166,7 @@ def read_export(path: Path | str, whole: bool = True) -> ExportRead:
     export, report = validate_tables(frames[LEADS], frames[ACTIVITIES], frames[OPPORTUNITIES])
     if export is None:
         raise ExportError(f"export {path} does not meet the data contract", path, report)
-    if report.warnings:
-        kinds = Counter(f"{i.table}: {i.message}" for i in report.warnings)
-        log.warning(
-            "export %s has %s: %s",
-            path,
-            _plural(len(report.warnings), "warning"),
-            "; ".join(f"{kind} x{count:,}" for kind, count in kinds.most_common()),
-        )
+    _log_warnings(path, report)
     log.info(
         "read export %s: %d leads, %d activities, %d opportunities",
         path,
@@ -137,6 +175,67 @@ def read_export(path: Path | str, whole: bool = True) -> ExportRead:
         len(export.opportunities),
     )
     return ExportRead(export=export, report=report, path=path)
+
+
+def check_export(path: Path | str, batch_rows: int = BATCH_ROWS) -> CheckedExport:
+    """Validate the export at `path` as `read_export` does, reading the activities (the table
+    that grows to hundreds of millions of rows) `batch_rows` at a time, so memory holds the
+    leads, the opportunities and one batch; raise ExportError on any error. `leadscore
+    validate` runs this."""
+    path = path if isinstance(path, Path) or "://" in str(path) else Path(path)
+    files = _find_tables(path)
+    small = {table: source for table, source in files.items() if table != ACTIVITIES}
+    frames = _read_tables(path, small, {})
+    unreadable: list[Issue] = []
+    batches = _readable_batches(files[ACTIVITIES], batch_rows, unreadable)
+    checked = validate_in_batches(frames[LEADS], batches, frames[OPPORTUNITIES])
+    if unreadable:
+        raise ExportError(
+            f"export {path} has unreadable files", path, ValidationReport(tuple(unreadable))
+        )
+    report = checked.report
+    if checked.leads is None or checked.opportunities is None:
+        raise ExportError(f"export {path} does not meet the data contract", path, report)
+    _log_warnings(path, report)
+    summary = checked.activities
+    leads, opportunities = checked.leads, checked.opportunities
+    stamps = [
+        leads["created_at"].max(),
+        summary.last,
+        opportunities["created_at"].max(),
+        opportunities["closed_at"].max(),
+    ]
+    activity_row = (
+        ACTIVITIES, summary.rows, summary.first, summary.last, f"{len(summary.types):,} types"
+    )  # fmt: skip
+    return CheckedExport(
+        report=report,
+        path=path,
+        rows=[_lead_row(leads), activity_row, _opportunity_row(opportunities)],
+        cutoff=max(s for s in stamps if s is not None and not pd.isna(s)),
+    )
+
+
+def _readable_batches(
+    source: TableSource, rows: int, problems: list[Issue]
+) -> Iterator[pd.DataFrame]:
+    """The table's batches; a reader failure ends them and is kept as an issue."""
+    try:
+        yield from iter_batches(source, dictionary=DICTIONARY_COLUMNS[source.table], rows=rows)
+    # Any reader failure is the file's problem, shown as an issue rather than a traceback.
+    except Exception as exc:
+        problems.append(Issue("error", source.table, None, None, source.name, _reason(exc)))
+
+
+def _log_warnings(path: Path | str, report: ValidationReport) -> None:
+    if report.warnings:
+        kinds = Counter(f"{i.table}: {i.message}" for i in report.warnings)
+        log.warning(
+            "export %s has %s: %s",
+            path,
+            _plural(len(report.warnings), "warning"),
+            "; ".join(f"{kind} x{count:,}" for kind, count in kinds.most_common()),
+        )
 
 
 def _find_tables(path: Path | str) -> dict[str, TableSource]:
@@ -173,15 +272,17 @@ def _read_tables(
             frames[table] = read_source(source, columns, DICTIONARY_COLUMNS.get(table, ()))
         # Any reader failure is the file's problem, shown as an issue rather than a traceback.
         except Exception as exc:
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            problems.append(
-                Issue("error", table, None, None, source.name, f"cannot read file: {reason}")
-            )
+            problems.append(Issue("error", table, None, None, source.name, _reason(exc)))
     if problems:
         raise ExportError(
             f"export {path} has unreadable files", path, ValidationReport(tuple(problems))
         )
     return frames
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc).strip()
+    return f"cannot read file: {text.splitlines()[0] if text else type(exc).__name__}"
 
 
 def _per_table_counts(issues: tuple[Issue, ...]) -> str:
@@ -235,8 +336,8 @@ def _shown_value(value: str | None) -> str:
     return escape(repr(shown) if shown != shown.strip() or not shown else shown)
 
 
-def _day(stamp: pd.Timestamp) -> str:
-    return "" if pd.isna(stamp) else f"{stamp:%Y-%m-%d}"
+def _day(stamp: pd.Timestamp | None) -> str:
+    return "" if stamp is None or pd.isna(stamp) else f"{stamp:%Y-%m-%d}"
 
 
 def write_export(

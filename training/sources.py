@@ -172,10 +172,7 @@ def read_file(
             del table
     else:
         frame = _read_csv(source, path, columns)
-    for name in dictionary:
-        if name in frame.columns:
-            frame[name] = _sorted_categories(frame[name])
-    return frame
+    return _encoded(frame, dictionary)
 
 
 def _sorted_categories(values: pd.Series) -> pd.Series:
@@ -218,18 +215,75 @@ def source_columns(source: TableSource) -> list[str]:
     return [str(c) for c in header.columns]
 
 
-def iter_batches(source: TableSource, columns: list[str] | None = None) -> Iterator[pd.DataFrame]:
-    """The table in pieces of at most about BATCH_ROWS rows (parquet: by row group)."""
-    for path in source.files:
-        if source.fmt != "parquet":
-            yield read_file(source, path, columns)
-            continue
-        import pyarrow.parquet as pq
+def iter_batches(
+    source: TableSource,
+    columns: list[str] | None = None,
+    dictionary: tuple[str, ...] = (),
+    rows: int = BATCH_ROWS,
+) -> Iterator[pd.DataFrame]:
+    """The table in pieces of about `rows` rows (small files are joined, big ones cut), read as
+    `read_file` reads it (csv cells as strings, only empty cells missing; parquet as stored;
+    `dictionary` columns encoded), one piece in memory at a time."""
+    if source.fmt == "parquet":
+        pieces: Iterator[Any] = _parquet_pieces(source, columns, dictionary, rows)
+    else:
+        pieces = _csv_pieces(source, columns, rows)
+    pending: list[Any] = []
+    count = 0
+    for piece in pieces:
+        pending.append(piece)
+        count += len(piece)
+        if count >= rows:
+            yield _joined(pending, dictionary)
+            pending, count = [], 0
+    if pending:
+        yield _joined(pending, dictionary)
 
+
+def _parquet_pieces(
+    source: TableSource, columns: list[str] | None, dictionary: tuple[str, ...], rows: int
+) -> Iterator[Any]:
+    import pyarrow.parquet as pq
+
+    for path in source.files:
         with source.fs.open(path, "rb") as handle:
-            parquet = pq.ParquetFile(handle)
-            for batch in parquet.iter_batches(batch_size=BATCH_ROWS, columns=columns):
-                yield batch.to_pandas()
+            names = set(pq.ParquetFile(handle).schema_arrow.names)
+            encoded = [n for n in dictionary if n in names]
+            parquet = pq.ParquetFile(handle, read_dictionary=encoded or None)
+            yield from parquet.iter_batches(batch_size=rows, columns=columns)
+
+
+def _csv_pieces(source: TableSource, columns: list[str] | None, rows: int) -> Iterator[Any]:
+    options = {"dtype": str, "keep_default_na": False, "na_values": [""], "usecols": columns}
+    for path in source.files:
+        with source.fs.open(path, "rb") as handle:
+            # The C engine: pyarrow's reads no chunks (and refuses line breaks in cells).
+            reader = pd.read_csv(handle, encoding="utf-8-sig", chunksize=rows, **options)  # type: ignore[call-overload]
+            for chunk in reader:
+                if not isinstance(chunk.index, pd.RangeIndex):
+                    raise ValueError("rows have more values than the header has column names")
+                yield chunk
+
+
+def _joined(pieces: list[Any], dictionary: tuple[str, ...]) -> pd.DataFrame:
+    """One frame of csv chunks (DataFrames) or parquet record batches."""
+    if isinstance(pieces[0], pd.DataFrame):
+        frame = pd.concat(pieces, ignore_index=True) if len(pieces) > 1 else pieces[0]
+        return _encoded(frame.reset_index(drop=True), dictionary)
+    import pyarrow as pa
+
+    # Files may differ in optional columns (missing ones become null); arrow joins the files'
+    # dictionaries into one Categorical per column.
+    tables = [pa.Table.from_batches([piece]) for piece in pieces]
+    table = tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="default")
+    return _encoded(table.to_pandas(), dictionary)
+
+
+def _encoded(frame: pd.DataFrame, dictionary: tuple[str, ...]) -> pd.DataFrame:
+    for name in dictionary:
+        if name in frame.columns:
+            frame[name] = _sorted_categories(frame[name])
+    return frame
 
 
 def fingerprint_export(location: str | Path) -> str:

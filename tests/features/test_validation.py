@@ -510,3 +510,53 @@ def test_large_activity_table_is_validated_vectorised() -> None:
     assert report.ok and export is not None
     assert len(export.activities) == n
     assert elapsed < 10
+
+
+def batches(frame: pd.DataFrame, rows: int) -> list[pd.DataFrame]:
+    """`frame` as a reader hands on a big table: pieces of `rows` rows, each indexed from 0."""
+    return [
+        frame.iloc[start : start + rows].reset_index(drop=True)
+        for start in range(0, max(len(frame), 1), rows)
+    ]
+
+
+CHANGES = {**BAD_EXPORTS, **WARNINGS, "good": (lambda tables: None, None)}
+
+
+@pytest.mark.parametrize("rows", [1, 2])
+@pytest.mark.parametrize("change, expected", CHANGES.values(), ids=CHANGES.keys())
+def test_activities_in_batches_give_the_same_report(change, expected, rows: int) -> None:
+    tables = good_tables()
+    change(tables)
+    # Rows enough that batches of one or two cut the table in several places.
+    tables["activities"] = pd.concat([tables["activities"]] * 2, ignore_index=True)
+    export, whole = validate(tables)
+    batched = v.validate_in_batches(
+        tables["leads"], batches(tables["activities"], rows), tables["opportunities"]
+    )
+    assert batched.report == whole
+    if expected is not None:
+        assert has_issue(batched.report, *expected)
+    assert (batched.leads is None) == (export is None)
+    if export is not None:
+        assert batched.leads is not None and batched.opportunities is not None
+        pd.testing.assert_frame_equal(batched.leads, export.leads)
+        pd.testing.assert_frame_equal(batched.opportunities, export.opportunities)
+        summary = batched.activities
+        assert summary.rows == len(export.activities)
+        assert summary.first == export.activities["occurred_at"].min()
+        assert summary.last == export.activities["occurred_at"].max()
+        assert summary.types == set(export.activities["activity_type"])
+
+
+def test_an_activities_table_without_rows_or_with_a_blank_column_warns_once() -> None:
+    tables = good_tables()
+    tables["activities"]["detail"] = None
+    report = v.validate_in_batches(
+        tables["leads"], batches(tables["activities"], 1), tables["opportunities"]
+    ).report
+    assert [i.column for i in report.warnings] == ["detail"]
+    empty = tables["activities"].iloc[:0]
+    report = v.validate_in_batches(tables["leads"], [], tables["opportunities"]).report
+    assert [i.message for i in report.warnings] == [v.MSG_NO_ROWS]
+    assert report == validate({**tables, "activities": empty})[1]

@@ -14,6 +14,7 @@ from training.export import (
     MAX_ISSUES_SHOWN_PER_TABLE,
     ExportError,
     ExportRead,
+    check_export,
     read_export,
     write_export,
 )
@@ -216,3 +217,58 @@ def test_summary_shows_row_counts_and_time_span(tmp_path: Path) -> None:
     assert "leads" in text and "2024-01-01" in text and "2024-01-03" in text
     assert "1 won" in text and "1 open" in text
     assert "plan_tier" in text
+
+
+def outcome(read) -> tuple[object, str]:
+    """The report of a read or check, and what it prints (the summary, or the errors)."""
+    try:
+        result = read()
+    except ExportError as exc:
+        return exc.report, rendered(exc.print)
+    return result.report, rendered(result.print_summary)
+
+
+LATER_EXPORTS = {
+    "good": {},
+    "bad rows": {
+        "activities": ACTIVITIES_CSV.replace("2024-01-05T00:00:00Z", "5 Jan 2024").replace(
+            "L3,2024-01-06", "L7,2024-01-06"
+        )
+    },
+    "a warning": {
+        "activities": ACTIVITIES_CSV.replace("2024-01-04T00:00:00Z", "2023-12-24T00:00:00Z")
+    },
+    "no activities": {"activities": "lead_id,occurred_at,activity_type,detail\n"},
+    "an empty file": {"activities": ""},
+    "rows longer than the header": {
+        "activities": ACTIVITIES_CSV.replace("demo_request,", "demo_request,,surplus")
+    },
+    "a missing column": {"activities": ACTIVITIES_CSV.replace("activity_type", "kind")},
+}
+
+
+@pytest.mark.parametrize("rows", [1, 2])
+@pytest.mark.parametrize("overrides", LATER_EXPORTS.values(), ids=LATER_EXPORTS.keys())
+def test_checking_in_batches_reports_and_prints_what_reading_whole_does(
+    tmp_path: Path, overrides: dict[str, str], rows: int
+) -> None:
+    folder = write_csv_export(tmp_path / "export", **overrides)
+    whole_report, whole_text = outcome(lambda: read_export(folder))
+    batched_report, batched_text = outcome(lambda: check_export(folder, batch_rows=rows))
+    assert batched_report == whole_report
+    assert batched_text == whole_text
+
+
+@pytest.mark.parametrize("rows", [1, 2, 100])
+def test_a_partitioned_parquet_export_checks_in_batches_like_whole(
+    tmp_path: Path, rows: int
+) -> None:
+    # Pieces of one file, pieces of two files joined (their dictionaries too), all at once.
+    read = read_export(write_csv_export(tmp_path / "csv"))
+    folder = tmp_path / "parquet"
+    write_export(read.export, folder, fmt="parquet", partitions=3)
+    whole_report, whole_text = outcome(lambda: read_export(folder))
+    batched_report, batched_text = outcome(lambda: check_export(folder, batch_rows=rows))
+    assert batched_report == whole_report
+    assert batched_text.replace("parquet", "") == whole_text.replace("parquet", "")
+    assert "3 types" in batched_text
