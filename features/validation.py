@@ -14,7 +14,6 @@ import gc
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -31,9 +30,9 @@ from features.contract import (
     OPPORTUNITY_STATUSES,
     OPTIONAL_COLUMNS,
     REQUIRED_COLUMNS,
-    TABLES,
     Export,
 )
+from features.issues import IssueLog, ValidationReport
 from features.table_stage import (
     TableStage,
     normalised_activities,
@@ -41,8 +40,6 @@ from features.table_stage import (
     normalised_opportunities,
     stage_table,
 )
-
-Severity = Literal["error", "warning"]
 
 UNIQUE_COLUMNS = {LEADS: "lead_id", OPPORTUNITIES: "opportunity_id"}
 
@@ -64,141 +61,6 @@ MSG_EMPTY_COLUMN = "column is entirely empty"
 MSG_NO_ROWS = "table has no rows"
 
 
-@dataclass(frozen=True, slots=True)
-class Issue:
-    """One problem in an export.
-
-    `row` is the 1-based data row in the table as read (header excluded, so csv line = row + 1);
-    None for problems of a whole table or column.
-    """
-
-    severity: Severity
-    table: str
-    column: str | None
-    row: int | None
-    value: str | None
-    message: str
-
-
-@dataclass(frozen=True)
-class ValidationReport:
-    """Every issue found in an export, errors and warnings."""
-
-    issues: tuple[Issue, ...] = ()
-
-    @property
-    def errors(self) -> tuple[Issue, ...]:
-        return tuple(i for i in self.issues if i.severity == "error")
-
-    @property
-    def warnings(self) -> tuple[Issue, ...]:
-        return tuple(i for i in self.issues if i.severity == "warning")
-
-    @property
-    def ok(self) -> bool:
-        """True when there is no error (warnings do not fail an export)."""
-        return all(i.severity != "error" for i in self.issues)
-
-
-class _IssueLog:
-    """Collects issues in vectorised batches; Issue objects are made once, at the end."""
-
-    def __init__(self) -> None:
-        self._batches: list[pd.DataFrame] = []
-        self._table_issues: set[tuple[str, str, str | None, str, str | None]] = set()
-
-    def add_table(
-        self,
-        severity: Severity,
-        table: str,
-        column: str | None,
-        message: str,
-        value: str | None = None,
-    ) -> None:
-        # Once per table: a table read in batches would report a missing column per batch.
-        key = (severity, table, column, message, value)
-        if key in self._table_issues:
-            return
-        self._table_issues.add(key)
-        self._batches.append(
-            pd.DataFrame(
-                {
-                    "severity": [severity],
-                    "table": [table],
-                    "column": [column],
-                    "position": [-1],
-                    "value": [value],
-                    "message": [message],
-                }
-            )
-        )
-
-    def add_rows(
-        self,
-        severity: Severity,
-        stage: TableStage,
-        column: str,
-        positions: np.ndarray,
-        message: str | list[str],
-    ) -> None:
-        """Add row issues at 0-based `positions`, each with its raw cell (if the column exists)."""
-        positions = np.asarray(positions, dtype=np.int64)
-        if len(positions) == 0:
-            return
-        self._batches.append(
-            pd.DataFrame(
-                {
-                    "severity": severity,
-                    "table": stage.table,
-                    "column": column,
-                    "position": positions + stage.offset,
-                    "value": (
-                        _cell_text(stage.raw[column], positions)
-                        if column in stage.raw.columns
-                        else None
-                    ),
-                    "message": message,
-                }
-            )
-        )
-
-    def add_mask(
-        self,
-        severity: Severity,
-        stage: TableStage,
-        column: str,
-        mask: pd.Series | np.ndarray,
-        message: str,
-    ) -> None:
-        positions = np.flatnonzero(np.asarray(mask, dtype=bool))
-        self.add_rows(severity, stage, column, positions, message)
-
-    def report(self) -> ValidationReport:
-        if not self._batches:
-            return ValidationReport()
-        found = pd.concat(self._batches, ignore_index=True)
-        order = {t: i for i, t in enumerate(TABLES)}
-        found["table_order"] = found["table"].map(order).fillna(len(order))
-        found["severity_order"] = (found["severity"] != "error").astype(int)
-        found = found.sort_values(
-            ["table_order", "severity_order", "position"], kind="stable", ignore_index=True
-        )
-        positions = found["position"].to_numpy()
-        rows = [None if p < 0 else p + 1 for p in positions.tolist()]
-        issues = tuple(
-            map(
-                Issue,
-                found["severity"].tolist(),
-                found["table"].tolist(),
-                _objects_or_none(found["column"]),
-                rows,
-                _objects_or_none(found["value"]),
-                found["message"].tolist(),
-            )
-        )
-        return ValidationReport(issues)
-
-
 @contextmanager
 def _gc_paused() -> Iterator[None]:
     """Pause the cyclic GC: a report of millions of issues (small acyclic objects) would
@@ -212,17 +74,6 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _objects_or_none(values: pd.Series) -> list:
-    return values.astype(object).where(values.notna(), None).tolist()
-
-
-def _cell_text(raw: pd.Series, positions: np.ndarray) -> pd.Series:
-    cells = raw.iloc[positions].reset_index(drop=True)
-    if pd.api.types.is_string_dtype(cells) and not isinstance(cells.dtype, pd.CategoricalDtype):
-        return cells
-    return cells.astype(object).map(str, na_action="ignore")
-
-
 def validate_tables(
     leads: pd.DataFrame, activities: pd.DataFrame, opportunities: pd.DataFrame
 ) -> tuple[Export | None, ValidationReport]:
@@ -234,7 +85,7 @@ def validate_tables(
 def _validate_tables(
     leads: pd.DataFrame, activities: pd.DataFrame, opportunities: pd.DataFrame
 ) -> tuple[Export | None, ValidationReport]:
-    log = _IssueLog()
+    log = IssueLog()
     stages = {
         LEADS: stage_table(LEADS, leads),
         ACTIVITIES: stage_table(ACTIVITIES, activities),
@@ -296,7 +147,7 @@ def validate_in_batches(
     leads and let go, so memory holds the leads, the opportunities and one batch. Row numbers
     count from the table's first row across batches."""
     with _gc_paused():
-        log = _IssueLog()
+        log = IssueLog()
         lead_stage = stage_table(LEADS, leads)
         opportunity_stage = stage_table(OPPORTUNITIES, opportunities)
         for stage in (lead_stage, opportunity_stage):
@@ -373,14 +224,14 @@ def _schema(stage: TableStage) -> pa.DataFrameSchema:
     return pa.DataFrameSchema(columns, name=table)
 
 
-def _check_schema(stage: TableStage, log: _IssueLog) -> None:
+def _check_schema(stage: TableStage, log: IssueLog) -> None:
     try:
         _schema(stage).validate(stage.frame, lazy=True)
     except SchemaErrors as exc:
         _log_failure_cases(stage, exc.failure_cases, log)
 
 
-def _log_failure_cases(stage: TableStage, cases: pd.DataFrame, log: _IssueLog) -> None:
+def _log_failure_cases(stage: TableStage, cases: pd.DataFrame, log: IssueLog) -> None:
     for (column, check), group in cases.groupby(["column", "check"], dropna=False, sort=False):
         if check == "column_in_dataframe":
             for missing in group["failure_case"]:
@@ -413,7 +264,7 @@ def _duplicate_messages(stage: TableStage, column: str, positions: np.ndarray) -
 # --- checks across rows and tables ---------------------------------------------------------
 
 
-def _check_empty(stage: TableStage, log: _IssueLog) -> None:
+def _check_empty(stage: TableStage, log: IssueLog) -> None:
     if len(stage.raw) == 0:
         if stage.table == LEADS:
             log.add_table("error", stage.table, None, MSG_EMPTY_TABLE)
@@ -439,7 +290,7 @@ def _is_blank(values: pd.Series) -> pd.Series:
     return values.isna()
 
 
-def _check_opportunity_dates(stage: TableStage, log: _IssueLog) -> None:
+def _check_opportunity_dates(stage: TableStage, log: IssueLog) -> None:
     if not stage.has("status"):
         return
     status = stage.frame["status"]
@@ -481,7 +332,7 @@ class _LeadIndex:
 
 
 def _check_against_leads(
-    leads: TableStage, activities: TableStage, opportunities: TableStage, log: _IssueLog
+    leads: TableStage, activities: TableStage, opportunities: TableStage, log: IssueLog
 ) -> None:
     index = _LeadIndex.of(leads)
     if index is None:
@@ -490,7 +341,7 @@ def _check_against_leads(
     _check_lead_ids(index, opportunities, log)
 
 
-def _check_lead_ids(index: _LeadIndex, stage: TableStage, log: _IssueLog) -> None:
+def _check_lead_ids(index: _LeadIndex, stage: TableStage, log: IssueLog) -> None:
     """Rows of `stage` naming an unknown lead (errors), or dated before their lead (warnings)."""
     stamp, message = (
         ("occurred_at", MSG_ACTIVITY_BEFORE_LEAD)

@@ -21,9 +21,10 @@ from features.contract import (
     TABLES,
     Export,
 )
+from features.issues import Issue, ValidationReport
 from features.partition import lead_partition
 from features.table_stage import DICTIONARY_COLUMNS
-from features.validation import Issue, ValidationReport, validate_in_batches, validate_tables
+from features.validation import validate_in_batches, validate_tables
 from training.sources import (
     BATCH_ROWS,
     SourceProblem,

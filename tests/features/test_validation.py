@@ -11,7 +11,8 @@ import pytest
 
 from features import validation as v
 from features.contract import LEAD_OPTIONAL, Export
-from features.validation import Issue, ValidationReport, validate_tables
+from features.issues import Issue, ValidationReport
+from features.validation import validate_tables
 
 Tables = dict[str, pd.DataFrame]
 
