@@ -43,6 +43,11 @@ SENIORITY_POINTS: dict[str, float] = {
     "intern": -15,
     "student": -25,
 }
+# Rows the logistic baseline fits on (a seeded sample beyond that). sklearn's ColumnTransformer
+# stacks its parts into one more float64 copy while it fits, about 1.1 GB at 250,000 rows of
+# the demo features: the largest allocation of a 100,000-lead training run (docs/benchmarks.md).
+# A baseline's few hundred coefficients are pinned down well before this many rows.
+LOGISTIC_FIT_ROWS = 125_000
 BUSINESS_EMAIL_POINTS = 10.0
 FREE_MAIL_POINTS = -10.0
 POINTS_HALF_LIFE_DAYS = 30.0

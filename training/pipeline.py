@@ -13,8 +13,14 @@ import pandas as pd
 from features.build import LeadFeaturizer, LeadHistory
 from features.contract import Export
 from features.partition import PartitionMap, transform_partitioned
-from models.baselines import PointsLeadScore, logistic_baseline, to_object_categoricals
+from models.baselines import (
+    LOGISTIC_FIT_ROWS,
+    PointsLeadScore,
+    logistic_baseline,
+    to_object_categoricals,
+)
 from models.conversion import ConversionModel, linear_fit_rows
+from models.memory import give_back
 from models.reason_index import typical_reasons
 from models.scorer import LeadScorer, ReferenceScores, group_contributions, plan_reasons
 from models.tiers import TierPolicy
@@ -208,6 +214,7 @@ def train(
         )
     )
     X = transform_partitioned(featurizer, history, map_partitions=map_partitions)
+    give_back()  # each stage's freed blocks go back before the next stage allocates
     timings["features_s"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
@@ -220,18 +227,19 @@ def train(
     categorical = list(featurizer.categorical_features_)
     numeric = [c for c in X.columns if c not in categorical]
     # The baselines learn from the same rows as the model they are compared with (the
-    # logistic one from a bounded sample of them, as the model's linear part does).
+    # logistic one from a bounded sample of them, `LOGISTIC_FIT_ROWS`).
     y_fit, w_fit = y[train_mask], rows.weights(train_mask)
     points = PointsLeadScore(feature_info=featurizer.feature_info_).fit(
         X, y_fit, w_fit, rows=train_rows
     )
-    sample = linear_fit_rows(len(train_rows), config.seed)
+    sample = linear_fit_rows(len(train_rows), config.seed, LOGISTIC_FIT_ROWS)
     logistic = logistic_baseline(categorical, numeric).fit(
         to_object_categoricals(X.iloc[train_rows[sample]], categorical),
         y_fit[sample],
         model__sample_weight=None if w_fit is None else w_fit[sample],
     )
     del y_fit
+    give_back()
     timings["baselines_s"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
@@ -244,6 +252,7 @@ def train(
         sample_weight=w_all,
         rows=train_rows,
     )
+    give_back()
     timings["lightgbm_s"] = time.perf_counter() - clock
 
     X_hold = X[hold_mask]
@@ -285,6 +294,7 @@ def train(
         # The evaluation features are dropped before the refit's are built: one set at a time.
         del X
         X = transform_partitioned(featurizer, history, map_partitions=map_partitions)
+        give_back()
         model = ConversionModel(random_state=config.seed, **config.model).fit(
             X,
             y,
@@ -294,6 +304,7 @@ def train(
             sample_weight=w_all,
             rows=np.flatnonzero(fit_mask),
         )
+        give_back()
         level = newest_level(export, examples, config)
         X_level = (
             transform_partitioned(
@@ -316,6 +327,7 @@ def train(
                     (X_level, lead_folds(level_leads, config.calibration_folds, config.seed))
                 )
             raws = model.cross_fitted_raw(X, y, folds, targets, w_all)
+        give_back()
         model.refit_all(X, y, w_all)
         if config.calibration_folds > 1:
             model.recalibrate(raws[0], y[calibrate], lead_ids[calibrate])
