@@ -81,6 +81,24 @@ def tree_rows(X: pd.DataFrame, positions: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(matrix)
 
 
+class FrameColumns:
+    """Columns of `model.matrix(X, rows)` taken a few at a time (`FeatureColumns`): the linear
+    part reads its terms from the frame without that float64 matrix of its fitting rows."""
+
+    def __init__(self, model: ConversionModel, X: pd.DataFrame, rows: np.ndarray) -> None:
+        self.model, self.X, self.rows = model, X, rows
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (len(self.rows), self.X.shape[1])
+
+    def take(self, positions: np.ndarray) -> np.ndarray:
+        model = self.model
+        part = feature_matrix(self.X.iloc[:, positions], model.category_dtypes_, self.rows)
+        np.clip(part, model.feature_low_[positions], model.feature_high_[positions], out=part)
+        return np.asfortranarray(part)  # as a column selection of the whole matrix would be
+
+
 class FrameRows(lgb.Sequence):
     """Rows of a feature frame (by position) as LightGBM's batch reader: a batch of
     `DATASET_BATCH_ROWS` rows at a time, so no float copy of the whole frame exists.
@@ -387,9 +405,7 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
         linear = LinearLogOdds(positions, levels, C=self.linear_C)
         sample = linear_fit_rows(len(rows), self.random_state)
         weight = None if sample_weight is None else np.asarray(sample_weight)[sample]
-        A = self.matrix(X, rows[sample])
-        design = linear.design(A)
-        del A
+        design = linear.design(FrameColumns(self, X, rows[sample]))
         return linear.fit_design(design, np.asarray(y)[sample], weight)
 
     def _weight(self) -> float:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -78,6 +78,32 @@ def _hessian_by_blocks() -> Iterator[None]:
         yield
     finally:
         _linear_loss.sandwich_dot = _SANDWICH_DOT
+
+
+class FeatureColumns(Protocol):
+    """Columns of the float matrix (`feature_matrix`) of some rows, taken a few at a time:
+    the linear model reads its terms from them without the whole matrix existing."""
+
+    @property
+    def shape(self) -> tuple[int, int]: ...
+
+    def take(self, positions: np.ndarray) -> np.ndarray:
+        """float64 values of the columns at `positions`, column-major (one row per row)."""
+        ...
+
+
+class MatrixColumns:
+    """`FeatureColumns` of a float matrix that exists."""
+
+    def __init__(self, A: np.ndarray) -> None:
+        self.A = np.asarray(A, dtype=np.float64)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.A.shape[0], self.A.shape[1])
+
+    def take(self, positions: np.ndarray) -> np.ndarray:
+        return self.A[:, positions]  # a column selection: column-major
 
 
 def signed_log1p(x: np.ndarray) -> np.ndarray:
@@ -179,7 +205,7 @@ class LinearLogOdds(ClassifierMixin, BaseEstimator):
         for start in range(0, n_numeric, TERM_BLOCK):
             yield slice(start, min(start + TERM_BLOCK, n_numeric))
 
-    def _numeric_terms(self, A: np.ndarray) -> Iterator[tuple[slice, np.ndarray, np.ndarray]]:
+    def _numeric_terms(self, A: FeatureColumns) -> Iterator[tuple[slice, np.ndarray, np.ndarray]]:
         """Per block of numeric columns: its slice, the standardised log-scaled numbers
         (missing at the median) and where they were missing.
 
@@ -188,7 +214,7 @@ class LinearLogOdds(ClassifierMixin, BaseEstimator):
         temporaries were a training run's peak: docs/benchmarks.md).
         """
         for block in self._blocks():
-            values = A[:, self.numeric_positions_[block]]
+            values = A.take(self.numeric_positions_[block])
             missing = np.isnan(values)
             filled = np.clip(
                 np.where(missing, self.median_[block], values),
@@ -198,15 +224,15 @@ class LinearLogOdds(ClassifierMixin, BaseEstimator):
             z = (signed_log1p(filled) - self.mean_[block]) / self.scale_[block]
             yield block, z, missing
 
-    def _level_codes(self, A: np.ndarray) -> list[np.ndarray]:
+    def _level_codes(self, A: FeatureColumns) -> list[np.ndarray]:
         """Per categorical, integer codes with NaN (never produced by the featurizer) as 0."""
         codes = []
         for position, n in zip(self.categorical_positions, self.n_levels, strict=True):
-            raw = A[:, position]
+            raw = A.take(np.array([position]))[:, 0]
             codes.append(np.clip(np.where(np.isnan(raw), 0, raw), 0, n - 1).astype(np.int64))
         return codes
 
-    def _learn_statistics(self, A: np.ndarray) -> None:
+    def _learn_statistics(self, A: FeatureColumns) -> None:
         """Median, training range, mean and scale of each number, by blocks of columns.
 
         Reductions run down the rows of each column, so a block gives a column the same
@@ -217,7 +243,7 @@ class LinearLogOdds(ClassifierMixin, BaseEstimator):
         self.mean_, self.scale_ = np.empty(n_numeric), np.empty(n_numeric)
         self.has_missing_ = np.empty(n_numeric, dtype=bool)
         for block in self._blocks():
-            values = A[:, self.numeric_positions_[block]]
+            values = A.take(self.numeric_positions_[block])
             missing = np.isnan(values)
             with np.errstate(all="ignore"):
                 median = np.nanmedian(np.where(missing.all(axis=0), 0.0, values), axis=0)
@@ -229,13 +255,11 @@ class LinearLogOdds(ClassifierMixin, BaseEstimator):
             self.scale_[block] = np.where(scale > 0, scale, 1.0)
             self.has_missing_[block] = missing.any(axis=0)
 
-    def design(self, A: np.ndarray) -> LinearDesign:
-        """Learn the terms' statistics from `A` and write its terms into one design matrix.
-
-        The solver needs only the design: a caller that drops `A` before `fit_design` fits
-        with one matrix alive instead of two.
+    def design(self, A: FeatureColumns) -> LinearDesign:
+        """Learn the terms' statistics from the columns `A` and write their terms into one
+        design matrix. `A` is read a few columns at a time, so only the design is as large as
+        the fitting rows (`ConversionModel` passes the feature frame's columns).
         """
-        A = np.asarray(A, dtype=np.float64)
         self.n_features_in_ = A.shape[1]
         self.numeric_positions_ = self._numeric_positions(A.shape[1])
         self._learn_statistics(A)
@@ -244,13 +268,13 @@ class LinearLogOdds(ClassifierMixin, BaseEstimator):
         n_numeric = len(self.numeric_positions_)
         indicator_of = np.cumsum(self.has_missing_) - 1  # column among the indicators
         first_level = n_numeric + int(self.has_missing_.sum())
-        matrix = np.zeros((len(A), first_level + int(offsets[-1])))
+        matrix = np.zeros((A.shape[0], first_level + int(offsets[-1])))
         for block, z, missing in self._numeric_terms(A):
             matrix[:, block] = z
             has = self.has_missing_[block]
             if has.any():
                 matrix[:, n_numeric + indicator_of[block][has]] = missing[:, has]
-        rows = np.arange(len(A))
+        rows = np.arange(A.shape[0])
         for c, offset in zip(codes, offsets, strict=False):
             matrix[rows, first_level + c + offset] = 1.0
         return LinearDesign(matrix, codes, n_numeric, first_level)
@@ -260,7 +284,7 @@ class LinearLogOdds(ClassifierMixin, BaseEstimator):
     ) -> LinearLogOdds:
         """Fit on the float matrix `A`; `sample_weight` weighs rows (sampled negatives), in the
         fit and in the average lead that contributions are measured from."""
-        return self.fit_design(self.design(A), y, sample_weight)
+        return self.fit_design(self.design(MatrixColumns(A)), y, sample_weight)
 
     def fit_design(
         self, design: LinearDesign, y: np.ndarray, sample_weight: np.ndarray | None = None
@@ -365,10 +389,10 @@ class LinearLogOdds(ClassifierMixin, BaseEstimator):
     def contributions(self, A: np.ndarray) -> np.ndarray:
         """Per row and feature, its term's log-odds minus the training mean (no bias column)."""
         check_is_fitted(self, "bias_")
-        A = np.asarray(A, dtype=np.float64)
-        out = np.zeros((len(A), self.n_features_in_))
+        columns = MatrixColumns(A)
+        out = np.zeros((columns.shape[0], self.n_features_in_))
         indicator_of = np.cumsum(self.has_missing_) - 1
-        for block, z, missing in self._numeric_terms(A):
+        for block, z, missing in self._numeric_terms(columns):
             positions = self.numeric_positions_[block]
             out[:, positions] = z * self.numeric_coef_[block]
             has = self.has_missing_[block]
@@ -378,7 +402,7 @@ class LinearLogOdds(ClassifierMixin, BaseEstimator):
                 out[:, positions[has]] += (
                     indicators - self.indicator_mean_[which]
                 ) * self.indicator_coef_[which]
-        for k, codes in enumerate(self._level_codes(A)):
+        for k, codes in enumerate(self._level_codes(columns)):
             out[:, self.categorical_positions[k]] = self.level_coef_[k][codes] - self.level_mean_[k]
         return out
 

@@ -101,6 +101,10 @@ def test_fitting_rows_by_position_is_fitting_a_copy_of_them() -> None:
     assert by_position.booster_.model_to_string() == by_copy.booster_.model_to_string()
     assert by_position.linear_ is not None and by_copy.linear_ is not None
     assert by_position.linear_.to_dict() == by_copy.linear_.to_dict()
+    # The linear part read the frame's columns a few at a time: the fit of the whole matrix.
+    whole = LinearLogOdds((0,), (len(X["lead__source"].cat.categories),), C=0.1)
+    whole.fit(by_position.matrix(X, rows), y[rows], w[rows])
+    assert whole.to_dict() == by_position.linear_.to_dict()
     assert np.array_equal(by_position.feature_low_, by_copy.feature_low_)
     p = by_position.predict_proba(X, rows)[:, 1]
     assert np.array_equal(p, by_copy.predict_proba(copied)[:, 1])
