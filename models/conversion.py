@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -28,6 +29,7 @@ from models.linear import (
     floats_from_json,
     floats_to_json,
 )
+from models.side_by_side import side_by_side, threads_each
 from models.treeshap import TreeShapTable
 
 log = logging.getLogger(__name__)
@@ -85,8 +87,16 @@ class FrameColumns:
     """Columns of `model.matrix(X, rows)` taken a few at a time (`FeatureColumns`): the linear
     part reads its terms from the frame without that float64 matrix of its fitting rows."""
 
-    def __init__(self, model: ConversionModel, X: pd.DataFrame, rows: np.ndarray) -> None:
+    def __init__(
+        self,
+        model: ConversionModel,
+        X: pd.DataFrame,
+        rows: np.ndarray,
+        bounds: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> None:
         self.model, self.X, self.rows = model, X, rows
+        # numbers clipped to `bounds` (low, high per column), by default the model's range
+        self.bounds = bounds or (model.feature_low_, model.feature_high_)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -95,7 +105,8 @@ class FrameColumns:
     def take(self, positions: np.ndarray) -> np.ndarray:
         model = self.model
         part = feature_matrix(self.X.iloc[:, positions], model.category_dtypes_, self.rows)
-        np.clip(part, model.feature_low_[positions], model.feature_high_[positions], out=part)
+        low, high = self.bounds
+        np.clip(part, low[positions], high[positions], out=part)
         return np.asfortranarray(part)  # as a column selection of the whole matrix would be
 
 
@@ -203,7 +214,8 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
         self.n_jobs = n_jobs
         self.random_state = random_state
 
-    def lgb_params(self) -> dict[str, Any]:
+    def lgb_params(self, threads: int | None = None) -> dict[str, Any]:
+        """LightGBM's parameters; `threads` (default `n_jobs`) leaves the trees as they are."""
         return {
             "objective": "binary",
             "learning_rate": self.learning_rate,
@@ -215,7 +227,7 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
             "lambda_l2": self.lambda_l2,
             "cat_smooth": 20,
             "min_data_per_group": 50,
-            "num_threads": self.n_jobs,
+            "num_threads": threads or self.n_jobs,
             "seed": self.random_state,
             "deterministic": True,
             "verbosity": -1,
@@ -251,24 +263,34 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
         sample_weight = None if sample_weight is None else np.asarray(sample_weight)[rows]
         self._learn_range(X, rows)
         self.sample_weighted_ = sample_weight is not None
-        # The linear part first: its design is the largest matrix of a fit, and LightGBM's
-        # datasets and training state are not alive yet.
-        linear = self._fit_linear(X, y, sample_weight, rows) if max(weights) > 0 else None
-        train_set = lgb_dataset(X, y, sample_weight, rows=rows)
-        val_set = lgb_dataset(X_val, y_val, reference=train_set)
-        self.booster_ = lgb.train(
-            self.lgb_params(),
-            train_set,
-            num_boost_round=self.max_rounds,
-            valid_sets=[val_set],
-            valid_names=["validation"],
-            callbacks=[lgb.early_stopping(self.early_stopping_rounds, verbose=False)],
-        )
+        n_parts = 2 if max(weights) > 0 else 1
+        threads = threads_each(self.n_jobs, n_parts)
+
+        def grow_trees() -> lgb.Booster:
+            train_set = lgb_dataset(X, y, sample_weight, rows=rows)
+            val_set = lgb_dataset(X_val, y_val, reference=train_set)
+            return lgb.train(
+                self.lgb_params(threads),
+                train_set,
+                num_boost_round=self.max_rounds,
+                valid_sets=[val_set],
+                valid_names=["validation"],
+                callbacks=[lgb.early_stopping(self.early_stopping_rounds, verbose=False)],
+            )
+
+        # The trees and the linear part learn independently: side by side, a core each. The
+        # linear design is a fit's largest matrix; beside it live only LightGBM's binned
+        # datasets (a byte or two per value, built from batches of rows).
+        parts: list[Callable[[], Any]] = [grow_trees]
+        if n_parts == 2:
+            parts.append(lambda: self._fit_linear(X, y, sample_weight, rows))
+        fitted_parts = side_by_side(parts, self.n_jobs)
+        self.booster_ = fitted_parts[0]
+        linear = fitted_parts[1] if n_parts == 2 else None
         self.best_iteration_ = int(self.booster_.best_iteration or self.max_rounds)
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)
         self.classes_ = np.array([0, 1])
         self.linear_ = linear
-        del train_set, val_set
         # Each model predicts validation once; the candidates only weigh the two.
         trees_val = self._by_chunk(X_val, lambda A: self._trees(A, None, raw_score=True))
         linear_val = self._by_chunk(X_val, linear.decision_function) if linear is not None else 0.0
@@ -292,55 +314,71 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
         )
         return self
 
-    def _grow(
+    def refit_all(
         self,
         X: pd.DataFrame,
         y: np.ndarray,
         sample_weight: np.ndarray | None = None,
-        rows: np.ndarray | None = None,
-    ) -> tuple[lgb.Booster, LinearLogOdds | None]:
-        """Trees with the early-stopped round count (and the linear model in use) on the
-        `rows` of (X, y) (None: all; y and `sample_weight` per row of X)."""
-        rows = np.arange(len(X)) if rows is None else np.asarray(rows)
-        y = np.asarray(y)[rows]
-        sample_weight = None if sample_weight is None else np.asarray(sample_weight)[rows]
-        # The linear part first, before LightGBM's dataset and training state exist (`fit`).
-        linear = self._fit_linear(X, y, sample_weight, rows) if self._weight() > 0 else None
-        booster = lgb.train(
-            self.lgb_params(), lgb_dataset(X, y, sample_weight, rows=rows), self.best_iteration_
-        )
-        return booster, linear
-
-    def refit_all(
-        self, X: pd.DataFrame, y: np.ndarray, sample_weight: np.ndarray | None = None
-    ) -> ConversionModel:
+        fold: np.ndarray | None = None,
+        targets: Sequence[tuple[pd.DataFrame, np.ndarray]] = (),
+    ) -> list[np.ndarray]:
         """Regrow the trees (and linear model) on all of (X, y) with the early-stopped round
         count. The calibrator is kept: `recalibrate` it for the regrown model's own scores.
+
+        With `fold` (one per row of X), also return each target frame's uncalibrated
+        probabilities out of fold: each row (its fold given with the frame) scored by trees and
+        linear model grown the same way on the rows of (X, y) in the other folds, what the
+        regrown model would say of a lead it had not seen. The folds' linear models read
+        numbers clipped to the range the early-stopped fit learnt; the regrown one, to the
+        range of all of X. The growths run side by side (`side_by_side`): each set of trees a
+        task, the linear models one after another in one more (one design alive at a time).
         """
         check_is_fitted(self, "calibrator_")
-        self._learn_range(X)  # before the linear model, which reads the clipped matrix
-        self.booster_, self.linear_ = self._grow(X, y, sample_weight)
-        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
-        return self
-
-    def cross_fitted_raw(
-        self,
-        X: pd.DataFrame,
-        y: np.ndarray,
-        fold: np.ndarray,
-        targets: Sequence[tuple[pd.DataFrame, np.ndarray]],
-        sample_weight: np.ndarray | None = None,
-    ) -> list[np.ndarray]:
-        """Uncalibrated probabilities of each target frame's rows (with their folds), each row
-        scored by models grown as `refit_all` grows them on the rows of (X, y) in the other
-        folds: what the refitted model would say of a lead it had not seen.
-        """
-        check_is_fitted(self, "booster_")
         y = np.asarray(y)
+        fold_bounds = (self.feature_low_, self.feature_high_)
+        self._learn_range(X)  # before the linear model, which reads the clipped matrix
+        ks = (
+            np.unique(np.concatenate([f for _, f in targets]))
+            if fold is not None and targets
+            else np.empty(0, dtype=np.int64)
+        )
+        # (rows by position, None: all; the range their linear model clips numbers to)
+        growths: list[tuple[np.ndarray | None, tuple[np.ndarray, np.ndarray]]] = [
+            (None, (self.feature_low_, self.feature_high_))
+        ]
+        if fold is not None:
+            growths += [(np.flatnonzero(fold != k), fold_bounds) for k in ks]
+        with_linear = self._weight() > 0
+        threads = threads_each(self.n_jobs, len(growths) + int(with_linear))
+
+        def per_row(values: np.ndarray | None, rows: np.ndarray | None) -> Any:
+            return values if values is None or rows is None else values[rows]
+
+        def grow_trees(rows: np.ndarray | None) -> lgb.Booster:
+            dataset = lgb_dataset(X, per_row(y, rows), per_row(sample_weight, rows), rows=rows)
+            return lgb.train(self.lgb_params(threads), dataset, self.best_iteration_)
+
+        def fit_linears() -> list[LinearLogOdds]:
+            every = np.arange(len(X))
+            return [
+                self._fit_linear(
+                    X,
+                    per_row(y, rows),
+                    per_row(sample_weight, rows),
+                    every if rows is None else rows,
+                    bounds,
+                )
+                for rows, bounds in growths
+            ]
+
+        tasks: list[Callable[[], Any]] = [fit_linears] if with_linear else []
+        tasks += [partial(grow_trees, rows) for rows, _ in growths]
+        grown = side_by_side(tasks, self.n_jobs)
+        linears = grown.pop(0) if with_linear else [None] * len(growths)
+        self.booster_, self.linear_ = grown[0], linears[0]
+        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
         raws = [np.full(len(frame), np.nan) for frame, _ in targets]
-        for k in np.unique(np.concatenate([folds for _, folds in targets])):
-            # The other folds' rows by position: no copy of their features.
-            booster, linear = self._grow(X, y, sample_weight, rows=np.flatnonzero(fold != k))
+        for k, booster, linear in zip(ks, grown[1:], linears[1:], strict=True):
 
             def predict(A: np.ndarray, booster: lgb.Booster = booster, linear: Any = linear) -> Any:
                 return self._combine(np.asarray(booster.predict(A, raw_score=True)), linear, A)
@@ -348,7 +386,7 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
             for raw, (frame, folds) in zip(raws, targets, strict=True):
                 mine = folds == k
                 if mine.any():
-                    raw[mine] = self._by_chunk(frame[mine], predict)
+                    raw[mine] = self._by_chunk(frame[mine], predict, bounds=fold_bounds)
         return raws
 
     def recalibrate(
@@ -385,9 +423,12 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
         """
         return np.clip(A, self.feature_low_, self.feature_high_)
 
-    def _clip_in_place(self, A: np.ndarray) -> np.ndarray:
-        """`clip_to_training` of a matrix this model built: no second matrix."""
-        return np.clip(A, self.feature_low_, self.feature_high_, out=A)
+    def _clip_in_place(
+        self, A: np.ndarray, bounds: tuple[np.ndarray, np.ndarray] | None = None
+    ) -> np.ndarray:
+        """`clip_to_training` (or to `bounds`) of a matrix this model built: no second one."""
+        low, high = bounds or (self.feature_low_, self.feature_high_)
+        return np.clip(A, low, high, out=A)
 
     def _fit_linear(
         self,
@@ -395,17 +436,18 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
         y: np.ndarray,
         sample_weight: np.ndarray | None,
         rows: np.ndarray,
+        bounds: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> LinearLogOdds:
         """The linear part on (a bounded sample of) the `rows` of X; y and `sample_weight`
-        per fitting row. Its float matrix is dropped once the design is written: the solver
-        runs with the design alone."""
+        per fitting row; numbers clipped to `bounds` (None: the training range). Its terms
+        are read from the frame's columns a few at a time (`FrameColumns`)."""
         dtypes = self.category_dtypes_
         positions = tuple(i for i, name in enumerate(X.columns) if name in dtypes)
         levels = tuple(len(dtypes[str(X.columns[i])].categories) for i in positions)
         linear = LinearLogOdds(positions, levels, C=self.linear_C)
         sample = linear_fit_rows(len(rows), self.random_state)
         weight = None if sample_weight is None else np.asarray(sample_weight)[sample]
-        design = linear.design(FrameColumns(self, X, rows[sample]))
+        design = linear.design(FrameColumns(self, X, rows[sample], bounds))
         return linear.fit_design(design, np.asarray(y)[sample], weight)
 
     def _weight(self) -> float:
@@ -427,10 +469,15 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
                 raise ValueError(f"the model was trained on other levels of {name!r}")
         self.category_dtypes_ = dict(dtypes)
 
-    def matrix(self, X: pd.DataFrame, rows: np.ndarray | None = None) -> np.ndarray:
+    def matrix(
+        self,
+        X: pd.DataFrame,
+        rows: np.ndarray | None = None,
+        bounds: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> np.ndarray:
         """The float matrix both models read (category codes of the training levels), with
-        numbers clipped to the training range; of the `rows` of X only when given."""
-        return self._clip_in_place(feature_matrix(X, self.category_dtypes_, rows))
+        numbers clipped to the training range (or `bounds`); of the `rows` of X when given."""
+        return self._clip_in_place(feature_matrix(X, self.category_dtypes_, rows), bounds)
 
     def _trees(self, A: np.ndarray, num_threads: int | None, **kind: bool) -> np.ndarray:
         """LightGBM's raw scores or SHAP contributions (`kind`) for the rows of `A`."""
@@ -562,20 +609,25 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
         return np.column_stack([1 - p, p])
 
     def _by_chunk(
-        self, X: pd.DataFrame, predict: Any, rows: np.ndarray | None = None
+        self,
+        X: pd.DataFrame,
+        predict: Any,
+        rows: np.ndarray | None = None,
+        bounds: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> np.ndarray:
-        """`predict` of the float matrix of X (of its `rows` when given), built and read
-        `PREDICT_CHUNK_ROWS` rows at a time."""
+        """`predict` of the float matrix of X (of its `rows` when given; numbers clipped to
+        `bounds`, default the training range), built and read `PREDICT_CHUNK_ROWS` rows at a
+        time."""
         if rows is None:
             if len(X) <= PREDICT_CHUNK_ROWS:
-                return np.asarray(predict(self.matrix(X)))
+                return np.asarray(predict(self.matrix(X, bounds=bounds)))
             chunks = (
-                self.matrix(X.iloc[start : start + PREDICT_CHUNK_ROWS])
+                self.matrix(X.iloc[start : start + PREDICT_CHUNK_ROWS], bounds=bounds)
                 for start in range(0, len(X), PREDICT_CHUNK_ROWS)
             )
         else:
             chunks = (
-                self.matrix(X, rows[start : start + PREDICT_CHUNK_ROWS])
+                self.matrix(X, rows[start : start + PREDICT_CHUNK_ROWS], bounds)
                 for start in range(0, len(rows), PREDICT_CHUNK_ROWS)
             )
         return np.concatenate([np.asarray(predict(A)) for A in chunks] or [np.empty(0)])

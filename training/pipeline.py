@@ -326,9 +326,11 @@ def train(
                 targets.append(
                     (X_level, lead_folds(level_leads, config.calibration_folds, config.seed))
                 )
-            raws = model.cross_fitted_raw(X, y, folds, targets, w_all)
+        else:
+            folds, targets = None, []
+        # The served model and, with folds, the models that score each fold out of fold.
+        raws = model.refit_all(X, y, w_all, folds, targets)
         give_back()
-        model.refit_all(X, y, w_all)
         if config.calibration_folds > 1:
             model.recalibrate(raws[0], y[calibrate], lead_ids[calibrate])
         if level is not None and X_level is not None:
