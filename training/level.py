@@ -7,6 +7,12 @@ the horizon: counting their wins as if the horizon were complete would bias the 
 (right-censoring). Each such snapshot is weighed instead by its *exposure*: the share of wins
 within the horizon that close within its observed window, read from the delays of the recent
 fully labelled wins. Expected wins = sum(exposure x p) is then unbiased against observed wins.
+
+The window's wins are few and clustered by lead, so its own ratio of observed to expected wins
+is noisy; the level is followed instead over 30-day periods of the calibration's labelled
+snapshots and the window's (`followed_wins`): a local-level model whose step between periods
+is fitted by maximum likelihood pools the periods where the base rate holds and follows the
+newest ones where it moves.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ class LevelSnapshots:
     snapshots: pd.DataFrame  # lead_id, as_of
     observed: np.ndarray  # 1 when a win closed within the observed window
     exposure: np.ndarray  # share of the horizon's wins the observed window can show
+    end: pd.Timestamp  # the newest as_of the window may hold
 
 
 def won_delay_days(snapshots: pd.DataFrame, export: Export) -> np.ndarray:
@@ -94,4 +101,118 @@ def level_snapshots(
         snapshots=snapshots[["lead_id", "as_of"]],
         observed=observed,
         exposure=exposure(observed_days, delays),
+        end=last,
     )
+
+
+# The level is followed period by period: as_of in bins of this many days, the newest ending
+# where the level window ends.
+PERIOD_DAYS = 30
+# Candidate drifts of the level (standard deviation of its log change per period) for the
+# maximum-likelihood fit; 0 says the base rate holds, 0.3 that it can move 35 % a month.
+DRIFT_GRID = np.linspace(0.0, 0.3, 31)
+
+
+@dataclass(frozen=True)
+class LevelPeriods:
+    """Per period of as_of: wins observed, wins expected at the calibrated level, and the
+    variance of their log ratio (leads' snapshots are counted together: one lead's snapshots
+    win or lose together)."""
+
+    observed: np.ndarray
+    expected: np.ndarray
+    variance: np.ndarray
+
+    @property
+    def log_ratio(self) -> np.ndarray:
+        return np.log((self.observed + 0.5) / (self.expected + 0.5))
+
+
+def level_periods(
+    as_of: pd.Series,
+    lead_ids: np.ndarray,
+    observed: np.ndarray,
+    expected: np.ndarray,
+    end: pd.Timestamp,
+) -> LevelPeriods:
+    """Bin snapshots into periods of PERIOD_DAYS of as_of ending at `end`, oldest first.
+
+    `expected` is each snapshot's expected win (exposure x p at the calibrated level). The
+    variance of log(observed / expected) is read from the residuals summed per lead (a lead's
+    snapshots are not independent), and is never below the Poisson variance of the count.
+    """
+    days = (end - pd.to_datetime(as_of)).dt.total_seconds().to_numpy() / DAY.total_seconds()
+    period = np.floor(np.maximum(days, 0.0) / PERIOD_DAYS).astype(np.int64)
+    frame = pd.DataFrame(
+        {
+            "period": period,
+            "lead": lead_ids,
+            "observed": np.asarray(observed, dtype=float),
+            "expected": np.asarray(expected, dtype=float),
+        }
+    )
+    frame["residual"] = frame["observed"] - frame["expected"]
+    per_lead = frame.groupby(["period", "lead"], sort=False)["residual"].sum()
+    # oldest period (largest distance to end) first
+    sums = frame.groupby("period")[["observed", "expected"]].sum().sort_index(ascending=False)
+    spread = (per_lead**2).groupby(level="period").sum().reindex(sums.index).to_numpy()
+    expected_wins = sums["expected"].to_numpy()
+    variance = np.maximum(spread, expected_wins) / np.maximum(expected_wins, 0.5) ** 2
+    return LevelPeriods(sums["observed"].to_numpy(), expected_wins, variance)
+
+
+def followed_level(periods: LevelPeriods) -> tuple[float, float, float]:
+    """The newest period's log level of observed over expected wins, by a local-level model.
+
+    Each period's log ratio is the level plus noise of its known variance; the level moves by a
+    random step between periods, whose size is fitted by maximum likelihood over DRIFT_GRID.
+    Where the base rate holds, the fitted step is ~0 and the level pools every period (the
+    newest, partly observed ones are few wins: alone they are noise); where it moves, the level
+    follows the newest periods. Returns (level, its variance, fitted step).
+    """
+    z = periods.log_ratio
+    r = periods.variance
+    best: tuple[float, float, float, float] = (-np.inf, 0.0, np.inf, 0.0)
+    for step in DRIFT_GRID:
+        level, variance, loglik = z[0], r[0], 0.0  # diffuse start: the oldest period alone
+        for k in range(1, z.size):
+            predicted = variance + step**2
+            spread = predicted + r[k]
+            error = z[k] - level
+            loglik -= 0.5 * (np.log(spread) + error**2 / spread)
+            gain = predicted / spread
+            level, variance = level + gain * error, (1 - gain) * predicted
+        if loglik > best[0]:
+            best = (loglik, float(level), float(variance), float(step))
+    return best[1], best[2], best[3]
+
+
+def followed_wins(
+    level: LevelSnapshots, p_level: np.ndarray, labelled: pd.DataFrame | None
+) -> float:
+    """The wins the level window would show at the level followed to its newest period.
+
+    `p_level`: the window's probabilities at the calibrated level. `labelled` (lead_id, as_of,
+    label, p): the fully labelled snapshots the calibrator was fitted on, with their
+    probabilities; they tell how much the level moves from period to period (None: the
+    window's own periods alone).
+    """
+    expected = level.exposure * np.asarray(p_level, dtype=float)
+    as_of, leads = level.snapshots["as_of"], level.snapshots["lead_id"].to_numpy()
+    observed = level.observed.astype(float)
+    if labelled is not None:
+        as_of = pd.concat([labelled["as_of"], as_of], ignore_index=True)
+        leads = np.concatenate([labelled["lead_id"].to_numpy(), leads])
+        observed = np.concatenate([labelled["label"].to_numpy(dtype=float), observed])
+        expected = np.concatenate([labelled["p"].to_numpy(dtype=float), expected])
+    log_level, variance, step = followed_level(
+        level_periods(as_of, leads, observed, expected, level.end)
+    )
+    window_expected = float((level.exposure * p_level).sum())
+    log.info(
+        "level followed to the newest period: log ratio %+.3f (sd %.3f, step %.3f a period)",
+        log_level,
+        np.sqrt(variance),
+        step,
+    )
+    return window_expected * float(np.exp(log_level))

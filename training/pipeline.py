@@ -32,7 +32,7 @@ from training.labels import (
     build_training_examples,
     lead_phases,
 )
-from training.level import LevelSnapshots, level_snapshots
+from training.level import LevelSnapshots, followed_wins, level_snapshots
 from training.metrics import decile_table
 from training.sampling import (
     TrainingRows,
@@ -155,8 +155,14 @@ def newest_level(
     )
 
 
-def set_level(model: ConversionModel, level: LevelSnapshots, raw: np.ndarray) -> None:
-    """Shift the served model's calibrated level to the wins observed in the level window."""
+def set_level(
+    model: ConversionModel,
+    level: LevelSnapshots,
+    raw: np.ndarray,
+    labelled: pd.DataFrame | None = None,
+) -> None:
+    """Shift the served model's calibrated level to the level followed to the newest snapshots
+    (`training.level.followed_wins`; `labelled`: the calibration rows with their outcomes)."""
     wins = int(level.observed.sum())
     if wins < MIN_LEVEL_WINS:
         log.warning(
@@ -165,8 +171,9 @@ def set_level(model: ConversionModel, level: LevelSnapshots, raw: np.ndarray) ->
             MIN_LEVEL_WINS,
         )
         return
+    target = followed_wins(level, model.calibrator_.predict(raw), labelled)
     try:
-        model.calibrator_.set_level(raw, wins, level.exposure)
+        model.calibrator_.set_level(raw, target, level.exposure)
     except ValueError as error:
         log.warning("calibration level kept: %s", error)
 
@@ -331,12 +338,16 @@ def train(
         # The served model and, with folds, the models that score each fold out of fold.
         raws = model.refit_all(X, y, w_all, folds, targets)
         give_back()
+        labelled = None
         if config.calibration_folds > 1:
             model.recalibrate(raws[0], y[calibrate], lead_ids[calibrate])
+            labelled = table.loc[calibrate, ["lead_id", "as_of"]].assign(
+                label=y[calibrate], p=model.calibrator_.predict(raws[0])
+            )
         if level is not None and X_level is not None:
             # Out-of-fold scores where there are folds, else the served model's own.
             raw_level = raws[1] if config.calibration_folds > 1 else model.predict_raw(X_level)
-            set_level(model, level, raw_level)
+            set_level(model, level, raw_level, labelled)
         del X_level
         holdout[SERVED] = model.predict_proba(X[hold_mask])[:, 1]
     else:

@@ -13,7 +13,7 @@ from demo.world import generate_demo_world
 from features.build import LeadHistory
 from tests.conftest import make_export
 from training.labels import SnapshotScheme, TrainingExamples
-from training.level import level_snapshots, won_delay_days
+from training.level import LevelSnapshots, followed_wins, level_snapshots, won_delay_days
 from training.pipeline import TrainConfig, train
 
 CUTOFF = pd.Timestamp("2026-06-30")
@@ -131,3 +131,65 @@ def test_level_follows_the_newest_cohorts_of_a_drifting_world() -> None:
     calibrator.level_ = level
     assert result.calibration["level_log_odds"] == level < -0.3
     assert 1.0 < served < 0.75 * unshifted
+
+
+def _periods_world(
+    log_ratios: list[float], window_log_ratios: list[float], size: int, window_size: int
+) -> tuple[LevelSnapshots, pd.DataFrame, np.ndarray]:
+    """Calibrated snapshots, one lead each, 30 days of as_of a period: six fully labelled
+    periods then a two-period level window (exposure 0.6), each period's wins set exactly to
+    its expected wins x exp(log ratio)."""
+    end = CUTOFF - pd.Timedelta(days=30)
+    p = 0.04
+
+    def period(k: int, n: int, ratio: float, exposure: float, tag: str) -> pd.DataFrame:
+        wins = round(n * p * exposure * np.exp(ratio))
+        as_of = end - pd.Timedelta(days=30 * k + 15)
+        return pd.DataFrame(
+            {
+                "lead_id": [f"{tag}{k}-{i}" for i in range(n)],
+                "as_of": [as_of] * n,
+                "label": np.arange(n) < wins,
+                "p": p,
+            }
+        )
+
+    labelled = pd.concat(
+        [period(k + 2, size, r, 1.0, "l") for k, r in enumerate(reversed(log_ratios))],
+        ignore_index=True,
+    )
+    window = pd.concat(
+        [period(k, window_size, r, 0.6, "w") for k, r in enumerate(reversed(window_log_ratios))],
+        ignore_index=True,
+    )
+    level = LevelSnapshots(
+        snapshots=window[["lead_id", "as_of"]],
+        observed=window["label"].to_numpy(dtype=np.int8),
+        exposure=np.full(len(window), 0.6),
+        end=end,
+    )
+    return level, labelled, window["p"].to_numpy()
+
+
+def _log_ratio(level: LevelSnapshots, p: np.ndarray, wins: float) -> float:
+    return float(np.log(wins / (level.exposure * p).sum()))
+
+
+def test_a_steady_level_pools_every_period_instead_of_following_a_short_window() -> None:
+    """The base rate holds over six labelled periods of 3,000 snapshots; the partly observed
+    window (2 x 1,000 snapshots, ~24 expected wins each) happens to show 35 % fewer wins. Read
+    from the window alone the level falls by 0.43 log-odds (the previous rule); the followed
+    level sees no movement in the labelled periods and stays near them."""
+    level, labelled, p = _periods_world([0.0] * 6, [-0.43, -0.43], 3_000, 1_000)
+    window_alone = _log_ratio(level, p, level.observed.sum())
+    assert window_alone < -0.35
+    assert abs(_log_ratio(level, p, followed_wins(level, p, labelled))) < 0.1
+
+
+def test_a_moving_level_is_followed_to_the_newest_period() -> None:
+    """The base rate falls by 0.15 log-odds every period, well measured: the followed level
+    ends near the newest period's, well below the pooled average."""
+    falling = [0.15 * (5 - k) for k in range(6)]  # 0.75 down to 0
+    level, labelled, p = _periods_world(falling, [-0.15, -0.3], 20_000, 20_000)
+    followed = _log_ratio(level, p, followed_wins(level, p, labelled))
+    assert -0.4 < followed < -0.2
