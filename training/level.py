@@ -9,10 +9,10 @@ within the horizon that close within its observed window, read from the delays o
 fully labelled wins. Expected wins = sum(exposure x p) is then unbiased against observed wins.
 
 The window's wins are few and clustered by lead, so its own ratio of observed to expected wins
-is noisy; the level is followed instead over 30-day periods of the calibration's labelled
-snapshots and the window's (`followed_wins`): a local-level model whose step between periods
-is fitted by maximum likelihood pools the periods where the base rate holds and follows the
-newest ones where it moves.
+is noisy. Opt-in (`TrainConfig.level_followed`), the level is followed instead over 30-day
+periods of the calibration's labelled snapshots and the window's (`followed_wins`): a
+local-level model whose step between periods is fitted by maximum likelihood pools the periods
+where the base rate holds and follows the newest ones where it moves (with a lag).
 """
 
 from __future__ import annotations

@@ -88,6 +88,10 @@ class TrainConfig:
     # the cut-off and weighed by the share of the horizon its window can show. None: no level.
     level_days: int | None = 60
     level_observed_days: int = 30
+    # Opt-in: the level followed over 30-day periods of the calibration rows and the window by a
+    # local-level model (`training.level.followed_wins`) instead of read from the window alone.
+    # Less noise where the base rate holds, more lag where it trends (docs/modeling.md).
+    level_followed: bool = False
     # Negative sampling of train and activity snapshots (`training.sampling`): the share of
     # them kept (None: all, unless the largest fit would exceed `max_fit_rows`). Off by
     # default: at a share of 0.25 the drifting demo world's log loss and mean moved beyond their
@@ -160,9 +164,11 @@ def set_level(
     level: LevelSnapshots,
     raw: np.ndarray,
     labelled: pd.DataFrame | None = None,
+    followed: bool = False,
 ) -> None:
-    """Shift the served model's calibrated level to the level followed to the newest snapshots
-    (`training.level.followed_wins`; `labelled`: the calibration rows with their outcomes)."""
+    """Shift the served model's calibrated level to the wins observed in the level window, or
+    with `followed` to the level followed to the newest snapshots over the calibration rows
+    (`labelled`, with their outcomes) and the window (`training.level.followed_wins`)."""
     wins = int(level.observed.sum())
     if wins < MIN_LEVEL_WINS:
         log.warning(
@@ -171,7 +177,7 @@ def set_level(
             MIN_LEVEL_WINS,
         )
         return
-    target = followed_wins(level, model.calibrator_.predict(raw), labelled)
+    target = followed_wins(level, model.calibrator_.predict(raw), labelled) if followed else wins
     try:
         model.calibrator_.set_level(raw, target, level.exposure)
     except ValueError as error:
@@ -347,7 +353,7 @@ def train(
         if level is not None and X_level is not None:
             # Out-of-fold scores where there are folds, else the served model's own.
             raw_level = raws[1] if config.calibration_folds > 1 else model.predict_raw(X_level)
-            set_level(model, level, raw_level, labelled)
+            set_level(model, level, raw_level, labelled, config.level_followed)
         del X_level
         holdout[SERVED] = model.predict_proba(X[hold_mask])[:, 1]
     else:

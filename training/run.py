@@ -210,6 +210,7 @@ def log_run(
             "calibration_days": config.calibration_days,
             "level_days": config.level_days,
             "level_observed_days": config.level_observed_days,
+            "level_followed": config.level_followed,
             "snapshot_activity_delay_days": config.scheme.activity_delay_days,
             "holdout_days": config.split.holdout_days,
             "validation_days": config.split.validation_days,

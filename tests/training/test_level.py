@@ -178,7 +178,7 @@ def _log_ratio(level: LevelSnapshots, p: np.ndarray, wins: float) -> float:
 def test_a_steady_level_pools_every_period_instead_of_following_a_short_window() -> None:
     """The base rate holds over six labelled periods of 3,000 snapshots; the partly observed
     window (2 x 1,000 snapshots, ~24 expected wins each) happens to show 35 % fewer wins. Read
-    from the window alone the level falls by 0.43 log-odds (the previous rule); the followed
+    from the window alone the level falls by 0.43 log-odds (the default rule); the followed
     level sees no movement in the labelled periods and stays near them."""
     level, labelled, p = _periods_world([0.0] * 6, [-0.43, -0.43], 3_000, 1_000)
     window_alone = _log_ratio(level, p, level.observed.sum())

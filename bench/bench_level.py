@@ -1,0 +1,141 @@
+"""The served model's level on demo worlds, rule against rule from one training each.
+
+    nice -n 10 uv run --frozen python bench/bench_level.py sparse seasonal --leads 10000
+
+Per world: `training.pipeline.train` (default TrainConfig) with `set_level` wrapped to keep the
+level's inputs (the window's snapshots, exposure and out-of-fold scores, the calibration rows).
+Then the mean predicted p over the truth leads at the cut-off / mean `p_true`, with the level
+set by each rule on the same scores: none, the window alone (the default), followed
+(`level_followed=True`), and the window's uncensored outcomes (known in the simulation only).
+Also the window's exposure read and realised, and its exact truth (`p_true` at each snapshot's
+day). Prints one JSON object per world.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+import warnings
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import brentq
+from scipy.special import expit, logit
+
+import training.pipeline as pipeline
+from demo.covariates import lead_covariates
+from demo.journeys import simulate_journeys
+from demo.leads import sample_leads
+from demo.params import DAY
+from demo.variants import WORLDS, world_config
+from demo.world import bayes_won_probability, generate_demo_world
+from features.build import LeadHistory
+from models.tiers import assign_tier
+from training.level import followed_wins
+
+
+def _shift(base: np.ndarray, exposure: np.ndarray, wins: float) -> float:
+    """The log-odds shift that makes sum(exposure x p) over the window equal `wins`."""
+    lb = logit(base)
+    return float(brentq(lambda s: (exposure * expit(lb + s)).sum() - wins, -5, 5))
+
+
+def measure(name: str, n_leads: int | None) -> dict[str, object]:
+    start = time.perf_counter()
+    config = world_config(name, n_leads=n_leads)
+    world = generate_demo_world(config)
+    # The same draws again, for the journeys' outcomes past the cut-off (uncensored).
+    rng = np.random.default_rng(config.seed)
+    sampled = sample_leads(config, rng)
+    covariates = lead_covariates(sampled.frame, config.params)
+    journeys = simulate_journeys(
+        sampled.created, covariates, config.as_of_seconds, config.horizon_days, config.params, rng
+    )
+    row = pd.Index(sampled.frame["lead_id"])
+
+    kept: dict[str, object] = {}
+    original = pipeline.set_level
+
+    def keep(model, level, raw, labelled=None, followed=False):  # type: ignore[no-untyped-def]
+        kept.update(level=level, labelled=labelled, base=model.calibrator_.predict(raw))
+        original(model, level, raw, labelled, followed)
+
+    pipeline.set_level = keep  # type: ignore[assignment]
+    try:
+        result = pipeline.train(world.export, pipeline.TrainConfig(n_bootstrap=10))
+    finally:
+        pipeline.set_level = original  # type: ignore[assignment]
+    model, truth = result.scorer.model, world.truth
+    snapshots = pd.DataFrame({"lead_id": truth["lead_id"], "as_of": config.as_of})
+    history = LeadHistory(world.export.leads, world.export.activities, snapshots)
+    raw = model.predict_raw(result.scorer.featurizer.transform(history))
+    calibrator = model.calibrator_
+    served = calibrator.level_
+    calibrator.level_ = 0.0
+    p0 = calibrator.predict(raw)
+    calibrator.level_ = served
+    p_true = truth["p_true"].to_numpy()
+    tier = np.asarray(assign_tier(expit(logit(p0) + served), result.scorer.policy)).astype(str)
+
+    level, base = kept["level"], np.asarray(kept["base"])
+    exposure, window = level.exposure, level.snapshots  # type: ignore[attr-defined]
+    lead = row.get_indexer(window["lead_id"])
+    as_of = window["as_of"].to_numpy().astype("datetime64[s]").astype(np.int64)
+    close = journeys.open_time[lead] + journeys.cycle_days[lead] * DAY
+    uncensored = (
+        (journeys.open_time[lead] >= as_of)
+        & journeys.won[lead]
+        & (close <= as_of + config.horizon_days * DAY)
+    )
+    window_truth = np.zeros(len(window))
+    for day, rows in window.groupby(window["as_of"].dt.ceil("D")).indices.items():
+        ids = window["lead_id"].iloc[rows].reset_index(drop=True)
+        window_truth[rows] = bayes_won_probability(world.export, ids, config.with_as_of(day))
+
+    observed = level.observed  # type: ignore[attr-defined]
+    shifts = {
+        "none": 0.0,
+        "window": _shift(base, exposure, float(observed.sum())),
+        "followed": _shift(base, exposure, followed_wins(level, base, kept["labelled"])),  # type: ignore[arg-type]
+        "uncensored": _shift(base, np.ones(len(base)), float(uncensored.sum())),
+    }
+    out: dict[str, object] = {"world": name, "leads": len(world.export.leads)}
+    for rule, s in shifts.items():
+        p = expit(logit(p0) + s)
+        out[f"mean_{rule}"] = round(float(p.mean() / p_true.mean()), 3)
+        out[f"tiers_{rule}"] = {
+            t: round(float(p[tier == t].mean() / p_true[tier == t].mean()), 3)
+            for t in ("SQL", "MQL", "nurture")
+            if (tier == t).any()
+        }
+        out[f"shift_{rule}"] = round(s, 3)
+    out.update(
+        window_snapshots=len(window),
+        window_wins_observed=int(observed.sum()),
+        window_wins_uncensored=int(uncensored.sum()),
+        exposure_read=round(float(exposure.mean()), 3),
+        exposure_realised=round(float(observed.sum() / max(uncensored.sum(), 1)), 3),
+        window_model_over_truth=round(float(base.mean() / window_truth.mean()), 3),
+        cutoff_model_over_truth=round(float(p0.mean() / p_true.mean()), 3),
+        seconds=round(time.perf_counter() - start),
+    )
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("worlds", nargs="+", metavar="WORLD", help=f"of {', '.join(WORLDS)}")
+    parser.add_argument("--leads", type=int, help="override every world's size")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    warnings.filterwarnings("ignore")
+    for name in args.worlds:
+        print(json.dumps(measure(name, args.leads)), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
