@@ -6,6 +6,7 @@ activities that are not used or look wrong; `render_scores` serialises the answe
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -75,6 +76,14 @@ def check_leads(
     return as_of, warnings, activities
 
 
+def _finite_or_none(column: np.ndarray) -> bool:
+    """Every value finite; an object column (a sub-score a single-table model does not have)
+    may hold None, answered as null."""
+    if column.dtype.kind in "fiu":
+        return bool(np.isfinite(column).all())
+    return all(v is None or math.isfinite(v) for v in column.tolist())
+
+
 def render_scores(
     leads: Sequence[Lead],
     as_of: Sequence[datetime],
@@ -88,7 +97,7 @@ def render_scores(
     if explain:
         numbers += [scores.fit_score, scores.engagement_score]
     # JSON has no NaN or infinity: a score that is not a number is a fault, never an answer.
-    if not all(np.isfinite(column).all() for column in numbers):
+    if not all(_finite_or_none(column) for column in numbers):
         raise ValueError("a score is not a finite number")
     probability = scores.probability.tolist()
     percentile = scores.percentile.tolist()

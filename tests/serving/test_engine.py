@@ -131,3 +131,15 @@ def test_a_score_that_is_not_a_number_is_a_fault_not_an_answer(bad: float) -> No
     req = parsed(lead("a"))
     with pytest.raises(ValueError, match="not a finite number"):
         render_scores(req.leads, [AS_OF], AS_OF, engine_scores([bad], True), True, {}, [])
+
+
+def test_sub_scores_a_model_does_not_have_are_null() -> None:
+    # A single-table model has no fit or engagement score: its engine answers None for them.
+    req = parsed(lead("a"))
+    scores = engine_scores([0.25], True)
+    absent = np.full(1, None, dtype=object)
+    scores = EngineScores(**{**vars(scores), "fit_score": absent, "engagement_score": absent})
+    answer = json.loads(render_scores(req.leads, [AS_OF], AS_OF, scores, True, {}, []))
+    assert answer["scores"][0]["fit_score"] is None
+    assert answer["scores"][0]["engagement_score"] is None
+    assert answer["scores"][0]["probability"] == 0.25
