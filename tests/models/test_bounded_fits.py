@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression, _linear_loss
 
-from models import conversion, linear
-from models.conversion import ConversionModel, lgb_dataset, tree_rows
+from models import linear, tree_data
+from models.conversion import ConversionModel
 from models.linear import TERM_BLOCK, LinearLogOdds, training_range
+from models.tree_data import lgb_dataset, tree_rows
 from tests.models.test_conversion import lead_frame
 
 
@@ -77,7 +78,7 @@ def test_dataset_from_batches_of_rows_is_the_dataset_of_one_matrix(
     X, y = lead_frame(4_000, 11)
     X = X.astype({"act__visit__count": np.float32, "lead__noise": np.float32})
     rows = np.sort(np.random.default_rng(1).choice(len(X), 3_000, replace=False))
-    monkeypatch.setattr(conversion.FrameRows, "batch_size", 700)  # several batches
+    monkeypatch.setattr(tree_data.FrameRows, "batch_size", 700)  # several batches
     params = ConversionModel(min_child_samples=50).lgb_params()
     one_matrix = lgb.Dataset(
         tree_rows(X, rows),

@@ -10,8 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.conversion import ConversionModel, lgb_dataset
+from models.conversion import ConversionModel
 from models.side_by_side import side_by_side, threads_each
+from models.tree_data import lgb_dataset
 from tests.models.test_conversion import lead_frame
 
 
