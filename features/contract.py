@@ -124,8 +124,7 @@ class Export:
     @property
     def extra_lead_columns(self) -> list[str]:
         """Lead columns beyond the contract: a company's custom CRM fields."""
-        known = set(LEAD_REQUIRED) | set(LEAD_OPTIONAL)
-        return [c for c in self.leads.columns if c not in known]
+        return extra_lead_columns(self.leads)
 
     def without_extra_columns(self, columns: Sequence[str]) -> Export:
         """The export without these custom lead columns (say, ids or fields filled in later).
@@ -151,10 +150,25 @@ class Export:
     @property
     def cutoff(self) -> pd.Timestamp:
         """The export's last timestamp: the default `as_of` of training and scoring."""
-        stamps = [
-            self.leads["created_at"].max(),
-            self.activities["occurred_at"].max() if len(self.activities) else pd.NaT,
-            self.opportunities["created_at"].max() if len(self.opportunities) else pd.NaT,
-            self.opportunities["closed_at"].max() if len(self.opportunities) else pd.NaT,
-        ]
-        return max(s for s in stamps if not pd.isna(s))
+        last_activity = self.activities["occurred_at"].max() if len(self.activities) else None
+        return export_cutoff(self.leads, last_activity, self.opportunities)
+
+
+def extra_lead_columns(leads: pd.DataFrame) -> list[str]:
+    """Lead columns beyond the contract: a company's custom CRM fields."""
+    known = set(LEAD_REQUIRED) | set(LEAD_OPTIONAL)
+    return [c for c in leads.columns if c not in known]
+
+
+def export_cutoff(
+    leads: pd.DataFrame, last_activity: pd.Timestamp | None, opportunities: pd.DataFrame
+) -> pd.Timestamp:
+    """An export's last timestamp, from its normalised leads and opportunities and the time
+    of its last activity (the activities themselves need not be held: `leadscore validate`)."""
+    stamps = [
+        leads["created_at"].max(),
+        last_activity,
+        opportunities["created_at"].max() if len(opportunities) else pd.NaT,
+        opportunities["closed_at"].max() if len(opportunities) else pd.NaT,
+    ]
+    return max(s for s in stamps if s is not None and not pd.isna(s))

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
+from models.memory import give_back
 from models.tiers import TierPolicy, assign_tier
 from ops.policy_store import PolicyCheckFailed, PolicyWatcher
 from ops.prediction_log import PredictionLog, describe_failure
@@ -39,7 +40,7 @@ from serving.gate import token_matches
 from serving.json_keys import duplicate_key
 from serving.lead_checks import check_leads, render_scores
 from serving.log_breaker import LogBreaker
-from serving.memory import LARGE_BODY_BYTES, give_back
+from serving.memory import LARGE_BODY_BYTES
 from serving.policy_refresh import PolicyRefresher
 from serving.redaction import redact
 from serving.schemas import Lead, ScoreRequest

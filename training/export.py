@@ -14,12 +14,12 @@ import pandas as pd
 
 from features.contract import (
     ACTIVITIES,
-    LEAD_OPTIONAL,
-    LEAD_REQUIRED,
     LEADS,
     OPPORTUNITIES,
     TABLES,
     Export,
+    export_cutoff,
+    extra_lead_columns,
 )
 from features.issues import Issue, ValidationReport
 from features.partition import lead_partition
@@ -114,8 +114,7 @@ SummaryRow = tuple[str, int, pd.Timestamp | None, pd.Timestamp | None, str]
 
 
 def _lead_row(leads: pd.DataFrame) -> SummaryRow:
-    known = set(LEAD_REQUIRED) | set(LEAD_OPTIONAL)
-    extras = [str(c) for c in leads.columns if c not in known]
+    extras = [str(c) for c in extra_lead_columns(leads)]
     notes = f"extra: {', '.join(extras)}" if extras else ""
     return LEADS, len(leads), leads["created_at"].min(), leads["created_at"].max(), notes
 
@@ -200,12 +199,6 @@ def check_export(path: Path | str, batch_rows: int = BATCH_ROWS) -> CheckedExpor
     _log_warnings(path, report)
     summary = checked.activities
     leads, opportunities = checked.leads, checked.opportunities
-    stamps = [
-        leads["created_at"].max(),
-        summary.last,
-        opportunities["created_at"].max(),
-        opportunities["closed_at"].max(),
-    ]
     activity_row = (
         ACTIVITIES, summary.rows, summary.first, summary.last, f"{len(summary.types):,} types"
     )  # fmt: skip
@@ -213,7 +206,7 @@ def check_export(path: Path | str, batch_rows: int = BATCH_ROWS) -> CheckedExpor
         report=report,
         path=path,
         rows=[_lead_row(leads), activity_row, _opportunity_row(opportunities)],
-        cutoff=max(s for s in stamps if s is not None and not pd.isna(s)),
+        cutoff=export_cutoff(leads, summary.last, opportunities),
     )
 
 
