@@ -1,4 +1,4 @@
-"""Lead attributes from free text: seniority and department from job titles, free-mail domains.
+"""Lead attributes from job titles: seniority and department (free-mail domains: `email_domains`).
 
 CRM job titles are typed by people ("VP of Marketing", "director, it", "Sr. Mgr - Sales Ops",
 "CEO & Co-Founder", "Marketing Intern", "student"), so parsing is rule based on normalised
@@ -17,7 +17,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from features.values import factorize
+from features.values import distinct_values
 
 UNKNOWN = "unknown"
 
@@ -196,217 +196,10 @@ def parse_job_title(title: object) -> JobRole:
 
 def job_roles(titles: pd.Series | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Seniority and department codes (indices into SENIORITY_LEVELS / DEPARTMENTS) of titles."""
-    uniques, inverse = _unique_objects(titles)
+    uniques, inverse = distinct_values(titles)
     roles = [parse_job_title(v) for v in uniques]
     seniority_index = {level: i for i, level in enumerate(SENIORITY_LEVELS)}
     department_index = {dep: i for i, dep in enumerate(DEPARTMENTS)}
     seniority = np.array([seniority_index[r.seniority] for r in roles], dtype=np.int16)
     department = np.array([department_index[r.department] for r in roles], dtype=np.int16)
     return seniority[inverse], department[inverse]
-
-
-# Consumer mailbox providers: a lead writing from one of these gives no company.
-FREE_MAIL_DOMAINS = frozenset(
-    [
-        "gmail.com",
-        "googlemail.com",
-        "yahoo.com",
-        "ymail.com",
-        "rocketmail.com",
-        "hotmail.com",
-        "outlook.com",
-        "live.com",
-        "msn.com",
-        "passport.com",
-        "aol.com",
-        "aim.com",
-        "icloud.com",
-        "me.com",
-        "mac.com",
-        "protonmail.com",
-        "protonmail.ch",
-        "proton.me",
-        "pm.me",
-        "tutanota.com",
-        "tutanota.de",
-        "tuta.io",
-        "tutamail.com",
-        "fastmail.com",
-        "fastmail.fm",
-        "hushmail.com",
-        "hey.com",
-        "duck.com",
-        "mail.com",
-        "email.com",
-        "usa.com",
-        "post.com",
-        "myself.com",
-        "consultant.com",
-        "inbox.com",
-        "zoho.com",
-        "zohomail.com",
-        "yandex.com",
-        "yandex.ru",
-        "ya.ru",
-        "mail.ru",
-        "inbox.ru",
-        "list.ru",
-        "bk.ru",
-        "rambler.ru",
-        "gmx.com",
-        "gmx.net",
-        "gmx.de",
-        "gmx.at",
-        "gmx.ch",
-        "gmx.fr",
-        "gmx.us",
-        "web.de",
-        "t-online.de",
-        "freenet.de",
-        "arcor.de",
-        "posteo.de",
-        "mailbox.org",
-        "orange.fr",
-        "wanadoo.fr",
-        "free.fr",
-        "laposte.net",
-        "sfr.fr",
-        "neuf.fr",
-        "libero.it",
-        "virgilio.it",
-        "tiscali.it",
-        "alice.it",
-        "tin.it",
-        "seznam.cz",
-        "centrum.cz",
-        "wp.pl",
-        "o2.pl",
-        "onet.pl",
-        "interia.pl",
-        "op.pl",
-        "btinternet.com",
-        "sky.com",
-        "virginmedia.com",
-        "ntlworld.com",
-        "talktalk.net",
-        "blueyonder.co.uk",
-        "comcast.net",
-        "verizon.net",
-        "att.net",
-        "sbcglobal.net",
-        "bellsouth.net",
-        "cox.net",
-        "charter.net",
-        "earthlink.net",
-        "optonline.net",
-        "juno.com",
-        "netzero.net",
-        "shaw.ca",
-        "rogers.com",
-        "sympatico.ca",
-        "telus.net",
-        "videotron.ca",
-        "bigpond.com",
-        "bigpond.net.au",
-        "optusnet.com.au",
-        "iinet.net.au",
-        "xtra.co.nz",
-        "uol.com.br",
-        "bol.com.br",
-        "terra.com.br",
-        "ig.com.br",
-        "globo.com",
-        "qq.com",
-        "163.com",
-        "126.com",
-        "yeah.net",
-        "sina.com",
-        "sina.cn",
-        "sohu.com",
-        "aliyun.com",
-        "foxmail.com",
-        "naver.com",
-        "hanmail.net",
-        "daum.net",
-        "nate.com",
-        "rediffmail.com",
-        "yahoo.co.in",
-        "yahoo.co.uk",
-        "yahoo.co.jp",
-        "yahoo.fr",
-        "yahoo.de",
-        "yahoo.es",
-        "yahoo.it",
-        "yahoo.com.br",
-        "yahoo.com.mx",
-        "yahoo.com.ar",
-        "yahoo.ca",
-        "yahoo.com.au",
-        "hotmail.co.uk",
-        "hotmail.fr",
-        "hotmail.de",
-        "hotmail.it",
-        "hotmail.es",
-        "hotmail.com.br",
-        "outlook.fr",
-        "outlook.de",
-        "outlook.es",
-        "live.co.uk",
-        "live.fr",
-        "live.de",
-        "live.nl",
-        "mailinator.com",
-        "guerrillamail.com",
-        "10minutemail.com",
-        "temp-mail.org",
-    ]
-)
-# Provider names that are free mail under any country suffix (yahoo.com.ar, hotmail.be, ...).
-FREE_MAIL_PROVIDERS = frozenset(
-    [
-        "gmail",
-        "googlemail",
-        "yahoo",
-        "ymail",
-        "hotmail",
-        "outlook",
-        "aol",
-        "gmx",
-        "yandex",
-        "protonmail",
-        "rediffmail",
-    ]
-)
-
-
-def normalise_email_domain(value: object) -> str | None:
-    """The domain part of an email address or domain ("Jane@Gmail.com " -> "gmail.com")."""
-    if not isinstance(value, str):
-        return None
-    domain = value.strip().lower().rsplit("@", 1)[-1].strip(". ")
-    return domain or None
-
-
-def is_free_mail(domain: object) -> bool | None:
-    """Whether an email domain is a consumer mailbox provider; None when the domain is missing."""
-    normalised = normalise_email_domain(domain)
-    if normalised is None:
-        return None
-    return normalised in FREE_MAIL_DOMAINS or normalised.split(".", 1)[0] in FREE_MAIL_PROVIDERS
-
-
-def free_mail_flags(domains: pd.Series | np.ndarray) -> np.ndarray:
-    """1.0 for free-mail domains, 0.0 for business domains, NaN when missing."""
-    uniques, inverse = _unique_objects(domains)
-    flags = np.array(
-        [np.nan if (f := is_free_mail(v)) is None else float(f) for v in uniques], dtype=np.float64
-    )
-    return flags[inverse]
-
-
-def _unique_objects(values: pd.Series | np.ndarray) -> tuple[list[object], np.ndarray]:
-    """Distinct values (missing as None) and the inverse index, so parsing runs once per value."""
-    codes, uniques = factorize(values)
-    labels: list[object] = [*uniques, None]
-    # Missing values have code -1, which indexes the trailing None.
-    return labels, codes

@@ -6,36 +6,7 @@ seen at least `min_activity_count` times before their lead's last snapshot, at m
 builds one feature row per snapshot from activities strictly before the snapshot's ``as_of``.
 One code path serves a single lead (online scoring) and millions of snapshots (training, batch).
 
-Feature names (``<slug>`` is a lower-case ``[a-z0-9_]`` form of a raw name, made unique;
-`FeatureInfo` in `feature_info_` keeps the raw activity type and source column):
-- ``lead__source``, ``lead__campaign``, ``lead__country``, ``lead__industry``,
-  ``lead__seniority``, ``lead__department`` and categorical ``extra__<slug>``: pandas
-  Categoricals with the fitted levels (`categories_`). They are never NaN: a missing or blank
-  value is the level ``__missing__``; a value unseen at fit, rarer than `min_category_count` or
-  beyond the `max_category_levels` most frequent is ``__other__``. Seniority and department
-  have fixed levels (`features.attributes`), ``unknown`` for missing or junk titles.
-- ``lead__company_size_log1p``, ``lead__free_mail`` (1 free-mail, 0 business, NaN missing),
-  numeric ``extra__<slug>`` (NaN stays NaN; text that is not a number becomes NaN) and
-  ``extra__<slug>_days`` for timestamp extras (days before as_of; NaN when missing or not before
-  as_of, since a later value was not known then).
-- ``lead__age_days``: days from created_at to as_of. Group "engagement", with the activity
-  features: it is how long the journey has run, which gives the counts their meaning.
-- per vocabulary type, for the ``other`` bucket (unseen and rare types) and for ``any`` (all
-  activities): ``act__<type>__count_<w>d`` (``as_of - w days <= occurred_at < as_of``),
-  ``act__<type>__count_all``, ``act__<type>__days_since_last`` (NaN: never), and
-  ``act__<type>__decayed_hl<h>d`` (sum of ``0.5 ** (age_days / h)``); per vocabulary type and
-  ``other``, ``act__<type>__share_hl<h>d`` for each of `share_half_lives_days`: the type's
-  decayed count over all activities' (0 without activity). A fresh demo request of a lead that
-  did nothing else lately is all of its recent activity (share near 1); the same request amid
-  a burst of visits is a small part of it. The truth of a demo world says the first moves the
-  odds far more (the burst already showed a hot lead), and the counts alone let an additive
-  model only learn the average of the two, which under-reads the lone hand-raise;
-- ``act__any__active_days_all`` and ``act__any__active_days_30d`` (distinct UTC calendar days
-  with activity) and ``act__any__velocity_7d_vs_30d``: with r the daily rate over the last 7
-  days and q the daily rate over the 23 days before, ``(r - q) / (r + q)`` in [-1, 1], 0 without
-  activity in the last 30 days.
-Days are float days (``timedelta / 1 day``). All non-categorical features are float64;
-categoricals come first, in the order of `feature_names_out_`.
+The features, their names and kinds are listed in `features/catalogue.py`.
 
 Inputs are checked: unknown snapshot leads, duplicate lead ids, missing as_of and a lead created
 after its snapshot's as_of raise ValueError naming the leads. Activities of leads that no
@@ -45,9 +16,8 @@ partial online record): their values count as missing.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -57,8 +27,17 @@ from sklearn.utils.validation import check_is_fitted
 
 from features import info as fi
 from features.activity import NS_PER_DAY, ActivityStats, activity_stats, stats_layout
-from features.attributes import DEPARTMENTS, SENIORITY_LEVELS, free_mail_flags, job_roles
+from features.attributes import job_roles
+from features.catalogue import (
+    ACTIVE_WINDOW_DAYS,
+    CATEGORICAL_LEAD_COLUMNS,
+    EXTRA_CATEGORY,
+    VELOCITY_DAYS,
+    describe_features,
+    extra_kind,
+)
 from features.contract import LEAD_OPTIONAL, LEAD_REQUIRED, utc_naive_ns
+from features.email_domains import free_mail_flags
 from features.history import (
     NAT,
     LeadHistory,
@@ -71,85 +50,11 @@ from features.history import (
     prepare,
     prepare_rows,
 )
-from features.info import OTHER_ACTIVITY, FeatureInfo
-from features.values import factorize
+from features.info import OTHER_ACTIVITY
+from features.values import normalised_levels, numeric_values
 
 MISSING_LEVEL = "__missing__"
 OTHER_LEVEL = "__other__"
-CATEGORICAL_LEAD_COLUMNS = ("source", "campaign", "country", "industry")
-ACTIVE_WINDOW_DAYS = 30.0
-VELOCITY_DAYS = (7.0, 30.0)
-
-EXTRA_NUMERIC = "numeric"
-EXTRA_CATEGORY = "category"
-EXTRA_TIMESTAMP = "timestamp"
-
-
-def _days(value: float) -> str:
-    """Compact day count for names: 7 -> '7', 0.5 -> '0p5'."""
-    return str(int(value)) if float(value).is_integer() else str(value).replace(".", "p")
-
-
-def _slug(name: object) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "_", str(name).lower()).strip("_")
-    return slug or "unnamed"
-
-
-def _unique_slugs(names: Iterable[object], taken: set[str]) -> list[str]:
-    """Slugs of names, suffixed _2, _3... when they collide with each other or with `taken`."""
-    slugs = []
-    for name in names:
-        base = slug = _slug(name)
-        n = 1
-        while slug in taken:
-            n += 1
-            slug = f"{base}_{n}"
-        taken.add(slug)
-        slugs.append(slug)
-    return slugs
-
-
-def _normalised_levels(values: pd.Series | np.ndarray) -> tuple[np.ndarray, list[str | None]]:
-    """Codes into distinct stripped string values (None: missing or blank), and those values."""
-    codes, uniques = factorize(values)
-    labels: list[str | None] = [str(value).strip() or None for value in uniques]
-    # Missing values have code -1, which indexes the trailing None.
-    return codes, [*labels, None]
-
-
-def _numeric(values: pd.Series | np.ndarray) -> np.ndarray:
-    """Float values; text that is not a number becomes NaN."""
-    if isinstance(values, np.ndarray):
-        if values.dtype.kind in "bfiu":
-            return values.astype(np.float64)
-        values = pd.Series(values, dtype=object)
-    if pd.api.types.is_bool_dtype(values.dtype) or pd.api.types.is_float_dtype(values.dtype):
-        return values.to_numpy(dtype=np.float64, na_value=np.nan)
-    converted = pd.to_numeric(values, errors="coerce")
-    return np.asarray(converted.to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64)
-
-
-def _extra_kind(values: pd.Series) -> str:
-    """Whether an extra lead column is numeric, a timestamp or categorical, by its values."""
-    dtype = values.dtype
-    if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):
-        return EXTRA_NUMERIC
-    if pd.api.types.is_datetime64_any_dtype(dtype):
-        return EXTRA_TIMESTAMP
-    present = values.dropna()
-    if isinstance(values.dtype, pd.CategoricalDtype) or not len(present):
-        return EXTRA_CATEGORY
-    if present.map(lambda v: isinstance(v, bool)).all():
-        return EXTRA_NUMERIC
-    if pd.to_numeric(present, errors="coerce").notna().all():
-        return EXTRA_NUMERIC
-    # Exports read from CSV hold custom date fields as ISO-8601 text.
-    text = present.astype(str)
-    if text.str.match(r"^\d{4}-\d{2}-\d{2}").all():
-        stamps = pd.to_datetime(text, format="ISO8601", utc=True, errors="coerce")
-        if stamps.notna().all():
-            return EXTRA_TIMESTAMP
-    return EXTRA_CATEGORY
 
 
 # Output is already a DataFrame: opting out of set_output wrapping saves ~0.1 ms per call.
@@ -183,7 +88,7 @@ class LeadFeaturizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
         leads = data.leads
         assert isinstance(leads, pd.DataFrame)  # prepare keeps the frame it was given
         extra = [c for c in X.leads.columns if c not in (*LEAD_REQUIRED, *LEAD_OPTIONAL)]
-        self.extra_columns_ = {c: _extra_kind(leads[c]) for c in extra}
+        self.extra_columns_ = {c: extra_kind(leads[c]) for c in extra}
         categorical = [
             *CATEGORICAL_LEAD_COLUMNS,
             *(c for c, k in self.extra_columns_.items() if k == EXTRA_CATEGORY),
@@ -232,7 +137,7 @@ class LeadFeaturizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
 
     def _learn_levels(self, values: pd.Series) -> list[str]:
         """Levels frequent enough among the fitted leads, specials last."""
-        codes, labels = _normalised_levels(values)
+        codes, labels = normalised_levels(values)
         counts: Counter[str] = Counter()
         for code, n in zip(*np.unique(codes, return_counts=True), strict=True):
             label = labels[code]
@@ -245,91 +150,14 @@ class LeadFeaturizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
 
     def _describe(self, levels: dict[str, list[str]]) -> None:
         """Feature names, order, metadata and categorical dtypes from the fitted state."""
-        infos: list[FeatureInfo] = []
-        categories: dict[str, list[str]] = {}
-        taken: set[str] = set()
-
-        def category(name: str, kind: str, column: str, cats: Sequence[str], text: str) -> None:
-            infos.append(FeatureInfo(name, "fit", kind, text, column, categorical=True))
-            categories[name] = list(cats)
-
-        for column in CATEGORICAL_LEAD_COLUMNS:
-            category(f"lead__{column}", fi.CATEGORY, column, levels[column], f"lead {column}")
-        category("lead__seniority", fi.SENIORITY, "job_title", SENIORITY_LEVELS, "seniority")
-        category("lead__department", fi.DEPARTMENT, "job_title", DEPARTMENTS, "department")
-        extras = list(self.extra_columns_)
-        stems = [c + "_days" if self.extra_columns_[c] == EXTRA_TIMESTAMP else c for c in extras]
-        names = {c: f"extra__{s}" for c, s in zip(extras, _unique_slugs(stems, taken), strict=True)}
-        for column, kind in self.extra_columns_.items():
-            if kind == EXTRA_CATEGORY:
-                category(names[column], fi.CATEGORY, column, levels[column], f"{column}")
-        infos.append(
-            FeatureInfo(
-                "lead__company_size_log1p", "fit", fi.LOG1P, "log1p(company size)", "company_size"
-            )
+        infos, categories = describe_features(
+            levels,
+            self.extra_columns_,
+            self.activity_types_,
+            self.windows_days,
+            self.half_lives_days,
+            self.share_half_lives_days,
         )
-        infos.append(
-            FeatureInfo("lead__free_mail", "fit", fi.FREE_MAIL, "free-mail address", "email_domain")
-        )
-        for column, kind in self.extra_columns_.items():
-            if kind == EXTRA_NUMERIC:
-                infos.append(FeatureInfo(names[column], "fit", fi.NUMERIC, column, column))
-            elif kind == EXTRA_TIMESTAMP:
-                infos.append(
-                    FeatureInfo(
-                        names[column],
-                        "fit",
-                        fi.DAYS_SINCE_TIMESTAMP,
-                        f"days since {column}",
-                        column,
-                    )
-                )
-        infos.append(
-            FeatureInfo(
-                "lead__age_days", "engagement", fi.LEAD_AGE, "lead age (days)", "created_at"
-            )
-        )
-
-        type_slugs = _unique_slugs(self.activity_types_, {"any", "other"})
-        activity_groups: list[tuple[str | None, str, str]] = [
-            *(
-                (t, s, f"'{t}' activities")
-                for t, s in zip(self.activity_types_, type_slugs, strict=True)
-            ),
-            (OTHER_ACTIVITY, "other", "other activities"),
-            (None, "any", "all activities"),
-        ]
-        for activity, slug, what in activity_groups:
-            infos += _activity_infos(
-                f"act__{slug}__",
-                activity,
-                what,
-                self.windows_days,
-                self.half_lives_days,
-                self.share_half_lives_days if activity is not None else (),
-            )
-        recent, reference = VELOCITY_DAYS
-        infos += [
-            FeatureInfo(
-                "act__any__active_days_all", "engagement", fi.ACTIVE_DAYS, "distinct active days"
-            ),
-            FeatureInfo(
-                f"act__any__active_days_{_days(ACTIVE_WINDOW_DAYS)}d",
-                "engagement",
-                fi.ACTIVE_DAYS,
-                f"distinct active days in the last {_days(ACTIVE_WINDOW_DAYS)} days",
-                window_days=ACTIVE_WINDOW_DAYS,
-            ),
-            FeatureInfo(
-                f"act__any__velocity_{_days(recent)}d_vs_{_days(reference)}d",
-                "engagement",
-                fi.VELOCITY,
-                f"activity rate of the last {_days(recent)} days vs the "
-                f"{_days(recent)}-{_days(reference)} days before",
-                window_days=recent,
-                reference_window_days=reference,
-            ),
-        ]
         self.feature_info_ = {i.name: i for i in infos}
         self.feature_names_out_ = [i.name for i in infos]
         self.categorical_features_ = [i.name for i in infos if i.categorical]
@@ -494,7 +322,7 @@ class LeadFeaturizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
         return codes, block
 
     def _category_codes(self, name: str, values: pd.Series | np.ndarray) -> np.ndarray:
-        codes, labels = _normalised_levels(values)
+        codes, labels = normalised_levels(values)
         level_codes = self.level_codes_[name]
         other, missing = level_codes[OTHER_LEVEL], level_codes[MISSING_LEVEL]
         label_codes = np.array(
@@ -512,9 +340,9 @@ class LeadFeaturizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
             if info.kind == fi.CATEGORY:
                 columns[name] = self._category_codes(name, lead_column(leads, column))
             elif info.kind == fi.NUMERIC:
-                columns[name] = _numeric(lead_column(leads, column))
+                columns[name] = numeric_values(lead_column(leads, column))
             elif info.kind == fi.LOG1P:
-                size = _numeric(lead_column(leads, column))
+                size = numeric_values(lead_column(leads, column))
                 with np.errstate(invalid="ignore"):
                     columns[name] = np.log1p(np.where(size >= 0, size, np.nan))
             elif info.kind == fi.FREE_MAIL:
@@ -562,53 +390,3 @@ class LeadFeaturizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
             VELOCITY_DAYS,
             share_half_lives_days=[float(h) for h in self.share_half_lives_days],
         )
-
-
-def _activity_infos(
-    prefix: str,
-    activity: str | None,
-    what: str,
-    windows_days: Sequence[float],
-    half_lives_days: Sequence[float],
-    share_half_lives_days: Sequence[float] = (),
-) -> list[FeatureInfo]:
-    """Counts, recency, decayed counts and shares of one activity type (or of all activities)."""
-
-    def info(
-        suffix: str,
-        kind: str,
-        text: str,
-        window_days: float | None = None,
-        half_life_days: float | None = None,
-    ) -> FeatureInfo:
-        return FeatureInfo(
-            prefix + suffix,
-            "engagement",
-            kind,
-            text,
-            activity_type=activity,
-            window_days=window_days,
-            half_life_days=half_life_days,
-        )
-
-    infos = [
-        info(f"count_{_days(w)}d", fi.COUNT, f"{what} in the last {_days(w)} days", window_days=w)
-        for w in map(float, windows_days)
-    ]
-    infos.append(info("count_all", fi.COUNT, f"{what}, all time"))
-    infos.append(info("days_since_last", fi.DAYS_SINCE_LAST, f"days since the last of {what}"))
-    by_half_life: list[tuple[float, str, str, str]] = [
-        *(
-            (float(h), "decayed", fi.DECAYED_COUNT, f"{what} decayed with a")
-            for h in half_lives_days
-        ),
-        *(
-            (float(h), "share", fi.SHARE, f"{what}' share of recent activity, a")
-            for h in share_half_lives_days
-        ),
-    ]
-    infos += [
-        info(f"{stem}_hl{_days(h)}d", kind, f"{text} {_days(h)}-day half-life", half_life_days=h)
-        for h, stem, kind, text in by_half_life
-    ]
-    return infos

@@ -42,3 +42,31 @@ def locate(keys: list[str], queries: list[str]) -> np.ndarray:
         return np.fromiter((where.get(q, -1) for q in queries), dtype=np.int64, count=len(queries))
     index = pd.Index(keys, dtype=object)
     return index.get_indexer(pd.Index(queries, dtype=object)).astype(np.int64, copy=False)
+
+
+def normalised_levels(values: pd.Series | np.ndarray) -> tuple[np.ndarray, list[str | None]]:
+    """Codes into distinct stripped string values (None: missing or blank), and those values."""
+    codes, uniques = factorize(values)
+    labels: list[str | None] = [str(value).strip() or None for value in uniques]
+    # Missing values have code -1, which indexes the trailing None.
+    return codes, [*labels, None]
+
+
+def numeric_values(values: pd.Series | np.ndarray) -> np.ndarray:
+    """Float values; text that is not a number becomes NaN."""
+    if isinstance(values, np.ndarray):
+        if values.dtype.kind in "bfiu":
+            return values.astype(np.float64)
+        values = pd.Series(values, dtype=object)
+    if pd.api.types.is_bool_dtype(values.dtype) or pd.api.types.is_float_dtype(values.dtype):
+        return values.to_numpy(dtype=np.float64, na_value=np.nan)
+    converted = pd.to_numeric(values, errors="coerce")
+    return np.asarray(converted.to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64)
+
+
+def distinct_values(values: pd.Series | np.ndarray) -> tuple[list[object], np.ndarray]:
+    """Distinct values (missing as None) and the inverse index, so parsing runs once per value."""
+    codes, uniques = factorize(values)
+    labels: list[object] = [*uniques, None]
+    # Missing values have code -1, which indexes the trailing None.
+    return labels, codes

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from pydantic_core import TzInfo
 
-from features.build import EXTRA_TIMESTAMP
+from features.catalogue import EXTRA_TIMESTAMP
 from features.contract import LEAD_OPTIONAL, utc_naive
 from features.history import LeadRows
 from models.scorer import LeadScorer

@@ -6,15 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.attributes import (
-    DEPARTMENTS,
-    SENIORITY_LEVELS,
-    free_mail_flags,
-    is_free_mail,
-    job_roles,
-    normalise_email_domain,
-    parse_job_title,
-)
+from features.attributes import DEPARTMENTS, SENIORITY_LEVELS, job_roles, parse_job_title
+from features.email_domains import free_mail_flags, is_free_mail, normalise_email_domain
 
 TITLES = [
     # (title, seniority, department)
