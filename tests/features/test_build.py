@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import pickle
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -15,7 +14,7 @@ from sklearn.exceptions import NotFittedError
 from features import info as fi
 from features.activity import activity_stats, stats_layout
 from features.build import MISSING_LEVEL, OTHER_LEVEL, LeadFeaturizer
-from features.history import LeadHistory, LeadRows
+from features.history import LeadHistory
 from tests.features.histories import (
     activity_frame,
     history,
@@ -191,62 +190,6 @@ def test_unseen_and_rare_levels_go_to_other() -> None:
     assert capped.categories_["lead__country"] == ["US", OTHER_LEVEL, MISSING_LEVEL]
 
 
-def test_extra_columns_become_features() -> None:
-    leads = [
-        {
-            "lead_id": f"l{i}",
-            "created_at": "2024-01-01",
-            "employees_band": band,
-            "lead_form_score": score,
-            "budget_text": text,
-            "is_partner": partner,
-            "last_event_at": pd.Timestamp(event) if event else pd.NaT,
-            "renewal_date": event,
-        }
-        for i, (band, score, text, partner, event) in enumerate(
-            [
-                ("small", 3, "100", True, "2024-01-15"),
-                ("large", None, "2500.5", False, "2024-05-01"),
-                ("small", 7, None, True, None),
-            ]
-        )
-    ]
-    frame = lead_frame(leads)
-    frame["lead_form_score"] = frame["lead_form_score"].astype("Int64")
-    frame["budget_text"] = frame["budget_text"].astype(object)
-    snaps = snapshot_frame([(f"l{i}", AS_OF) for i in range(3)])
-    data = LeadHistory(frame, activity_frame([]), snaps)
-    featurizer = LeadFeaturizer(min_category_count=1).fit(data)
-    assert featurizer.extra_columns_ == {
-        "employees_band": "category",
-        "lead_form_score": "numeric",
-        "budget_text": "numeric",
-        "is_partner": "numeric",
-        "last_event_at": "timestamp",
-        "renewal_date": "timestamp",
-    }
-    out = featurizer.transform(data)
-    assert "extra__employees_band" in featurizer.categorical_features_
-    assert list(out["extra__employees_band"]) == ["small", "large", "small"]
-    assert out["extra__lead_form_score"].tolist()[0] == 3.0
-    assert np.isnan(out["extra__lead_form_score"][1])
-    assert out["extra__budget_text"].tolist()[:2] == [100.0, 2500.5]
-    assert out["extra__is_partner"].tolist() == [1.0, 0.0, 1.0]
-    days = out["extra__last_event_at_days"]
-    assert days[0] == 48.0  # Jan 15 -> Mar 3
-    assert np.isnan(days[1]) and np.isnan(days[2])  # after as_of: not known then; missing
-    pd.testing.assert_series_equal(out["extra__renewal_date_days"], days, check_names=False)
-    info = featurizer.feature_info_["extra__lead_form_score"]
-    assert (info.group, info.kind, info.source_column) == ("fit", fi.NUMERIC, "lead_form_score")
-
-    # At scoring time a numeric extra may arrive as text or be absent altogether.
-    scoring = frame.drop(columns=["employees_band"]).assign(lead_form_score=["12", "n/a", None])
-    out = featurizer.transform(LeadHistory(scoring, activity_frame([]), snaps))
-    assert out["extra__lead_form_score"].tolist()[0] == 12.0
-    assert out["extra__lead_form_score"].isna().tolist()[1:] == [True, True]
-    assert set(out["extra__employees_band"]) == {MISSING_LEVEL}
-
-
 def test_unseen_activity_types_go_to_other() -> None:
     featurizer = fitted()
     acts = [("a", "2024-03-01", "brand_new_type"), ("a", "2024-03-02", "another one")]
@@ -262,24 +205,6 @@ def test_vocabulary_only_counts_activities_before_the_last_snapshot() -> None:
     acts = [("a", "2024-02-01", "early")] * 3 + [("a", "2024-04-01", "late")] * 3
     featurizer = LeadFeaturizer(min_activity_count=3).fit(history(leads, acts, [("a", AS_OF)]))
     assert featurizer.activity_types_ == ["early"]
-
-
-def test_odd_activity_names_make_valid_distinct_feature_names() -> None:
-    leads = [{"lead_id": "a", "created_at": "2024-01-01"}]
-    names = ["Form: Submitted [web]", "form submitted web", "any", "other", "Ünïcode"]
-    acts = [("a", "2024-02-01", n) for n in names]
-    featurizer = LeadFeaturizer(min_activity_count=1).fit(history(leads, acts, [("a", AS_OF)]))
-    features = featurizer.feature_names_out_
-    assert len(set(features)) == len(features)
-    assert all(not set(f) & set('[]{}":,') for f in features)
-    row = featurizer.transform(history(leads, acts, [("a", AS_OF)])).iloc[0]
-    for name in names:
-        (count,) = [
-            row[f]
-            for f, i in featurizer.feature_info_.items()
-            if i.activity_type == name and i.kind == fi.COUNT and i.window_days is None
-        ]
-        assert count == 1, name
 
 
 def test_feature_info_describes_every_column() -> None:
@@ -464,67 +389,3 @@ def test_works_inside_a_pandas_pipeline() -> None:
     pipeline = make_pipeline(clone(featurizer)).set_output(transform="pandas")
     expected = clone(featurizer).fit(data).transform(data)
     pd.testing.assert_frame_equal(pipeline.fit(data).transform(data), expected, check_exact=True)
-
-
-def lead_rows(history: LeadHistory) -> LeadRows:
-    """The same leads and activities, given by row: one row per snapshot, in its order."""
-    order = history.snapshots["lead_id"].tolist()
-    leads = history.leads.set_index("lead_id").loc[order].reset_index()
-    row_of = {lead_id: i for i, lead_id in enumerate(order)}
-    acts = history.activities
-    ns = pd.to_datetime(acts["occurred_at"], format="ISO8601", errors="coerce")
-    return LeadRows(
-        leads=leads,
-        as_of=pd.to_datetime(history.snapshots["as_of"]).to_numpy("datetime64[ns]").view(np.int64),
-        activity_lead=np.array([row_of[x] for x in acts["lead_id"]]),
-        activity_time=ns.to_numpy("datetime64[ns]").view(np.int64),
-        activity_type=acts["activity_type"].tolist(),
-    )
-
-
-def test_rows_give_the_features_of_the_history_they_come_from() -> None:
-    batch = random_history(n_leads=80, n_activities=2_000, snapshots_per_lead=1, seed=21)
-    featurizer = LeadFeaturizer(min_activity_count=5).fit(batch)
-    # Activities without a time or a type, a lead without activities, snapshots out of order.
-    activities = batch.activities.copy()
-    activities.loc[activities.index[:15], "occurred_at"] = None
-    activities.loc[activities.index[15:30], "activity_type"] = None
-    activities = activities[activities["lead_id"] != "lead-3"]
-    snapshots = batch.snapshots.sample(frac=1.0, random_state=0).reset_index(drop=True)
-    history = LeadHistory(batch.leads, activities.reset_index(drop=True), snapshots)
-    expected = featurizer.transform_matrix(history)
-    got = featurizer.transform_matrix_rows(lead_rows(history))
-    assert np.array_equal(got, expected, equal_nan=True)
-
-
-def test_rows_read_a_leads_table_of_arrays_as_the_same_frame() -> None:
-    batch = random_history(n_leads=60, n_activities=1_500, snapshots_per_lead=1, seed=23)
-    # A timestamp extra column, some of it missing, beside the numeric and categorical ones.
-    contacted = pd.Series(pd.to_datetime(batch.leads["created_at"]) + pd.Timedelta(days=30))
-    contacted[contacted.index % 4 == 0] = pd.NaT
-    history = replace(batch, leads=batch.leads.assign(last_contacted=contacted))
-    featurizer = LeadFeaturizer(min_activity_count=5).fit(history)
-    assert featurizer.extra_columns_["last_contacted"] == "timestamp"
-    rows = lead_rows(history)
-    assert isinstance(rows.leads, pd.DataFrame)
-    arrays = {str(c): rows.leads[c].to_numpy() for c in rows.leads.columns}
-    del arrays["industry"]  # a column the service did not get: all missing
-    expected = featurizer.transform_matrix_rows(
-        replace(rows, leads=rows.leads.assign(industry=None))
-    )
-    got = featurizer.transform_matrix_rows(replace(rows, leads=arrays))
-    assert np.array_equal(got, expected, equal_nan=True)
-
-
-def test_rows_that_do_not_add_up_are_refused() -> None:
-    history = random_history(n_leads=10, n_activities=100, snapshots_per_lead=1, seed=22)
-    featurizer = LeadFeaturizer(min_activity_count=1).fit(history)
-    rows = lead_rows(history)
-    stray = replace(rows, activity_lead=np.where(np.arange(100) == 5, 10, rows.activity_lead))
-    with pytest.raises(ValueError, match=r"not in LeadRows\.leads"):
-        featurizer.transform_matrix_rows(stray)
-    with pytest.raises(ValueError, match="disagree in length"):
-        featurizer.transform_matrix_rows(replace(rows, as_of=rows.as_of[:-1]))
-    early = replace(rows, as_of=np.where(np.arange(10) == 2, 0, rows.as_of))
-    with pytest.raises(ValueError, match="created after"):
-        featurizer.transform_matrix_rows(early)

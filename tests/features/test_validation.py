@@ -3,89 +3,20 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from features import validation as v
-from features.contract import LEAD_OPTIONAL, Export
 from features.issues import Issue, ValidationReport
-from features.validation import validate_tables
-
-Tables = dict[str, pd.DataFrame]
-
-
-def csv_like(rows: list[list[str | None]], columns: list[str]) -> pd.DataFrame:
-    """A table as the csv reader hands it on: every cell a string, empty cells missing."""
-    return pd.DataFrame(rows, columns=columns, dtype="str")
-
-
-def good_tables() -> Tables:
-    leads = csv_like(
-        [
-            ["L1", "2024-01-01T00:00:00Z", "web", "10", "1.5", "gold"],
-            ["L2", "2024-01-02T00:00:00Z", "ads", "200", "2", "silver"],
-            ["L3", "2024-01-03T00:00:00Z", None, None, None, None],
-        ],
-        ["lead_id", "created_at", "source", "company_size", "fit_score", "tier"],
-    )
-    activities = csv_like(
-        [
-            ["L1", "2024-01-05T00:00:00Z", "page_view", "/pricing"],
-            ["L2", "2024-01-06T00:00:00Z", "email_open", None],
-            ["L3", "2024-01-07T00:00:00Z", "demo_request", None],
-        ],
-        ["lead_id", "occurred_at", "activity_type", "detail"],
-    )
-    opportunities = csv_like(
-        [
-            ["O1", "L1", "2024-01-10T00:00:00Z", "2024-02-01T00:00:00Z", "won", "1000"],
-            ["O2", "L2", "2024-01-11T00:00:00Z", None, "open", None],
-            ["O3", "L3", "2024-01-12T00:00:00Z", "2024-03-01T00:00:00Z", "lost", "50"],
-        ],
-        ["opportunity_id", "lead_id", "created_at", "closed_at", "status", "amount"],
-    )
-    return {"leads": leads, "activities": activities, "opportunities": opportunities}
-
-
-def validate(tables: Tables) -> tuple[Export | None, ValidationReport]:
-    return validate_tables(tables["leads"], tables["activities"], tables["opportunities"])
-
-
-def set_cell(table: str, row: int, column: str, value: str | None) -> Callable[[Tables], None]:
-    """A change of one cell; `row` is 1-based like the report's."""
-
-    def change(tables: Tables) -> None:
-        tables[table].loc[row - 1, column] = value
-
-    return change
-
-
-def drop_column(table: str, column: str) -> Callable[[Tables], None]:
-    def change(tables: Tables) -> None:
-        tables[table] = tables[table].drop(columns=column)
-
-    return change
-
-
-def append_row(table: str, values: list[str | None]) -> Callable[[Tables], None]:
-    def change(tables: Tables) -> None:
-        frame = tables[table]
-        tables[table] = pd.concat(
-            [frame, csv_like([values], list(frame.columns))], ignore_index=True
-        )
-
-    return change
-
-
-def has_issue(report: ValidationReport, severity, table, column, row, value, message) -> bool:
-    return any(
-        (i.severity, i.table, i.column, i.row, i.value) == (severity, table, column, row, value)
-        and message in i.message
-        for i in report.issues
-    )
+from tests.features.export_tables import (
+    drop_column,
+    good_tables,
+    has_issue,
+    set_cell,
+    validate,
+)
 
 
 def test_good_tables_pass_without_issues() -> None:
@@ -321,126 +252,6 @@ def test_warnings_are_reported_and_do_not_fail(change, expected) -> None:
     assert export is not None
     assert report.errors == ()
     assert has_issue(report, *expected), report.issues
-
-
-def test_open_opportunity_with_closed_at_is_kept_open_without_it() -> None:
-    tables = good_tables()
-    set_cell("opportunities", 2, "closed_at", "2024-06-01T00:00:00Z")(tables)
-    export, _ = validate(tables)
-    assert export is not None
-    assert export.opportunities.loc[1, "status"] == "open"
-    assert pd.isna(export.opportunities.loc[1, "closed_at"])
-
-
-def test_timestamps_are_tz_naive_utc_with_offsets_converted() -> None:
-    tables = good_tables()
-    tables["leads"]["created_at"] = [
-        "2024-01-01T10:00:00+02:00",
-        "2024-01-02 10:00:00",
-        "2024-01-03T10:00:00.250-05:30",
-    ]
-    export, report = validate(tables)
-    assert report.ok, report.issues
-    assert export is not None
-    assert export.leads["created_at"].dtype == "datetime64[ns]"
-    assert export.leads["created_at"].tolist() == [
-        pd.Timestamp("2024-01-01 08:00:00"),
-        pd.Timestamp("2024-01-02 10:00:00"),
-        pd.Timestamp("2024-01-03 15:30:00.250"),
-    ]
-
-
-def test_normalised_export_follows_the_contract() -> None:
-    tables = good_tables()
-    tables["opportunities"]["status"] = [" Won", "OPEN ", "Lost"]
-    tables["activities"]["activity_type"] = [" page_view ", "email_open", "demo_request"]
-    tables["activities"]["campaign_ref"] = "x"  # extra activity column: ignored quietly
-    export, report = validate(tables)
-    assert report.issues == ()
-    assert export is not None
-    leads, acts, opps = export.leads, export.activities, export.opportunities
-    assert list(leads.columns[:2]) == ["lead_id", "created_at"]
-    assert set(LEAD_OPTIONAL) <= set(leads.columns)
-    assert leads["company_size"].dtype == "float64"
-    assert leads["company_size"].tolist()[:2] == [10.0, 200.0]
-    assert leads["industry"].isna().all()
-    assert export.extra_lead_columns == ["fit_score", "tier"]
-    assert pd.api.types.is_numeric_dtype(leads["fit_score"])
-    assert leads["fit_score"].tolist()[:2] == [1.5, 2.0]
-    assert leads["tier"].tolist()[:2] == ["gold", "silver"]
-    assert list(acts.columns) == ["lead_id", "occurred_at", "activity_type", "detail"]
-    assert acts["activity_type"].tolist() == ["page_view", "email_open", "demo_request"]
-    assert acts["occurred_at"].dtype == "datetime64[ns]"
-    assert list(opps.columns) == [
-        "opportunity_id",
-        "lead_id",
-        "created_at",
-        "closed_at",
-        "status",
-        "amount",
-    ]
-    assert opps["status"].tolist() == ["won", "open", "lost"]
-    assert opps["closed_at"].dtype == "datetime64[ns]" and pd.isna(opps.loc[1, "closed_at"])
-    assert opps["amount"].dtype == "float64"
-    assert opps["amount"].tolist()[0] == 1000.0
-
-
-def test_missing_optional_columns_are_added_empty() -> None:
-    tables = good_tables()
-    tables["leads"] = tables["leads"][["lead_id", "created_at"]]
-    tables["activities"] = tables["activities"].drop(columns="detail")
-    tables["opportunities"] = tables["opportunities"].drop(columns="amount")
-    export, report = validate(tables)
-    assert report.ok and export is not None
-    assert export.leads["company_size"].dtype == "float64"
-    assert export.leads[list(LEAD_OPTIONAL)].isna().all().all()
-    assert export.activities["detail"].isna().all()
-    assert export.opportunities["amount"].dtype == "float64"
-    assert export.extra_lead_columns == []
-
-
-def test_native_dtypes_normalise_like_strings() -> None:
-    """Parquet hands on native dtypes: tz-aware stamps, integer ids, numbers."""
-    tables = good_tables()
-    expected, _ = validate(good_tables())
-    leads = tables["leads"].copy()
-    leads["created_at"] = pd.to_datetime(leads["created_at"]).dt.tz_convert("Europe/Berlin")
-    leads["company_size"] = pd.to_numeric(leads["company_size"])
-    acts = tables["activities"].copy()
-    acts["occurred_at"] = pd.to_datetime(acts["occurred_at"]).dt.tz_localize(None)
-    acts["occurred_at"] = acts["occurred_at"].astype("datetime64[us]")
-    opps = tables["opportunities"].copy()
-    opps["amount"] = pd.to_numeric(opps["amount"])
-    opps["status"] = opps["status"].astype("category")
-    export, report = validate_tables(leads, acts, opps)
-    assert report.ok, report.issues
-    assert export is not None and expected is not None
-    pd.testing.assert_frame_equal(export.leads, expected.leads)
-    pd.testing.assert_frame_equal(export.activities, expected.activities)
-    pd.testing.assert_frame_equal(export.opportunities, expected.opportunities)
-
-
-def test_blank_optional_cells_are_missing_not_bad() -> None:
-    tables = good_tables()
-    set_cell("leads", 1, "company_size", "")(tables)
-    set_cell("opportunities", 2, "closed_at", " ")(tables)
-    export, report = validate(tables)
-    assert report.issues == ()
-    assert export is not None
-    assert pd.isna(export.leads.loc[0, "company_size"])
-
-
-def test_integer_ids_match_string_ids() -> None:
-    tables = good_tables()
-    tables["leads"]["lead_id"] = pd.Series([1, 2, 3], dtype="int64")
-    tables["activities"]["lead_id"] = ["1", "2", " 3 "]
-    tables["opportunities"]["lead_id"] = pd.Series([1.0, 2.0, 3.0])
-    export, report = validate(tables)
-    assert report.ok, report.issues
-    assert export is not None
-    assert export.leads["lead_id"].tolist() == ["1", "2", "3"]
-    assert export.activities["lead_id"].tolist() == ["1", "2", "3"]
-    assert export.opportunities["lead_id"].tolist() == ["1", "2", "3"]
 
 
 def test_native_timestamps_out_of_range_are_impossible() -> None:
