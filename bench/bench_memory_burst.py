@@ -23,7 +23,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.bench_serve import MODEL_URI, ROOT, ensure_model, free_port, start, stop, tree_rss_mib
+from bench.bench_serve import MODEL_URI, ROOT, ensure_model
+from bench.http_load import free_port, start, stop, tree_rss_mib
 from serving.config import DEFAULT_MAX_BODY_BYTES
 
 
