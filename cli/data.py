@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from cli.common import DataOption, console, data_location, err_console
+from cli.progress import stage_progress
 
 
 def validate(data: DataOption) -> None:
@@ -94,7 +95,7 @@ def demo_data(
 def _streamed_demo_data(config: Any, out: Path) -> None:
     from demo.stream import write_streamed_world
 
-    with console.status(f"Simulating {config.n_leads:,} buyer journeys in batches..."):
+    with stage_progress(console, f"Simulating {config.n_leads:,} buyer journeys in batches"):
         written = write_streamed_world(config, out)
     console.print(
         f"Wrote {written.leads:,} leads, {written.activities:,} activities, "

@@ -33,10 +33,15 @@ def main(
         # One line naming the variable, before any command runs.
         typer.echo(f"Error: {exc}", err=True)
         raise typer.Exit(code=2) from None
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    level = logging.INFO if verbose else logging.WARNING
+    root = logging.getLogger()
+    existing = set(root.handlers)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # The level of the lines printed, not only of the root logger: a long command's live line
+    # (cli.progress) reads the project's INFO messages without --verbose, unprinted.
+    for handler in root.handlers:
+        if handler not in existing:
+            handler.setLevel(level)
     if not verbose:
         # MLflow's hints about schemas and pickling are for library authors, not for people
         # training a model; --verbose shows them.

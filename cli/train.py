@@ -20,6 +20,7 @@ from cli.common import (
     read_or_exit,
     split_list,
 )
+from cli.progress import stage_progress
 
 EXPORT_PANEL = "Export (a CRM folder)"
 SPLIT_PANEL = "Split and snapshots (export; the defaults suit most exports)"
@@ -86,7 +87,7 @@ def _train_table(
             missing_values=split_list(missing_values),
             seed=seed,
         )
-        with console.status(f"Reading {path.name}, fitting models..."):
+        with stage_progress(console, f"Training on {path.name}"):
             result = train_single_table(path, config)
     except ValueError as exc:  # TableError is a ValueError with a message for people
         err_console.print(f"[red]Cannot train:[/red] {exc}")
@@ -277,8 +278,8 @@ def train(
         refit=refit,
     )
     with (
-        partition_runner(cluster) as map_partitions,
-        console.status("Building snapshots and features, fitting models..."),
+        partition_runner(cluster) as cluster_map,
+        stage_progress(console, "Training", cluster_map) as map_partitions,
     ):
         try:
             result = run_pipeline(export, config, map_partitions)

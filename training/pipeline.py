@@ -226,6 +226,7 @@ def train(
             export.leads, export.activities, table.loc[periodic & train_mask, ["lead_id", "as_of"]]
         )
     )
+    log.info("building features of %s snapshots", f"{len(table):,}")
     X = transform_partitioned(featurizer, history, map_partitions=map_partitions)
     give_back()  # each stage's freed blocks go back before the next stage allocates
     timings["features_s"] = time.perf_counter() - clock
@@ -242,6 +243,7 @@ def train(
     # The baselines learn from the same rows as the model they are compared with (the
     # logistic one from a bounded sample of them, `LOGISTIC_FIT_ROWS`).
     y_fit, w_fit = y[train_mask], rows.weights(train_mask)
+    log.info("fitting the baselines on %s train snapshots", f"{len(train_rows):,}")
     points = PointsLeadScore(feature_info=featurizer.feature_info_).fit(
         X, y_fit, w_fit, rows=train_rows
     )
@@ -256,6 +258,7 @@ def train(
     timings["baselines_s"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
+    log.info("fitting the conversion model on %s train snapshots", f"{len(train_rows):,}")
     model = ConversionModel(random_state=config.seed, **config.model).fit(
         X,
         y,
@@ -268,6 +271,7 @@ def train(
     give_back()
     timings["lightgbm_s"] = time.perf_counter() - clock
 
+    log.info("evaluating the models on %s holdout snapshots", f"{int(hold_mask.sum()):,}")
     X_hold = X[hold_mask]
     holdout = table.loc[hold_mask, ["lead_id", "as_of", "age_days", "label"]].reset_index(drop=True)
     holdout[LIGHTGBM] = model.predict_proba(X_hold)[:, 1]
@@ -306,8 +310,10 @@ def train(
         )
         # The evaluation features are dropped before the refit's are built: one set at a time.
         del X
+        log.info("refit on every cohort: building features again with its vocabulary")
         X = transform_partitioned(featurizer, history, map_partitions=map_partitions)
         give_back()
+        log.info("refit on every cohort: fitting the conversion model")
         model = ConversionModel(random_state=config.seed, **config.model).fit(
             X,
             y,
@@ -342,6 +348,7 @@ def train(
         else:
             folds, targets = None, []
         # The served model and, with folds, the models that score each fold out of fold.
+        log.info("refit on every cohort: the served model and the calibration folds")
         raws = model.refit_all(X, y, w_all, folds, targets)
         give_back()
         labelled = None
@@ -363,6 +370,7 @@ def train(
     timings["refit_s"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
+    log.info("scoring reference leads for percentiles and typical reasons")
     # The reference distributions describe periodic snapshots as they come: weighted back to
     # their numbers when negatives were sampled.
     periodic_rows = np.flatnonzero(periodic)
