@@ -18,6 +18,7 @@ from cli.common import (
     model_or_default,
     read_or_exit,
 )
+from cli.progress import stage_progress
 
 
 def thresholds(
@@ -111,7 +112,7 @@ def thresholds(
         raise typer.Exit(code=2)
     export = read_or_exit(data).export if data is not None else None
     try:
-        with console.status("Scoring the evaluation period and solving for the targets..."):
+        with stage_progress(console, "Scoring the evaluation period and solving for the targets"):
             result = calibrate_thresholds(
                 model,
                 targets,
@@ -234,7 +235,7 @@ def report(
 
     read = read_or_exit(data)
     try:
-        with console.status("Joining logged scores with outcomes, measuring drift..."):
+        with stage_progress(console, "Joining logged scores with outcomes, measuring drift"):
             outcome = run_closed_loop_report(
                 predictions,
                 read.export,

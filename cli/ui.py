@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from cli.common import ModelOption, console, err_console, model_or_default, read_or_exit
+from cli.progress import stage_progress
 
 
 def ui(
@@ -84,7 +85,7 @@ def replay_log(
         err_console.print(f"[red]Cannot load model {model}:[/red] {exc}")
         raise typer.Exit(code=1) from None
     store = PredictionLog(sqlite_url(predictions))
-    with console.status("Scoring open leads at past dates..."):
+    with stage_progress(console, "Scoring open leads at past dates"):
         rows = replay_scores(
             export, scorer, store, model_name=name, model_version=version, days_before=days
         )
