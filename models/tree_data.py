@@ -82,5 +82,10 @@ def lgb_dataset(
         categorical_feature=categorical,
         reference=reference,
         free_raw_data=True,
-    )
-    return dataset.construct()
+    ).construct()
+    if sample_weight is None and reference is not None and reference.get_weight() is not None:
+        # LightGBM (4.7) gives a dataset built from batches against a weighted reference
+        # weights of 0, not none: validation log loss NaN, early stopping at the first tree.
+        # Weights of 1 are what an unweighted dataset means.
+        dataset.set_field("weight", np.ones(len(positions), dtype=np.float32))
+    return dataset

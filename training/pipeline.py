@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -35,7 +35,11 @@ from training.labels import (
 from training.level import LevelSnapshots, followed_wins, level_snapshots
 from training.metrics import decile_table
 from training.sampling import (
+    MAX_EVALUATION_ROWS,
+    MAX_FIT_ROWS,
     TrainingRows,
+    evaluation_share,
+    leads_kept,
     negative_share,
     training_rows,
     weighted_resample,
@@ -92,12 +96,16 @@ class TrainConfig:
     # local-level model (`training.level.followed_wins`) instead of read from the window alone.
     # Less noise where the base rate holds, more lag where it trends (docs/modeling.md).
     level_followed: bool = False
-    # Negative sampling of train and activity snapshots (`training.sampling`): the share of
-    # them kept (None: all, unless the largest fit would exceed `max_fit_rows`). Off by
-    # default: at a share of 0.25 the drifting demo world's log loss and mean moved beyond their
-    # intervals (docs/benchmarks.md), so it is opt-in (e.g. max_fit_rows=MAX_FIT_ROWS).
+    # Sampling of big exports (`training.sampling`): above `max_evaluation_rows` validation and
+    # holdout periodic snapshots, a share of those leads; then, above `max_fit_rows` rows in
+    # the largest fit, a share of the negative train and activity snapshots (`negative_share`
+    # sets that share outright). None: no budget. Every world of the quality benchmarks stays
+    # below both (nothing sampled); at 12,000 leads a share of 0.25 moved the drifting world's
+    # log loss beyond its interval, so the budgets are sized for millions of leads
+    # (docs/benchmarks.md).
     negative_share: float | None = None
-    max_fit_rows: int | None = None
+    max_fit_rows: int | None = MAX_FIT_ROWS
+    max_evaluation_rows: int | None = MAX_EVALUATION_ROWS
 
     def __post_init__(self) -> None:
         if self.level_days is not None and (
@@ -126,8 +134,16 @@ class TrainingResult:
     # categorical feature names
     # that `to_object_categoricals` needs before the logistic model can predict.
     baselines: dict[str, object] = field(default_factory=dict)
-    # The share of sampleable negatives the fits read (1.0: every row, all weights 1).
+    # The share of sampleable negatives the fits read, and of validation and holdout leads
+    # kept (1.0: every row, all weights 1; `training.sampling`).
     negative_share: float = 1.0
+    evaluation_share: float = 1.0
+
+
+def _done(timings: dict[str, float], stage: str, clock: float) -> None:
+    """Record a stage's seconds (and log them: a long run shows where it is)."""
+    timings[stage] = time.perf_counter() - clock
+    log.info("%s: %.1f", stage, timings[stage])
 
 
 def lead_folds(lead_ids: np.ndarray, k: int, seed: int) -> np.ndarray:
@@ -149,13 +165,24 @@ def calibration_rows(rows: TrainingRows, last_as_of: pd.Timestamp, days: int | N
 
 
 def newest_level(
-    export: Export, examples: TrainingExamples, config: TrainConfig
+    export: Export, examples: TrainingExamples, config: TrainConfig, kept: float = 1.0
 ) -> LevelSnapshots | None:
-    """The snapshots the served model's level is set on, or None when it is not set."""
+    """The snapshots the served model's level is set on, or None when it is not set; of the
+    `kept` share of leads the evaluation cohorts keep (`training.sampling.leads_kept`): the
+    wins observed and the exposure the level compares shrink alike."""
     if config.level_days is None:
         return None
-    return level_snapshots(
+    level = level_snapshots(
         export, examples, config.scheme, config.level_days, config.level_observed_days
+    )
+    if kept >= 1.0:
+        return level
+    chosen = leads_kept(level.snapshots["lead_id"], kept, config.seed)
+    return replace(
+        level,
+        snapshots=level.snapshots[chosen].reset_index(drop=True),
+        observed=level.observed[chosen],
+        exposure=level.exposure[chosen],
     )
 
 
@@ -200,17 +227,20 @@ def train(
     examples = build_training_examples(
         export, config.horizon_days, config.as_of, config.scheme, config.split
     )
-    share = negative_share(examples, config.max_fit_rows, config.negative_share)
-    rows = training_rows(examples, share, config.seed)
+    kept_evaluation = evaluation_share(examples, config.max_evaluation_rows)
+    share = negative_share(examples, config.max_fit_rows, config.negative_share, kept_evaluation)
+    rows = training_rows(examples, share, config.seed, kept_evaluation)
     if rows.sampled:
         log.info(
-            "negatives of train and activity snapshots sampled at %.3f: %d rows of %d",
+            "sampled: %.3f of validation and holdout leads, %.3f of train and activity "
+            "negatives: %d rows of %d",
+            kept_evaluation,
             share,
             len(rows.table),
             len(examples.snapshots) + len(examples.activity_snapshots),
         )
     table = rows.table
-    timings["snapshots_s"] = time.perf_counter() - clock
+    _done(timings, "snapshots_s", clock)
 
     clock = time.perf_counter()
     cohort = table["cohort"].to_numpy()
@@ -229,7 +259,7 @@ def train(
     log.info("building features of %s snapshots", f"{len(table):,}")
     X = transform_partitioned(featurizer, history, map_partitions=map_partitions)
     give_back()  # each stage's freed blocks go back before the next stage allocates
-    timings["features_s"] = time.perf_counter() - clock
+    _done(timings, "features_s", clock)
 
     clock = time.perf_counter()
     # Fits read their rows of X by position: no copy of the fitting rows' features. The
@@ -255,7 +285,7 @@ def train(
     )
     del y_fit
     give_back()
-    timings["baselines_s"] = time.perf_counter() - clock
+    _done(timings, "baselines_s", clock)
 
     clock = time.perf_counter()
     log.info("fitting the conversion model on %s train snapshots", f"{len(train_rows):,}")
@@ -269,7 +299,7 @@ def train(
         rows=train_rows,
     )
     give_back()
-    timings["lightgbm_s"] = time.perf_counter() - clock
+    _done(timings, "lightgbm_s", clock)
 
     log.info("evaluating the models on %s holdout snapshots", f"{int(hold_mask.sum()):,}")
     X_hold = X[hold_mask]
@@ -299,7 +329,7 @@ def train(
         )
         for name in (LIGHTGBM, POINTS, LOGISTIC)
     }
-    timings["evaluation_s"] = time.perf_counter() - clock
+    _done(timings, "evaluation_s", clock)
 
     clock = time.perf_counter()
     evaluation_featurizer = featurizer
@@ -324,7 +354,7 @@ def train(
             rows=np.flatnonzero(fit_mask),
         )
         give_back()
-        level = newest_level(export, examples, config)
+        level = newest_level(export, examples, config, kept_evaluation)
         X_level = (
             transform_partitioned(
                 featurizer,
@@ -367,7 +397,7 @@ def train(
         holdout[SERVED] = holdout[LIGHTGBM]
     # The packed policy's shares hold for the model that is served, refitted or not.
     policy = TierPolicy.from_shares(holdout[SERVED].to_numpy(), config.sql_share, config.mql_share)
-    timings["refit_s"] = time.perf_counter() - clock
+    _done(timings, "refit_s", clock)
 
     clock = time.perf_counter()
     log.info("scoring reference leads for percentiles and typical reasons")
@@ -404,7 +434,7 @@ def train(
             typical_reasons(contrib, reason_columns, plan.index(featurizer)),
         ),
     )
-    timings["scorer_s"] = time.perf_counter() - clock
+    _done(timings, "scorer_s", clock)
     return TrainingResult(
         config=config,
         examples=examples,
@@ -426,4 +456,5 @@ def train(
             BASELINE_FEATURIZER: evaluation_featurizer,
         },
         negative_share=share,
+        evaluation_share=kept_evaluation,
     )

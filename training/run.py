@@ -220,6 +220,8 @@ def log_run(
             "refit": config.refit,
             "negative_share": result.negative_share,
             "max_fit_rows": config.max_fit_rows,
+            "evaluation_share": result.evaluation_share,
+            "max_evaluation_rows": config.max_evaluation_rows,
             "recent_leads_per_week": recent_inflow(export, examples.cutoff, config.scheme),
             "best_iteration": result.best_iteration,
             "linear_weight_chosen": result.scorer.model.linear_weight_,

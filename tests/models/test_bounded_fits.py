@@ -90,6 +90,36 @@ def test_dataset_from_batches_of_rows_is_the_dataset_of_one_matrix(
     assert lgb.train(params, lgb_dataset(X, y[rows], rows=rows), 30).model_to_string() == expected
 
 
+def test_a_validation_set_of_a_weighted_dataset_scores_every_row() -> None:
+    # Sampled negatives weigh more than 1; the validation rows (never sampled) weigh 1 each.
+    # LightGBM gave a dataset built from batches against a weighted reference weights of 0:
+    # NaN validation log loss, and early stopping at the first tree.
+    X, y = lead_frame(4_000, 12)
+    weight = np.where(y == 0, 4.0, 1.0)
+    params = {**ConversionModel(min_child_samples=50).lgb_params(), "metric": "binary_logloss"}
+    losses = []
+    for train_set in (
+        lgb_dataset(X, y, weight),
+        lgb.Dataset(
+            tree_rows(X, np.arange(len(X))),
+            label=y,
+            weight=weight,
+            feature_name=list(X.columns),
+            categorical_feature=[0],
+        ).construct(),
+    ):
+        val_set = lgb_dataset(X.iloc[:1_000], y[:1_000], reference=train_set)
+        recorded: dict[str, dict[str, list[float]]] = {}
+        lgb.train(
+            params, train_set, 40, valid_sets=[val_set],
+            callbacks=[lgb.record_evaluation(recorded)],
+        )  # fmt: skip
+        losses.append(recorded["valid_0"]["binary_logloss"])
+    assert np.isfinite(losses[0]).all() and losses[0][-1] < losses[0][0]
+    assert losses[0] == losses[1]  # as a validation set of the one-matrix dataset
+    assert lgb_dataset(X, y, reference=lgb_dataset(X, y)).get_weight() is None
+
+
 def test_fitting_rows_by_position_is_fitting_a_copy_of_them() -> None:
     X, y = lead_frame(5_000, 12)
     X_val, y_val = lead_frame(2_000, 13)

@@ -11,8 +11,15 @@ import pytest
 from demo.world import DemoWorld
 from tests.conftest import SMALL_CONFIG
 from training.labels import TrainingExamples, build_training_examples
-from training.pipeline import LIGHTGBM, SERVED, TrainingResult, train
-from training.sampling import negative_share, training_rows, weighted_resample
+from training.pipeline import LIGHTGBM, SERVED, TrainConfig, TrainingResult, train
+from training.sampling import (
+    MAX_EVALUATION_ROWS,
+    MAX_FIT_ROWS,
+    evaluation_share,
+    negative_share,
+    training_rows,
+    weighted_resample,
+)
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +79,59 @@ def test_share_is_the_budget_s_or_the_one_given(examples: TrainingExamples) -> N
         negative_share(examples, None, share=0.0)
 
 
+def test_evaluation_cohorts_keep_a_share_of_whole_leads(examples: TrainingExamples) -> None:
+    snapshots = examples.snapshots
+    evaluated = snapshots[snapshots["cohort"] != "train"]
+    assert evaluation_share(examples, None) == 1.0
+    assert evaluation_share(examples, len(evaluated)) == 1.0
+    assert evaluation_share(examples, len(evaluated) // 2) == pytest.approx(0.5, abs=0.01)
+    rows = training_rows(examples, 1.0, seed=0, kept_evaluation=0.4)
+    table = rows.table
+    assert rows.sampled and rows.evaluation_share == 0.4
+    periodic = table[table["periodic"]]
+    # Train rows and activity snapshots as they were, weight 1.
+    train = periodic[periodic["cohort"] == "train"]
+    assert len(train) == int((snapshots["cohort"] == "train").sum())
+    assert (train["weight"] == 1).all()
+    assert len(table) - len(periodic) == len(examples.activity_snapshots)
+    kept = periodic[periodic["cohort"] != "train"]
+    # Whole leads: every snapshot of a kept lead, none of the others.
+    kept_leads = set(kept["lead_id"])
+    whole = evaluated[evaluated["lead_id"].isin(kept_leads)]
+    assert len(kept) == len(whole)
+    all_leads = evaluated["lead_id"].nunique()
+    spread = 4 * np.sqrt(all_leads * 0.4 * 0.6)
+    assert abs(len(kept_leads) - 0.4 * all_leads) < spread
+    # Drawn whatever the outcome: the kept rows' win rate is the cohorts' (binomial, 4 SE).
+    rate = evaluated["label"].mean()
+    assert abs(kept["label"].mean() - rate) < 4 * np.sqrt(rate * (1 - rate) / len(kept) * 3)
+    # Calibrators and evaluations may read them unweighted; fits weigh them back.
+    assert kept["unsampled"].all() and np.allclose(kept["weight"], 1 / 0.4)
+    weights = rows.weights(np.ones(len(table), dtype=bool))
+    assert weights is not None and weights.sum() == pytest.approx(
+        len(table) - len(kept) + len(kept) / 0.4
+    )
+    assert training_rows(examples, 1.0, seed=0, kept_evaluation=0.4).table.equals(table)
+
+
+def test_fewer_evaluation_rows_leave_more_room_for_negatives(examples: TrainingExamples) -> None:
+    total = len(examples.snapshots) + len(examples.activity_snapshots)
+    budget = total * 2 // 3
+    assert negative_share(examples, budget, kept_evaluation=0.5) > negative_share(examples, budget)
+    both = training_rows(
+        examples, negative_share(examples, budget, kept_evaluation=0.5), 0, kept_evaluation=0.5
+    )
+    assert abs(len(both.table) - budget) < 0.03 * total
+
+
+def test_demo_worlds_stay_below_the_default_budgets(examples: TrainingExamples) -> None:
+    # The budgets are sized for millions of leads; the run is unsampled below them.
+    config = TrainConfig()
+    assert (config.max_fit_rows, config.max_evaluation_rows) == (MAX_FIT_ROWS, MAX_EVALUATION_ROWS)
+    assert evaluation_share(examples, config.max_evaluation_rows) == 1.0
+    assert negative_share(examples, config.max_fit_rows) == 1.0
+
+
 def test_weighted_resample_restores_the_population() -> None:
     values = np.array([0.0, 1.0])
     weights = np.array([3.0, 1.0])  # one kept negative stands for three
@@ -87,6 +147,8 @@ def test_a_model_fitted_on_sampled_negatives_stays_calibrated(
 ) -> None:
     sampled = train(small_world.export, replace(SMALL_CONFIG, negative_share=0.3))
     assert sampled.negative_share == 0.3
+    # Early-stopped on validation like the full model (a weighted fit once stopped at 1 tree).
+    assert sampled.best_iteration > trained.best_iteration / 2
     holdout, full = sampled.holdout, trained.holdout
     # The same holdout rows, every one of them evaluated.
     assert (holdout["lead_id"].to_numpy() == full["lead_id"].to_numpy()).all()
@@ -102,3 +164,28 @@ def test_a_model_fitted_on_sampled_negatives_stays_calibrated(
     # The reference distribution is weighted back to the periodic snapshots' numbers.
     periodic = len(sampled.examples.snapshots)
     assert abs(len(sampled.scorer.reference.probability) - periodic) < 0.05 * periodic
+
+
+def test_a_model_fitted_within_both_budgets_stays_calibrated(
+    small_world: DemoWorld, trained: TrainingResult
+) -> None:
+    examples = trained.examples
+    evaluated = int((examples.snapshots["cohort"] != "train").sum())
+    total = len(examples.snapshots) + len(examples.activity_snapshots)
+    budgets = replace(SMALL_CONFIG, max_evaluation_rows=evaluated // 2, max_fit_rows=total // 2)
+    sampled = train(small_world.export, budgets)
+    assert sampled.evaluation_share == pytest.approx(0.5, abs=0.01)
+    assert 0.0 < sampled.negative_share < 1.0
+    assert sampled.best_iteration > trained.best_iteration / 2
+    holdout, full = sampled.holdout, trained.holdout
+    # About half the holdout leads, each with every one of its snapshots.
+    leads = set(holdout["lead_id"])
+    assert abs(len(leads) - full["lead_id"].nunique() / 2) < 0.1 * full["lead_id"].nunique()
+    assert len(holdout) == int(full["lead_id"].isin(leads).sum())
+    rate = holdout["label"].mean()
+    se = np.sqrt(rate * (1 - rate) / len(holdout))
+    for model in (LIGHTGBM, SERVED):
+        assert abs(holdout[model].mean() - rate) < 4 * se + 0.005
+    full_auc = trained.evaluations[LIGHTGBM].metrics["roc_auc"]
+    assert full_auc.low is not None
+    assert sampled.evaluations[LIGHTGBM].metrics["roc_auc"].value > full_auc.low - 0.02
