@@ -141,9 +141,9 @@ class TrainingResult:
 
 
 def _done(timings: dict[str, float], stage: str, clock: float) -> None:
-    """Record a stage's seconds (and log them: a long run shows where it is)."""
+    """Record a stage's seconds (logged at DEBUG: INFO messages name the stage a run is in)."""
     timings[stage] = time.perf_counter() - clock
-    log.info("%s: %.1f", stage, timings[stage])
+    log.debug("%s: %.1f s", stage, timings[stage])
 
 
 def lead_folds(lead_ids: np.ndarray, k: int, seed: int) -> np.ndarray:
