@@ -243,13 +243,14 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
         y: np.ndarray,
         sample_weight: np.ndarray | None = None,
         fold: np.ndarray | None = None,
-        targets: Sequence[tuple[pd.DataFrame, np.ndarray]] = (),
+        targets: Sequence[tuple[pd.DataFrame, np.ndarray | None, np.ndarray]] = (),
     ) -> list[np.ndarray]:
         """Regrow the trees (and linear model) on all of (X, y) with the early-stopped round
         count. The calibrator is kept: `recalibrate` it for the regrown model's own scores.
 
-        With `fold` (one per row of X), also return each target frame's uncalibrated
-        probabilities out of fold: each row (its fold given with the frame) scored by trees and
+        With `fold` (one per row of X), also return each target's uncalibrated probabilities
+        out of fold. A target is a frame, its rows by position (None: all; no copy of them) and
+        a fold per target row: each row scored by trees and
         linear model grown the same way on the rows of (X, y) in the other folds, what the
         regrown model would say of a lead it had not seen. The folds' linear models read
         numbers clipped to the range the early-stopped fit learnt; the regrown one, to the
@@ -261,7 +262,7 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
         fold_bounds = (self.feature_low_, self.feature_high_)
         self._learn_range(X)  # before the linear model, which reads the clipped matrix
         ks = (
-            np.unique(np.concatenate([f for _, f in targets]))
+            np.unique(np.concatenate([f for _, _, f in targets]))
             if fold is not None and targets
             else np.empty(0, dtype=np.int64)
         )
@@ -300,16 +301,17 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
         linears = grown.pop(0) if with_linear else [None] * len(growths)
         self.booster_, self.linear_ = grown[0], linears[0]
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)
-        raws = [np.full(len(frame), np.nan) for frame, _ in targets]
+        raws = [np.full(len(folds), np.nan) for _, _, folds in targets]
         for k, booster, linear in zip(ks, grown[1:], linears[1:], strict=True):
 
             def predict(A: np.ndarray, booster: lgb.Booster = booster, linear: Any = linear) -> Any:
                 return self._combine(np.asarray(booster.predict(A, raw_score=True)), linear, A)
 
-            for raw, (frame, folds) in zip(raws, targets, strict=True):
+            for raw, (frame, rows, folds) in zip(raws, targets, strict=True):
                 mine = folds == k
                 if mine.any():
-                    raw[mine] = self._by_chunk(frame[mine], predict, bounds=fold_bounds)
+                    positions = np.flatnonzero(mine) if rows is None else rows[mine]
+                    raw[mine] = self._by_chunk(frame, predict, positions, bounds=fold_bounds)
         return raws
 
     def recalibrate(

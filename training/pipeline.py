@@ -47,6 +47,11 @@ from training.sampling import (
 
 log = logging.getLogger(__name__)
 
+# The calibration folds of a sampled run (millions of leads): two instead of three. Each fold
+# model then learns from half the fitting rows instead of two thirds, at a 1M-lead world still
+# more than the whole of a 200k-lead world's, and the refit grows 2 instead of 3 models' worth of
+# trees besides the served one: the trees are most of a big run's time (docs/benchmarks.md).
+SAMPLED_CALIBRATION_FOLDS = 2
 # Fewer observed wins than this in the level window leave the calibrator's level as fitted:
 # a level read from a handful of wins would be noise.
 MIN_LEVEL_WINS = 20
@@ -364,17 +369,21 @@ def train(
             if level is not None
             else None
         )
-        if config.calibration_folds > 1:
+        n_folds = config.calibration_folds
+        if rows.sampled:
+            n_folds = min(n_folds, SAMPLED_CALIBRATION_FOLDS)
+        if n_folds > 1:
             calibrate = calibration_rows(
                 rows, examples.boundaries["last_as_of"], config.calibration_days
             )
-            folds = lead_folds(lead_ids, config.calibration_folds, config.seed)
-            targets = [(X[calibrate], folds[calibrate])]
+            folds = lead_folds(lead_ids, n_folds, config.seed)
+            # The calibration rows by position: no copy of their features.
+            targets: list[tuple[pd.DataFrame, np.ndarray | None, np.ndarray]] = [
+                (X, np.flatnonzero(calibrate), folds[calibrate])
+            ]
             if level is not None and X_level is not None:
                 level_leads = level.snapshots["lead_id"].to_numpy()
-                targets.append(
-                    (X_level, lead_folds(level_leads, config.calibration_folds, config.seed))
-                )
+                targets.append((X_level, None, lead_folds(level_leads, n_folds, config.seed)))
         else:
             folds, targets = None, []
         # The served model and, with folds, the models that score each fold out of fold.
@@ -382,14 +391,14 @@ def train(
         raws = model.refit_all(X, y, w_all, folds, targets)
         give_back()
         labelled = None
-        if config.calibration_folds > 1:
+        if n_folds > 1:
             model.recalibrate(raws[0], y[calibrate], lead_ids[calibrate])
             labelled = table.loc[calibrate, ["lead_id", "as_of"]].assign(
                 label=y[calibrate], p=model.calibrator_.predict(raws[0])
             )
         if level is not None and X_level is not None:
             # Out-of-fold scores where there are folds, else the served model's own.
-            raw_level = raws[1] if config.calibration_folds > 1 else model.predict_raw(X_level)
+            raw_level = raws[1] if n_folds > 1 else model.predict_raw(X_level)
             set_level(model, level, raw_level, labelled, config.level_followed)
         del X_level
         holdout[SERVED] = model.predict_proba(X[hold_mask])[:, 1]

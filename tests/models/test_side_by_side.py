@@ -84,7 +84,8 @@ def test_side_by_side_refit_is_the_refit_one_piece_at_a_time() -> None:
     folds = np.arange(len(X)) % 3
     weight = np.where(y == 1, 1.0, 1.5)
     fit, val = slice(0, 9_000), slice(9_000, None)
-    targets = [(X.iloc[:2_000], folds[:2_000]), (X.iloc[-500:], folds[-500:])]
+    every_other = np.arange(0, 4_000, 2)  # a target by position, and one whole frame
+    targets = [(X, every_other, folds[every_other]), (X.iloc[-500:], None, folds[-500:])]
     models, raws = {}, {}
     for cores in (1, 2):
         model = ConversionModel(linear_weight=0.5, learning_rate=0.1, max_rounds=80, n_jobs=cores)
@@ -109,7 +110,9 @@ def test_refit_grows_on_every_row_and_scores_each_fold_by_trees_of_the_others() 
     model = ConversionModel(linear_weight=0.0, learning_rate=0.1, max_rounds=40)
     model.fit(X.iloc[:4_500], y[:4_500], X.iloc[4_500:], y[4_500:])
     target = X.iloc[:1_500]
-    (raw,) = model.refit_all(X, y, weight, folds, [(target, folds[:1_500])])
+    (raw,) = model.refit_all(X, y, weight, folds, [(target, None, folds[:1_500])])
+    (by_position,) = model.refit_all(X, y, weight, folds, [(X, np.arange(1_500), folds[:1_500])])
+    assert np.array_equal(raw, by_position)
     params = model.lgb_params(threads=1)
     served = lgb.train(params, lgb_dataset(X, y, weight), model.best_iteration_)
     assert tree_text(model.booster_) == tree_text(served)
