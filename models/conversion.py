@@ -305,7 +305,8 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
         for k, booster, linear in zip(ks, grown[1:], linears[1:], strict=True):
 
             def predict(A: np.ndarray, booster: lgb.Booster = booster, linear: Any = linear) -> Any:
-                return self._combine(np.asarray(booster.predict(A, raw_score=True)), linear, A)
+                trees = booster.predict(A, raw_score=True, num_threads=self.n_jobs)
+                return self._combine(np.asarray(trees), linear, A)
 
             for raw, (frame, rows, folds) in zip(raws, targets, strict=True):
                 mine = folds == k
@@ -527,10 +528,14 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
         """Uncalibrated probabilities (see `raw_from_matrix`)."""
         return self._by_chunk(X, self.raw_from_matrix)
 
-    def predict_proba(self, X: pd.DataFrame, rows: np.ndarray | None = None) -> np.ndarray:
+    def predict_proba(
+        self, X: pd.DataFrame, rows: np.ndarray | None = None, num_threads: int | None = None
+    ) -> np.ndarray:
         """sklearn's adapter of `proba_from_matrix`: [1 - p, p] per row of a feature frame
-        (built in chunks of rows), or per row of its `rows` (positions) when given."""
-        p = self._by_chunk(X, self.proba_from_matrix, rows)
+        (built in chunks of rows), or per row of its `rows` (positions) when given. Trees
+        grown side by side keep one thread each: `num_threads` predicts on more (a row's
+        prediction is the same on any number)."""
+        p = self._by_chunk(X, partial(self.proba_from_matrix, num_threads=num_threads), rows)
         return np.column_stack([1 - p, p])
 
     def _by_chunk(

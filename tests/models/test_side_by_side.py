@@ -101,6 +101,11 @@ def test_side_by_side_refit_is_the_refit_one_piece_at_a_time() -> None:
         assert not np.isnan(a).any()
         assert np.allclose(a, b, rtol=1e-9, atol=0)
     assert np.allclose(one.predict_raw(X), two.predict_raw(X), rtol=1e-9, atol=0)
+    # Trees grown on one thread each predict the same on two.
+    rows = np.arange(0, len(X), 3)
+    assert np.array_equal(
+        one.predict_proba(X, rows, num_threads=2), one.predict_proba(X.iloc[rows])
+    )
 
 
 def test_refit_grows_on_every_row_and_scores_each_fold_by_trees_of_the_others() -> None:
