@@ -87,7 +87,25 @@ def test_dataset_from_batches_of_rows_is_the_dataset_of_one_matrix(
         categorical_feature=[0],
     )
     expected = lgb.train(params, one_matrix, 30).model_to_string()
+    sampled: list[int] = []
+    bin_sample = tree_data.FrameRows.bin_sample
+
+    def counted(self: tree_data.FrameRows, indices: np.ndarray) -> object:
+        sampled.append(len(indices))
+        return bin_sample(self, indices)
+
+    monkeypatch.setattr(tree_data.FrameRows, "bin_sample", counted)
     assert lgb.train(params, lgb_dataset(X, y[rows], rows=rows), 30).model_to_string() == expected
+    assert sampled == [len(rows)]  # the bins' sample read by columns, not row by row
+    # Beyond LightGBM's sample count (200,000 rows) the sample is some of the rows: per
+    # column, the values of those rows that are not zero and where they are in the sample.
+    some = np.arange(0, len(rows), 7)
+    values, where = bin_sample(tree_data.FrameRows(X, rows), some)
+    matrix = tree_rows(X, rows[some]).astype(np.float64)
+    for j, column in enumerate(matrix.T):
+        kept = (column != 0) | np.isnan(column)
+        assert np.array_equal(values[j], column[kept], equal_nan=True)
+        assert np.array_equal(where[j], np.flatnonzero(kept))
 
 
 def test_a_validation_set_of_a_weighted_dataset_scores_every_row() -> None:
