@@ -189,9 +189,14 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
         n_parts = 2 if max(weights) > 0 else 1
         threads = threads_each(self.n_jobs, n_parts)
 
+        # The trees' datasets are built first: building one (its bins' sample, its batches of
+        # rows) holds more memory for a while than the binned dataset it leaves, and the linear
+        # part's design, a fit's largest matrix, does not exist yet.
+        datasets = [lgb_dataset(X, y, sample_weight, rows=rows)]
+        datasets.append(lgb_dataset(X_val, y_val, reference=datasets[0]))
+
         def grow_trees() -> lgb.Booster:
-            train_set = lgb_dataset(X, y, sample_weight, rows=rows)
-            val_set = lgb_dataset(X_val, y_val, reference=train_set)
+            train_set, val_set = datasets
             return lgb.train(
                 self.lgb_params(threads),
                 train_set,
@@ -201,13 +206,13 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
                 callbacks=[lgb.early_stopping(self.early_stopping_rounds, verbose=False)],
             )
 
-        # The trees and the linear part learn independently: side by side, a core each. The
-        # linear design is a fit's largest matrix; beside it live only LightGBM's binned
-        # datasets (a byte or two per value, built from batches of rows).
+        # The trees and the linear part learn independently: side by side, a core each. Beside
+        # the linear design live only LightGBM's binned datasets (a byte or two per value).
         parts: list[Callable[[], Any]] = [grow_trees]
         if n_parts == 2:
             parts.append(lambda: self._fit_linear(X, y, sample_weight, rows))
         fitted_parts = side_by_side(parts, self.n_jobs)
+        datasets.clear()  # the binned datasets go before predicting
         self.booster_ = fitted_parts[0]
         linear = fitted_parts[1] if n_parts == 2 else None
         self.best_iteration_ = int(self.booster_.best_iteration or self.max_rounds)
