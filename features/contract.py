@@ -153,6 +153,28 @@ class Export:
         last_activity = self.activities["occurred_at"].max() if len(self.activities) else None
         return export_cutoff(self.leads, last_activity, self.opportunities)
 
+    def known_at(self, cutoff: pd.Timestamp) -> Export:
+        """The export as it stood at `cutoff`: leads created and activities occurred by then,
+        opportunities created by then, and of those only the outcomes closed by then (a deal
+        that closed later was still open). Lead fields edited later cannot be told apart."""
+        leads = self.leads[self.leads["created_at"] <= cutoff]
+        known = self.activities["lead_id"].isin(leads["lead_id"])
+        activities = self.activities[known & (self.activities["occurred_at"] <= cutoff)]
+        opportunities = self.opportunities[
+            self.opportunities["lead_id"].isin(leads["lead_id"])
+            & (self.opportunities["created_at"] <= cutoff)
+        ]
+        open_then = (opportunities["closed_at"] > cutoff).to_numpy()
+        opportunities = opportunities.assign(
+            status=opportunities["status"].where(~open_then, "open"),
+            closed_at=opportunities["closed_at"].where(~open_then),
+        )
+        return Export(
+            leads=leads.reset_index(drop=True),
+            activities=activities.reset_index(drop=True),
+            opportunities=opportunities.reset_index(drop=True),
+        )
+
 
 def extra_lead_columns(leads: pd.DataFrame) -> list[str]:
     """Lead columns beyond the contract: a company's custom CRM fields."""

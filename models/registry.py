@@ -38,10 +38,12 @@ SCORER_FILE = "scorer"  # a folder of data files (models.artifacts)
 POLICY_FILE = "tier_policy.json"
 PACKAGED_POLICY_PATH = f"artifacts/{POLICY_FILE}"  # relative to the logged model's root
 
-# Of a training run: its report folder and the holdout predictions thresholds plan on.
+# Of a training run: its report folder, the holdout predictions thresholds plan on, the gate's.
 REPORT_ARTIFACT_DIR = "report"
 HOLDOUT_FILE = "holdout_predictions.parquet"
 HOLDOUT_ARTIFACT = f"{REPORT_ARTIFACT_DIR}/{HOLDOUT_FILE}"
+# The promotion gate's report: what was compared, on how many leads, the figures, why.
+GATE_REPORT_ARTIFACT = f"{REPORT_ARTIFACT_DIR}/gate.json"
 
 # Model-version tag: the tier policy version served with that model version.
 APPLIED_POLICY_TAG = "tier_policy_version"

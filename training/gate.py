@@ -1,18 +1,24 @@
-"""The promotion gate: challenger and champion compared only on leads neither was fitted on.
+"""The promotion gate: challenger and champion compared on equal information, on leads neither
+was fitted on.
 
-Each registered version records its *data window* (the leads it was fitted on) as registry
-tags. The challenger is judged by its evaluated model on its own holdout, which it was not
-fitted on; of those leads the gate keeps only the ones outside the champion's window, so the
-champion is never scored on leads it learned from either. Too few such leads for a decision
-(`GateRule`), or a champion without a recorded window: the gate says so and keeps the
-champion unless forced.
+Each registered version records its *data window* (the leads it was fitted on, the cut-off its
+outcomes were read at) as registry tags. The champion served is a refit of an earlier export;
+judging the challenger by its evaluated model (fitted only before its own holdout) would pit
+older outcomes against newer ones. So where the champion's cut-off is earlier, the challenger's
+recipe is fitted once more on its export as it stood at that cut-off (`Holdout.refit_as_of`),
+and that fit is compared with the champion on the challenger's holdout leads created after
+both windows. Two fits of one recipe on the same information differ only by noise, so the
+rule (`GateRule`) is a tie rule: a paired bootstrap of the differences, drawing whole leads,
+and the challenger, whose served refit has the newer data, is promoted unless it is worse
+beyond the interval. Too few such leads, or a champion without a recorded window: the gate
+says so and keeps the champion unless forced.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -28,6 +34,8 @@ from models.registry import (
     WINDOW_LEADS_TAG,
     WINDOW_START_TAG,
 )
+from training.evaluate import MetricValue, paired_differences
+from training.metrics import LOWER_IS_BETTER
 
 log = logging.getLogger(__name__)
 
@@ -93,25 +101,60 @@ def created_window(created_at: pd.Series, cutoff: pd.Timestamp) -> DataWindow:
 
 @dataclass(frozen=True)
 class GateRule:
-    """Enough leads for a decision: this many distinct leads and converted leads at least."""
+    """Enough leads for a decision (this many distinct leads and converted leads at least), and
+    the tie rule's paired bootstrap: `n_bootstrap` resamples of whole leads."""
 
     min_leads: int = 200
     min_converted: int = 20
+    n_bootstrap: int = 1_000
+    seed: int = 0
 
     def __post_init__(self) -> None:
         if self.min_leads < 1 or self.min_converted < 1:
             raise ValueError("the gate needs at least one lead and one converted lead")
+        if self.n_bootstrap < 100:
+            raise ValueError("the gate's interval needs at least 100 bootstrap resamples")
+
+    def describe(self) -> str:
+        return (
+            f"at least {self.min_leads} leads and {self.min_converted} converted ones outside "
+            "the windows; then promoted unless worse by log loss or ROC AUC beyond the 95 % "
+            f"interval of a paired bootstrap ({self.n_bootstrap} resamples of whole leads)"
+        )
 
 
 @dataclass(frozen=True)
 class GateDecision:
-    """Whether the challenger replaces the champion, with the numbers it was decided on."""
+    """Whether the challenger replaces the champion, with the numbers it was decided on and
+    what was compared (`details`, text logged as `gate_*` tags)."""
 
     promoted: bool
     reason: str
     challenger_version: str
     champion_version: str | None
     metrics: dict[str, float]
+    details: dict[str, str] = field(default_factory=dict)
+
+    def record(self) -> dict[str, object]:
+        """The gate report: everything the decision was made of, for the run's artifacts."""
+        return {
+            "promoted": self.promoted,
+            "reason": self.reason,
+            "challenger_version": self.challenger_version,
+            "champion_version": self.champion_version,
+            **self.details,
+            "metrics": self.metrics,
+        }
+
+
+@dataclass(frozen=True)
+class RecipeFit:
+    """The challenger's recipe fitted as of an earlier cut-off: the leads it was fitted on, its
+    probabilities on the holdout rows of a mask, and the seconds the fit took."""
+
+    window: DataWindow
+    probability: Callable[[np.ndarray], np.ndarray]
+    seconds: float
 
 
 @dataclass(frozen=True)
@@ -121,12 +164,20 @@ class Holdout:
 
     lead_ids: np.ndarray
     labels: np.ndarray
-    probability: np.ndarray
+    probability: np.ndarray  # the evaluated model's (fitted on the cohorts before the holdout)
     # True where the row's lead is outside the window; None when this window says nothing
     # about these rows (another kind of model, another time column).
     unseen_by: Callable[[DataWindow, str], np.ndarray | None]
     # The champion (model URI) scored on the rows of a mask.
     score_champion: Callable[[str, np.ndarray], np.ndarray]
+    # The challenger's recipe fitted on its data as it stood at a cut-off (None when that
+    # cut-off is not earlier than its own). Absent: the recipe is not refitted (table models).
+    refit_as_of: Callable[[pd.Timestamp], RecipeFit | None] | None = None
+
+
+# The gate's metrics as people read them (log loss: lower is better; ROC AUC: higher).
+GATE_METRICS = {"log_loss": "log loss", "roc_auc": "ROC AUC"}
+EVALUATED = "the challenger's evaluated model (fitted on the cohorts before its holdout)"
 
 
 def current_champion(client: MlflowClient, name: str, alias: str) -> str | None:
@@ -145,9 +196,9 @@ def champion_gate(
     rule: GateRule | None = None,
     force: bool = False,
 ) -> GateDecision:
-    """Promote when there is no champion, or the challenger is no worse by log loss and ROC AUC
-    on the holdout leads outside the champion's data window; `force` promotes when no fair
-    comparison is possible (never a challenger found worse)."""
+    """Promote when there is no champion, or when the challenger, judged on the information the
+    champion had, is not worse beyond the interval on holdout leads neither model was fitted
+    on; `force` promotes when no fair comparison is possible (never a challenger found worse)."""
     rule = rule or GateRule()
     champion = current_champion(client, name, alias)
     if champion is None:
@@ -163,47 +214,125 @@ def champion_gate(
             "nothing about these leads"
         )
         return _no_fair_comparison(why, challenger_version, champion, {}, force)
+    counts = _counts(holdout, unseen)
+    outside = f"outside champion version {champion}'s data window ({window.describe()})"
+    if _too_few(counts, rule):
+        why = _too_few_text(counts, outside, rule)
+        return _no_fair_comparison(why, challenger_version, champion, counts, force)
+
+    # Only with enough unseen leads, and only against an earlier cut-off, is the recipe refitted.
+    challenger_p = holdout.probability[unseen]
+    compared, extra = EVALUATED, {}
+    if holdout.refit_as_of is not None and window.kind == CREATED_AT and window.cutoff:
+        cutoff = pd.Timestamp(window.cutoff)
+        try:
+            fit = holdout.refit_as_of(cutoff)
+        except ValueError as error:
+            why = f"the challenger's recipe could not be fitted as of {cutoff:%Y-%m-%d}: {error}"
+            return _no_fair_comparison(why, challenger_version, champion, counts, force)
+        if fit is not None:
+            refit_unseen = holdout.unseen_by(fit.window, "")
+            unseen = unseen if refit_unseen is None else unseen & refit_unseen
+            counts = _counts(holdout, unseen)
+            extra = {"refit_seconds": fit.seconds, "refit_leads": float(fit.window.leads)}
+            if _too_few(counts, rule):
+                outside += f" and the refit's ({fit.window.describe()})"
+                why = _too_few_text(counts, outside, rule)
+                return _no_fair_comparison(why, challenger_version, champion, counts | extra, force)
+            compared = (
+                f"the challenger's recipe refitted on its export as it stood at champion "
+                f"version {champion}'s cut-off {cutoff:%Y-%m-%d %H:%M} "
+                f"({fit.window.describe()})"
+            )
+            # What the gate decided on before it refitted: the record, not the decision.
+            extra |= _figures("evaluated", holdout.labels[unseen], holdout.probability[unseen])
+            challenger_p = fit.probability(unseen)
+    labels = holdout.labels[unseen]
+    champion_p = holdout.score_champion(f"models:/{name}/{champion}", unseen)
+    differences = paired_differences(
+        labels,
+        challenger_p,
+        champion_p,
+        holdout.lead_ids[unseen],
+        GATE_METRICS,
+        n_bootstrap=rule.n_bootstrap,
+        seed=rule.seed,
+    )
+    metrics = {
+        **counts,
+        **_figures("challenger", labels, challenger_p),
+        **_figures("champion", labels, champion_p),
+        **extra,
+    }
+    for metric, difference in differences.items():
+        metrics[f"{metric}_difference"] = difference.value
+        if difference.low is not None and difference.high is not None:
+            metrics[f"{metric}_difference_low"] = difference.low
+            metrics[f"{metric}_difference_high"] = difference.high
+    shown = ", ".join(f"{GATE_METRICS[m]} {_interval_text(d)}" for m, d in differences.items())
+    worse = [GATE_METRICS[m] for m, d in differences.items() if _worse_beyond_interval(m, d)]
+    on = (
+        f"on {counts['compared_leads']:.0f} holdout leads "
+        f"({counts['compared_converted_leads']:.0f} converted) neither model was fitted on"
+    )
+    if worse:
+        reason = (
+            f"challenger is worse by {' and '.join(worse)} beyond the 95 % interval {on} "
+            f"(challenger minus champion: {shown})"
+        )
+    else:
+        reason = (
+            f"challenger is not worse beyond the 95 % interval {on} (challenger minus "
+            f"champion: {shown}); a tie goes to the challenger, whose served model has the "
+            "newer data"
+        )
+    details = {"compared": compared, "rule": rule.describe()}
+    return GateDecision(not worse, reason, challenger_version, champion, metrics, details)
+
+
+def _worse_beyond_interval(metric: str, difference: MetricValue) -> bool:
+    """Challenger minus champion: worse when the whole interval is on the worse side of 0."""
+    if difference.low is None or difference.high is None:
+        return False
+    return difference.low > 0 if metric in LOWER_IS_BETTER else difference.high < 0
+
+
+def _interval_text(difference: MetricValue) -> str:
+    if difference.low is None or difference.high is None:
+        return f"{difference.value:+.4f} (no interval)"
+    return f"{difference.value:+.4f} [{difference.low:+.4f}, {difference.high:+.4f}]"
+
+
+def _figures(who: str, labels: np.ndarray, p: np.ndarray) -> dict[str, float]:
+    return {
+        f"{who}_log_loss": float(log_loss(labels, p, labels=[0, 1])),
+        f"{who}_roc_auc": float(roc_auc_score(labels, p)),
+    }
+
+
+def _counts(holdout: Holdout, unseen: np.ndarray) -> dict[str, float]:
     leads = holdout.lead_ids[unseen]
     converted = holdout.lead_ids[unseen & (holdout.labels == 1)]
-    counts = {
+    return {
         "compared_rows": float(unseen.sum()),
         "compared_leads": float(pd.unique(leads).size),
         "compared_converted_leads": float(pd.unique(converted).size),
     }
-    if counts["compared_leads"] < rule.min_leads or (
-        counts["compared_converted_leads"] < rule.min_converted
-    ):
-        why = (
-            f"only {counts['compared_leads']:.0f} holdout leads "
-            f"({counts['compared_converted_leads']:.0f} converted) are outside champion version "
-            f"{champion}'s data window ({window.describe()}); a decision needs "
-            f"{rule.min_leads} leads and {rule.min_converted} converted"
-        )
-        return _no_fair_comparison(why, challenger_version, champion, counts, force)
-    labels = holdout.labels[unseen]
-    challenger_p = holdout.probability[unseen]
-    champion_p = holdout.score_champion(f"models:/{name}/{champion}", unseen)
-    metrics = {
-        **counts,
-        "challenger_log_loss": float(log_loss(labels, challenger_p, labels=[0, 1])),
-        "champion_log_loss": float(log_loss(labels, champion_p, labels=[0, 1])),
-        "challenger_roc_auc": float(roc_auc_score(labels, challenger_p)),
-        "champion_roc_auc": float(roc_auc_score(labels, champion_p)),
-    }
-    better_loss = metrics["challenger_log_loss"] <= metrics["champion_log_loss"]
-    better_auc = metrics["challenger_roc_auc"] >= metrics["champion_roc_auc"]
-    promoted = better_loss and better_auc
-    on = f"on {counts['compared_leads']:.0f} leads neither model was fitted on"
-    reason = (
-        f"challenger is not worse by log loss and ROC AUC {on}"
-        if promoted
-        else "challenger is worse by "
-        + " and ".join(
-            m for m, ok in (("log loss", better_loss), ("ROC AUC", better_auc)) if not ok
-        )
-        + f" {on}"
+
+
+def _too_few(counts: dict[str, float], rule: GateRule) -> bool:
+    return (
+        counts["compared_leads"] < rule.min_leads
+        or counts["compared_converted_leads"] < rule.min_converted
     )
-    return GateDecision(promoted, reason, challenger_version, champion, metrics)
+
+
+def _too_few_text(counts: dict[str, float], outside: str, rule: GateRule) -> str:
+    return (
+        f"only {counts['compared_leads']:.0f} holdout leads "
+        f"({counts['compared_converted_leads']:.0f} converted) are {outside}; a decision "
+        f"needs {rule.min_leads} leads and {rule.min_converted} converted"
+    )
 
 
 def _no_fair_comparison(

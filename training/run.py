@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +24,11 @@ from training.gate import (
     GateDecision,
     GateRule,
     Holdout,
+    RecipeFit,
     created_window,
 )
 from training.inflow import recent_inflow
-from training.pipeline import LIGHTGBM, LOGISTIC, POINTS, TrainingResult
+from training.pipeline import LIGHTGBM, LOGISTIC, POINTS, TrainConfig, TrainingResult, train
 from training.plots import (
     plot_calibration,
     plot_cumulative_gains,
@@ -145,8 +147,9 @@ def fitted_window(result: TrainingResult, export: Export) -> DataWindow:
 
 
 def export_holdout(result: TrainingResult, export: Export) -> Holdout:
-    """The gate's view of the holdout: the evaluated (not refitted) model's probabilities, and
-    the champion scored on the same snapshots as of the same moments."""
+    """The gate's view of the holdout: the evaluated (not refitted) model's probabilities, the
+    champion and the recipe refitted as of the champion's cut-off, each scored on the same
+    snapshots as of the same moments."""
     holdout = result.holdout
     created = holdout["lead_id"].map(export.leads.set_index("lead_id")["created_at"])
 
@@ -155,12 +158,26 @@ def export_holdout(result: TrainingResult, export: Export) -> Holdout:
             return None
         return (created > pd.Timestamp(window.end)).to_numpy()
 
+    def history(rows: np.ndarray) -> LeadHistory:
+        return LeadHistory(export.leads, export.activities, holdout.loc[rows, ["lead_id", "as_of"]])
+
     def score_champion(uri: str, rows: np.ndarray) -> np.ndarray:
-        history = LeadHistory(
-            export.leads, export.activities, holdout.loc[rows, ["lead_id", "as_of"]]
-        )
-        scores = load_scorer_from_uri(uri).score(history, explain=False)
+        scores = load_scorer_from_uri(uri).score(history(rows), explain=False)
         return scores["probability"].to_numpy()
+
+    def refit_as_of(cutoff: pd.Timestamp) -> RecipeFit | None:
+        if cutoff >= result.examples.cutoff:
+            return None
+        clock = time.perf_counter()
+        earlier, fitted = recipe_as_of(result.config, export, cutoff)
+        seconds = time.perf_counter() - clock
+        log.info("the recipe refitted as of %s for the gate in %.1f s", cutoff, seconds)
+
+        def probability(rows: np.ndarray) -> np.ndarray:
+            scores = fitted.scorer.score(history(rows), explain=False)
+            return scores["probability"].to_numpy()
+
+        return RecipeFit(fitted_window(fitted, earlier), probability, seconds)
 
     return Holdout(
         lead_ids=holdout["lead_id"].to_numpy(),
@@ -168,7 +185,28 @@ def export_holdout(result: TrainingResult, export: Export) -> Holdout:
         probability=holdout[LIGHTGBM].to_numpy(),
         unseen_by=unseen_by,
         score_champion=score_champion,
+        refit_as_of=refit_as_of,
     )
+
+
+# The gate reads only the refit's probabilities: its holdout intervals and the reference
+# distribution (percentiles, typical reasons) are not needed, and cost time.
+GATE_REFIT_REFERENCE_SIZE = 200
+
+
+def recipe_as_of(
+    config: TrainConfig, export: Export, cutoff: pd.Timestamp
+) -> tuple[Export, TrainingResult]:
+    """A run's recipe (its `TrainConfig`, the same pipeline) fitted on `export` as it stood at
+    `cutoff` (`Export.known_at`): the export it saw, and the fit."""
+    earlier = export.known_at(cutoff)
+    recipe = replace(
+        config,
+        as_of=cutoff,
+        n_bootstrap=0,
+        reference_size=min(config.reference_size, GATE_REFIT_REFERENCE_SIZE),
+    )
+    return earlier, train(earlier, recipe)
 
 
 def log_run(

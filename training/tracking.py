@@ -34,6 +34,7 @@ from models.registry import (
     APPLIED_POLICY_TAG,
     CHALLENGER,
     CHAMPION,
+    GATE_REPORT_ARTIFACT,
     HOLDOUT_FILE,
     MODEL_ARTIFACT_PATH,
     REPORT_ARTIFACT_DIR,
@@ -214,8 +215,10 @@ def register_and_gate(
             "gate_promoted": str(gate.promoted),
             "gate_reason": gate.reason,
         }
+        | {f"gate_{k}": v for k, v in gate.details.items()}
         | ({"gate_champion_version": gate.champion_version} if gate.champion_version else {})
     )
+    mlflow.log_dict(gate.record(), GATE_REPORT_ARTIFACT)
     if gate.promoted:
         set_alias(client, name, CHAMPION, version)
     return version, gate

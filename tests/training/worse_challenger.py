@@ -1,18 +1,17 @@
-"""A challenger whose evaluated model ranks leads backwards: worse than any champion.
+"""A worse recipe: one split of one tree and no linear part, worse than any honest champion.
 
-The gate judges a challenger by its evaluated model's holdout probabilities (the registered
-model may be a refit), so reversing those makes the challenger worse by every metric; the
-registered scorer is left as it is (a stored model is data, with no room for a wrapper).
+The gate judges the challenger's recipe refitted on the information the champion had
+(training/gate.py), so a worse challenger is a worse recipe, trained for real.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-from training.pipeline import LIGHTGBM, TrainingResult
+from training.pipeline import TrainConfig
+
+STUMP = {"n_jobs": 1, "num_leaves": 2, "max_rounds": 1, "linear_weight": 0.0}
 
 
-def replace_model_with_reversed(trained: TrainingResult) -> TrainingResult:
-    holdout = trained.holdout.copy()
-    holdout[LIGHTGBM] = 1 - holdout[LIGHTGBM]
-    return replace(trained, holdout=holdout)
+def worse_recipe(config: TrainConfig) -> TrainConfig:
+    return replace(config, model=STUMP)
