@@ -48,8 +48,13 @@ def _print_registration(summary: Any, tracking_uri: str) -> None:
         f"@challenger; gate: {'promoted to @champion' if gate.promoted else 'not promoted'}"
         f" ({gate.reason})."
     )
+    if "compared" in gate.details:
+        console.print(f"  compared: {gate.details['compared']}")
     for key, value in gate.metrics.items():
-        shown = f"{value:.0f}" if key.startswith("compared_") else f"{value:.4f}"
+        if key.startswith("compared_") or key.endswith("_leads"):
+            shown = f"{value:.0f}"
+        else:
+            shown = f"{value:.1f}" if key.endswith("_seconds") else f"{value:.4f}"
         console.print(f"  {key}: {shown}")
     console.print(f"MLflow run {summary.run_id} at {tracking_uri}")
 
@@ -289,7 +294,8 @@ def train(
     tracking = TrackingConfig.from_env()
     if model_name:
         tracking = replace(tracking, model_name=model_name)
-    with console.status("Logging to MLflow and registering the model..."):
+    # Against a champion of an earlier cut-off the gate fits the recipe once more as of it.
+    with console.status("Logging to MLflow, registering the model and gating it..."):
         summary = log_run(result, export, location, tracking, force=force)
     _print_comparison(summary.comparison)
     console.print(

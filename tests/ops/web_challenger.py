@@ -3,7 +3,9 @@ registered and gated as `leadscore train` does (training.tracking.register_and_g
 
 The champion (the session's trained model) gets the data window `leadscore train` records
 with every version, so the gate has a fair comparison: the later holdout's leads created
-after that window. A small, fast model (few snapshots per lead, few trees) keeps it cheap.
+after that window. A small, fast model (few snapshots per lead, few trees) keeps it cheap; the
+gate fits that recipe once more on the later export as it stood at the champion's cut-off,
+and on those leads it is worse than the champion's beyond the interval, so it is not promoted.
 """
 
 from __future__ import annotations
