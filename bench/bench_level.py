@@ -22,6 +22,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
+from bench_worlds import _with_interval
 from scipy.optimize import brentq
 from scipy.special import expit, logit
 
@@ -34,7 +35,7 @@ from demo.variants import WORLDS, world_config
 from demo.world import bayes_won_probability, generate_demo_world
 from features.build import LeadHistory
 from models.tiers import assign_tier
-from training.level import followed_wins
+from training.level import followed_wins, level_standard_error
 
 
 def _shift(base: np.ndarray, exposure: np.ndarray, wins: float) -> float:
@@ -61,7 +62,7 @@ def measure(name: str, n_leads: int | None) -> dict[str, object]:
 
     def keep(model, level, raw, labelled=None, followed=False):  # type: ignore[no-untyped-def]
         kept.update(level=level, labelled=labelled, base=model.calibrator_.predict(raw))
-        original(model, level, raw, labelled, followed)
+        return original(model, level, raw, labelled, followed)
 
     pipeline.set_level = keep  # type: ignore[assignment]
     try:
@@ -106,13 +107,20 @@ def measure(name: str, n_leads: int | None) -> dict[str, object]:
     for rule, s in shifts.items():
         p = expit(logit(p0) + s)
         out[f"mean_{rule}"] = round(float(p.mean() / p_true.mean()), 3)
+        interval = _with_interval(p_true, p, tier, seed=0)
+        out[f"interval_{rule}"] = {
+            k: [round(v, 3) for v in interval[k]] for k in ("mean", "mean_SQL")
+        }
         out[f"tiers_{rule}"] = {
             t: round(float(p[tier == t].mean() / p_true[tier == t].mean()), 3)
             for t in ("SQL", "MQL", "nurture")
             if (tier == t).any()
         }
         out[f"shift_{rule}"] = round(s, 3)
+    leads_in_window = window["lead_id"].to_numpy()
     out.update(
+        window_level_se=round(level_standard_error(leads_in_window, observed, exposure * base), 3),
+        calibration_folds=result.calibration.get("calibration_folds_used"),
         window_snapshots=len(window),
         window_wins_observed=int(observed.sum()),
         window_wins_uncensored=int(uncensored.sum()),

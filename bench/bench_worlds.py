@@ -132,6 +132,9 @@ def measure_world(name: str, config_overrides: TrainConfig, n_leads: int | None)
         "best_iteration": float(result.best_iteration),
         "linear_weight": float(scorer.model.linear_weight_),
         "level_se": float(1.0 / np.sqrt(max(won_leads, 1))),
+        # the served level's own standard error (log-odds), from the window's wins
+        "window_level_se": float(result.calibration.get("level_se_log_odds", np.nan)),
+        "calibration_folds": float(result.calibration.get("calibration_folds_used", np.nan)),
     }
     r = figures.ratios
     figures.passed = {
@@ -143,6 +146,13 @@ def measure_world(name: str, config_overrides: TrainConfig, n_leads: int | None)
     }
     figures.seconds = time.perf_counter() - start
     return figures
+
+
+def level_band(ratio: float, standard_error: float) -> tuple[float, float]:
+    """Where the mean ratio would lie with the level's luck removed (+-1.96 standard errors of
+    the window's level): a miss whose band reaches the target is within the level's noise."""
+    spread = float(np.exp(1.96 * standard_error)) if np.isfinite(standard_error) else np.nan
+    return ratio / spread, ratio * spread
 
 
 def _cell(value: tuple[float, float, float], passed: bool | None, digits: int = 3) -> str:
@@ -163,9 +173,9 @@ def markdown(figures: list[WorldFigures], info: dict[str, str], settings: str) -
         "",
         "| world | leads | truth leads | mean p_true | AUC / oracle (>= 0.99) | "
         "log loss / oracle (<= 1.02) | mean p / p_true (0.97-1.03) | SQL tier (0.95-1.05) | "
-        "MQL tier | nurture tier | hand-raise lift model / truth (0.9-1.1) | "
-        "first reason names it | seconds |",
-        "|" + "|".join(" --- " for _ in range(13)) + "|",
+        "mean within the level's noise | MQL tier | nurture tier | "
+        "hand-raise lift model / truth (0.9-1.1) | first reason names it | seconds |",
+        "|" + "|".join(" --- " for _ in range(14)) + "|",
     ]
     for f in figures:
         r, ok, x = f.ratios, f.passed, f.extra
@@ -181,6 +191,7 @@ def markdown(figures: list[WorldFigures], info: dict[str, str], settings: str) -
                     _cell(r["log_loss"], ok["log_loss"], 4),
                     _cell(r["mean"], ok["mean"]),
                     _cell(r["mean_SQL"], ok["mean_SQL"]),
+                    "[{:.3f}, {:.3f}]".format(*level_band(r["mean"][0], x["window_level_se"])),
                     _cell(r["mean_MQL"], None),
                     _cell(r["mean_nurture"], None),
                     f"{x['model_lift']:.2f} / {x['truth_lift']:.2f} = "
@@ -193,7 +204,10 @@ def markdown(figures: list[WorldFigures], info: dict[str, str], settings: str) -
         )
     lines += [
         "",
-        "Brackets: 95 % bootstrap interval over the world's truth leads. Level uncertainty "
+        "Brackets: 95 % bootstrap interval over the world's truth leads (the model held "
+        "fixed). Within the level's noise: the mean ratio divided and multiplied by "
+        "exp(1.96 x the standard error of the window's level), what another draw of the "
+        "window's wins could have set. Level uncertainty "
         "from the labelled history (1 / sqrt(won leads in training snapshots)): "
         + ", ".join(f"{f.name} {f.extra['level_se']:.1%}" for f in figures)
         + ".",

@@ -128,6 +128,41 @@ class LevelPeriods:
         return np.log((self.observed + 0.5) / (self.expected + 0.5))
 
 
+def _log_ratio_variance(
+    group: np.ndarray, lead_ids: np.ndarray, observed: np.ndarray, expected: np.ndarray
+) -> pd.DataFrame:
+    """Per group: wins observed and expected, and the variance of log(observed / expected).
+
+    The variance is read from the residuals summed per lead (a lead's snapshots win or lose
+    together, so they are not independent) and is never below the Poisson variance.
+    """
+    frame = pd.DataFrame(
+        {
+            "group": group,
+            "lead": lead_ids,
+            "observed": np.asarray(observed, dtype=float),
+            "expected": np.asarray(expected, dtype=float),
+        }
+    )
+    frame["residual"] = frame["observed"] - frame["expected"]
+    per_lead = frame.groupby(["group", "lead"], sort=False)["residual"].sum()
+    sums = frame.groupby("group")[["observed", "expected"]].sum()
+    spread = (per_lead**2).groupby(level="group").sum().reindex(sums.index).to_numpy()
+    expected_wins = sums["expected"].to_numpy()
+    sums["variance"] = np.maximum(spread, expected_wins) / np.maximum(expected_wins, 0.5) ** 2
+    return sums
+
+
+def level_standard_error(lead_ids: np.ndarray, observed: np.ndarray, expected: np.ndarray) -> float:
+    """Standard error of a level read from these snapshots alone: of log(observed / expected
+    wins), the log-odds shift that `ProbabilityCalibrator.set_level` makes (for small p).
+
+    It says how far the mean at the cut-off may be off by the window's luck alone.
+    """
+    sums = _log_ratio_variance(np.zeros(len(lead_ids)), lead_ids, observed, expected)
+    return float(np.sqrt(sums["variance"].iloc[0]))
+
+
 def level_periods(
     as_of: pd.Series,
     lead_ids: np.ndarray,
@@ -137,28 +172,16 @@ def level_periods(
 ) -> LevelPeriods:
     """Bin snapshots into periods of PERIOD_DAYS of as_of ending at `end`, oldest first.
 
-    `expected` is each snapshot's expected win (exposure x p at the calibrated level). The
-    variance of log(observed / expected) is read from the residuals summed per lead (a lead's
-    snapshots are not independent), and is never below the Poisson variance of the count.
+    `expected` is each snapshot's expected win (exposure x p at the calibrated level); the
+    variance of log(observed / expected) per period is `_log_ratio_variance`'s.
     """
     days = (end - pd.to_datetime(as_of)).dt.total_seconds().to_numpy() / DAY.total_seconds()
     period = np.floor(np.maximum(days, 0.0) / PERIOD_DAYS).astype(np.int64)
-    frame = pd.DataFrame(
-        {
-            "period": period,
-            "lead": lead_ids,
-            "observed": np.asarray(observed, dtype=float),
-            "expected": np.asarray(expected, dtype=float),
-        }
-    )
-    frame["residual"] = frame["observed"] - frame["expected"]
-    per_lead = frame.groupby(["period", "lead"], sort=False)["residual"].sum()
     # oldest period (largest distance to end) first
-    sums = frame.groupby("period")[["observed", "expected"]].sum().sort_index(ascending=False)
-    spread = (per_lead**2).groupby(level="period").sum().reindex(sums.index).to_numpy()
-    expected_wins = sums["expected"].to_numpy()
-    variance = np.maximum(spread, expected_wins) / np.maximum(expected_wins, 0.5) ** 2
-    return LevelPeriods(sums["observed"].to_numpy(), expected_wins, variance)
+    sums = _log_ratio_variance(period, lead_ids, observed, expected).sort_index(ascending=False)
+    return LevelPeriods(
+        sums["observed"].to_numpy(), sums["expected"].to_numpy(), sums["variance"].to_numpy()
+    )
 
 
 def followed_level(periods: LevelPeriods) -> tuple[float, float, float]:

@@ -24,6 +24,7 @@ from models.memory import give_back
 from models.reason_index import typical_reasons
 from models.scorer import LeadScorer, ReferenceScores, group_contributions, plan_reasons
 from models.tiers import TierPolicy
+from training.calibration_set import calibration_set, fold_count, level_on_newest
 from training.evaluate import ModelEvaluation, evaluate_predictions, evaluate_segments
 from training.labels import (
     SnapshotScheme,
@@ -32,12 +33,11 @@ from training.labels import (
     build_training_examples,
     lead_phases,
 )
-from training.level import LevelSnapshots, followed_wins, level_snapshots
+from training.level import LevelSnapshots, followed_wins, level_snapshots, level_standard_error
 from training.metrics import decile_table
 from training.sampling import (
     MAX_EVALUATION_ROWS,
     MAX_FIT_ROWS,
-    TrainingRows,
     evaluation_share,
     leads_kept,
     negative_share,
@@ -87,11 +87,14 @@ class TrainConfig:
     # score.
     refit: bool = True
     # The served (refitted) model's calibrator is fitted for its own scores: on cross-fitted
-    # scores of models grown like it (`calibration_folds` folds of whole leads), over the periodic
-    # snapshots of leads created in the `calibration_days` before the last labelled as_of (None:
-    # every cohort). 0 keeps the calibrator fitted on validation for the first refit.
-    calibration_folds: int = 3
+    # scores of models grown like it (`calibration_folds` folds of whole leads; None: by the
+    # export's size, `training.calibration_set`), over the periodic snapshots of leads created in
+    # the `calibration_days` before the last labelled as_of (None: every cohort) and of older
+    # leads until they hold `calibration_won_leads` won leads; its level is set on the former.
+    # 0 keeps the calibrator fitted on validation for the first refit.
+    calibration_folds: int | None = None
     calibration_days: int | None = 180
+    calibration_won_leads: int = 2_000
     # Then its level follows the newest snapshots (training/level.py): those with as_of in the
     # `level_days` ending `level_observed_days` before the cut-off, each outcome as observed by
     # the cut-off and weighed by the share of the horizon its window can show. None: no level.
@@ -158,17 +161,6 @@ def lead_folds(lead_ids: np.ndarray, k: int, seed: int) -> np.ndarray:
     return np.minimum((phase * k).astype(np.int64), k - 1)[inverse]
 
 
-def calibration_rows(rows: TrainingRows, last_as_of: pd.Timestamp, days: int | None) -> np.ndarray:
-    """Periodic snapshots of leads created in the `days` before the last labelled as_of, from
-    cohorts that were not sampled (a calibrator reads rows unweighted)."""
-    table = rows.table
-    chosen = (table["periodic"] & table["unsampled"]).to_numpy()
-    if days is None:
-        return chosen
-    start = last_as_of - pd.Timedelta(days=days)
-    return chosen & (table["created_at"] >= start).to_numpy()
-
-
 def newest_level(
     export: Export, examples: TrainingExamples, config: TrainConfig, kept: float = 1.0
 ) -> LevelSnapshots | None:
@@ -197,10 +189,12 @@ def set_level(
     raw: np.ndarray,
     labelled: pd.DataFrame | None = None,
     followed: bool = False,
-) -> None:
+) -> float | None:
     """Shift the served model's calibrated level to the wins observed in the level window, or
     with `followed` to the level followed to the newest snapshots over the calibration rows
-    (`labelled`, with their outcomes) and the window (`training.level.followed_wins`)."""
+    (`labelled`, with their outcomes) and the window (`training.level.followed_wins`).
+
+    Returns the standard error of the window's own level (log-odds), None when none was set."""
     wins = int(level.observed.sum())
     if wins < MIN_LEVEL_WINS:
         log.warning(
@@ -208,12 +202,18 @@ def set_level(
             wins,
             MIN_LEVEL_WINS,
         )
-        return
-    target = followed_wins(level, model.calibrator_.predict(raw), labelled) if followed else wins
+        return None
+    p = model.calibrator_.predict(raw)
+    target = followed_wins(level, p, labelled) if followed else wins
     try:
         model.calibrator_.set_level(raw, target, level.exposure)
     except ValueError as error:
         log.warning("calibration level kept: %s", error)
+        return None
+    leads = level.snapshots["lead_id"].to_numpy()
+    standard_error = level_standard_error(leads, level.observed, level.exposure * p)
+    log.info("level window: standard error of its level %.3f log-odds", standard_error)
+    return standard_error
 
 
 def train(
@@ -338,6 +338,8 @@ def train(
 
     clock = time.perf_counter()
     evaluation_featurizer = featurizer
+    level_error: float | None = None
+    n_folds = 0
     if config.refit:
         fit_mask = cohort != "validation"
         featurizer = LeadFeaturizer().fit(
@@ -369,13 +371,17 @@ def train(
             if level is not None
             else None
         )
-        n_folds = config.calibration_folds
+        n_folds = fold_count(config.calibration_folds, rows)
         if rows.sampled:
             n_folds = min(n_folds, SAMPLED_CALIBRATION_FOLDS)
         if n_folds > 1:
-            calibrate = calibration_rows(
-                rows, examples.boundaries["last_as_of"], config.calibration_days
+            chosen = calibration_set(
+                rows,
+                examples.boundaries["last_as_of"],
+                config.calibration_days,
+                config.calibration_won_leads,
             )
+            calibrate = chosen.rows
             folds = lead_folds(lead_ids, n_folds, config.seed)
             # The calibration rows by position: no copy of their features.
             targets: list[tuple[pd.DataFrame, np.ndarray | None, np.ndarray]] = [
@@ -393,13 +399,14 @@ def train(
         labelled = None
         if n_folds > 1:
             model.recalibrate(raws[0], y[calibrate], lead_ids[calibrate])
+            level_on_newest(model.calibrator_, raws[0], y[calibrate], chosen.newest)
             labelled = table.loc[calibrate, ["lead_id", "as_of"]].assign(
                 label=y[calibrate], p=model.calibrator_.predict(raws[0])
             )
         if level is not None and X_level is not None:
             # Out-of-fold scores where there are folds, else the served model's own.
             raw_level = raws[1] if n_folds > 1 else model.predict_raw(X_level)
-            set_level(model, level, raw_level, labelled, config.level_followed)
+            level_error = set_level(model, level, raw_level, labelled, config.level_followed)
         del X_level
         holdout[SERVED] = model.predict_proba(X, np.flatnonzero(hold_mask), model.n_jobs)[:, 1]
     else:
@@ -456,6 +463,8 @@ def train(
         calibration={
             "method": model.calibrator_.method_,
             "level_log_odds": model.calibrator_.level_,
+            "calibration_folds_used": float(n_folds),
+            **({} if level_error is None else {"level_se_log_odds": level_error}),
             **{f"cv_log_loss_{k}": v for k, v in model.calibrator_.cv_log_loss_.items()},
         },
         baselines={

@@ -246,6 +246,7 @@ def log_run(
             "snapshot_activity_per_type": config.scheme.activity_per_type,
             "calibration_folds": config.calibration_folds,
             "calibration_days": config.calibration_days,
+            "calibration_won_leads": config.calibration_won_leads,
             "level_days": config.level_days,
             "level_observed_days": config.level_observed_days,
             "level_followed": config.level_followed,
