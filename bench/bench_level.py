@@ -5,7 +5,8 @@
 Per world: `training.pipeline.train` (default TrainConfig) with `set_level` wrapped to keep the
 level's inputs (the window's snapshots, exposure and out-of-fold scores, the calibration rows).
 Then the mean predicted p over the truth leads at the cut-off / mean `p_true`, with the level
-set by each rule on the same scores: none, the window alone (the default), followed
+set by each rule on the same scores: none (the calibration's own level, that of the newest
+labelled cohorts: `training.calibration_set`), the window alone (the default), followed
 (`level_followed=True`), and the window's uncensored outcomes (known in the simulation only).
 Also the window's exposure read and realised, and its exact truth (`p_true` at each snapshot's
 day). Prints one JSON object per world.
@@ -61,7 +62,13 @@ def measure(name: str, n_leads: int | None) -> dict[str, object]:
     original = pipeline.set_level
 
     def keep(model, level, raw, labelled=None, followed=False):  # type: ignore[no-untyped-def]
-        kept.update(level=level, labelled=labelled, base=model.calibrator_.predict(raw))
+        # the calibrator's level before the window's: that of the newest labelled cohorts
+        kept.update(
+            level=level,
+            labelled=labelled,
+            base=model.calibrator_.predict(raw),
+            base_level=model.calibrator_.level_,
+        )
         return original(model, level, raw, labelled, followed)
 
     pipeline.set_level = keep  # type: ignore[assignment]
@@ -76,10 +83,10 @@ def measure(name: str, n_leads: int | None) -> dict[str, object]:
     calibrator = model.calibrator_
     served = calibrator.level_
     calibrator.level_ = 0.0
-    p0 = calibrator.predict(raw)
+    p0 = expit(logit(calibrator.predict(raw)) + float(kept["base_level"]))  # type: ignore[arg-type]
     calibrator.level_ = served
     p_true = truth["p_true"].to_numpy()
-    tier = np.asarray(assign_tier(expit(logit(p0) + served), result.scorer.policy)).astype(str)
+    tier = np.asarray(assign_tier(p0, result.scorer.policy)).astype(str)
 
     level, base = kept["level"], np.asarray(kept["base"])
     exposure, window = level.exposure, level.snapshots  # type: ignore[attr-defined]
@@ -119,6 +126,7 @@ def measure(name: str, n_leads: int | None) -> dict[str, object]:
         out[f"shift_{rule}"] = round(s, 3)
     leads_in_window = window["lead_id"].to_numpy()
     out.update(
+        mean_served=round(float(expit(logit(calibrator.predict(raw))).mean() / p_true.mean()), 3),
         window_level_se=round(level_standard_error(leads_in_window, observed, exposure * base), 3),
         calibration_folds=result.calibration.get("calibration_folds_used"),
         window_snapshots=len(window),

@@ -17,6 +17,7 @@ from training.calibration_set import (
     level_on_newest,
 )
 from training.level import level_standard_error
+from training.pipeline import TrainingResult
 from training.sampling import TrainingRows
 
 LAST_AS_OF = pd.Timestamp("2026-04-01")
@@ -105,3 +106,12 @@ def test_a_windows_level_is_as_uncertain_as_its_leads_not_its_snapshots() -> Non
     clustered_leads = np.arange(100) // 10
     clustered = (clustered_leads == 0).astype(float)  # the first lead's ten snapshots all win
     assert level_standard_error(clustered_leads, clustered, p) > 2.5 * independent
+
+
+def test_a_small_exports_served_model_is_calibrated_on_six_folds_with_its_levels_error(
+    trained: TrainingResult,
+) -> None:
+    """The 6,000-lead test world holds a few hundred won leads: six folds, and the standard
+    error of the window's level is reported with the level."""
+    assert trained.calibration["calibration_folds_used"] == SMALL_EXPORT_FOLDS
+    assert 0.02 < trained.calibration["level_se_log_odds"] < 0.5
