@@ -45,9 +45,9 @@ def _shift(base: np.ndarray, exposure: np.ndarray, wins: float) -> float:
     return float(brentq(lambda s: (exposure * expit(lb + s)).sum() - wins, -5, 5))
 
 
-def measure(name: str, n_leads: int | None) -> dict[str, object]:
+def measure(name: str, n_leads: int | None, seed: int | None = None) -> dict[str, object]:
     start = time.perf_counter()
-    config = world_config(name, n_leads=n_leads)
+    config = world_config(name, n_leads=n_leads, seed=seed)
     world = generate_demo_world(config)
     # The same draws again, for the journeys' outcomes past the cut-off (uncensored).
     rng = np.random.default_rng(config.seed)
@@ -110,7 +110,7 @@ def measure(name: str, n_leads: int | None) -> dict[str, object]:
         "followed": _shift(base, exposure, followed_wins(level, base, kept["labelled"])),  # type: ignore[arg-type]
         "uncensored": _shift(base, np.ones(len(base)), float(uncensored.sum())),
     }
-    out: dict[str, object] = {"world": name, "leads": len(world.export.leads)}
+    out: dict[str, object] = {"world": name, "leads": len(world.export.leads), "seed": config.seed}
     for rule, s in shifts.items():
         p = expit(logit(p0) + s)
         out[f"mean_{rule}"] = round(float(p.mean() / p_true.mean()), 3)
@@ -145,11 +145,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("worlds", nargs="+", metavar="WORLD", help=f"of {', '.join(WORLDS)}")
     parser.add_argument("--leads", type=int, help="override every world's size")
+    parser.add_argument("--seed", type=int, help="override every world's seed")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     warnings.filterwarnings("ignore")
     for name in args.worlds:
-        print(json.dumps(measure(name, args.leads)), flush=True)
+        print(json.dumps(measure(name, args.leads, args.seed)), flush=True)
     return 0
 
 
