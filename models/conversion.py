@@ -411,11 +411,16 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
         return self._clip_in_place(feature_matrix(X, self.category_dtypes_, rows), bounds)
 
     def _trees(self, A: np.ndarray, num_threads: int | None, **kind: bool) -> np.ndarray:
-        """LightGBM's raw scores or SHAP contributions (`kind`) for the rows of `A`."""
+        """LightGBM's raw scores or SHAP contributions (`kind`) for the rows of `A`, on
+        `num_threads` threads (None: the model's `n_jobs`; trees grown side by side keep
+        `num_threads=1` in their own parameters, which batch scoring would otherwise inherit).
+        A row's prediction is the same on any number of threads."""
         check_is_fitted(self, "booster_")
-        extra: dict[str, Any] = {} if num_threads is None else {"num_threads": num_threads}
+        threads = self.n_jobs if num_threads is None else num_threads
         return np.asarray(
-            self.booster_.predict(A, num_iteration=self.best_iteration_, **kind, **extra)
+            self.booster_.predict(
+                A, num_iteration=self.best_iteration_, num_threads=threads, **kind
+            )
         )
 
     def tree_shap(self) -> TreeShapTable | None:
@@ -537,9 +542,8 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
         self, X: pd.DataFrame, rows: np.ndarray | None = None, num_threads: int | None = None
     ) -> np.ndarray:
         """sklearn's adapter of `proba_from_matrix`: [1 - p, p] per row of a feature frame
-        (built in chunks of rows), or per row of its `rows` (positions) when given. Trees
-        grown side by side keep one thread each: `num_threads` predicts on more (a row's
-        prediction is the same on any number)."""
+        (built in chunks of rows), or per row of its `rows` (positions) when given, on
+        `num_threads` threads (None: `n_jobs`)."""
         p = self._by_chunk(X, partial(self.proba_from_matrix, num_threads=num_threads), rows)
         return np.column_stack([1 - p, p])
 

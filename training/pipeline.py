@@ -309,7 +309,7 @@ def train(
     log.info("evaluating the models on %s holdout snapshots", f"{int(hold_mask.sum()):,}")
     X_hold = X[hold_mask]
     holdout = table.loc[hold_mask, ["lead_id", "as_of", "age_days", "label"]].reset_index(drop=True)
-    holdout[LIGHTGBM] = model.predict_proba(X_hold, num_threads=model.n_jobs)[:, 1]
+    holdout[LIGHTGBM] = model.predict_proba(X_hold)[:, 1]
     holdout[POINTS] = points.predict_proba(X_hold)[:, 1]
     holdout[LOGISTIC] = logistic.predict_proba(to_object_categoricals(X_hold, categorical))[:, 1]
     del X_hold
@@ -408,7 +408,7 @@ def train(
             raw_level = raws[1] if n_folds > 1 else model.predict_raw(X_level)
             level_error = set_level(model, level, raw_level, labelled, config.level_followed)
         del X_level
-        holdout[SERVED] = model.predict_proba(X, np.flatnonzero(hold_mask), model.n_jobs)[:, 1]
+        holdout[SERVED] = model.predict_proba(X, np.flatnonzero(hold_mask))[:, 1]
     else:
         holdout[SERVED] = holdout[LIGHTGBM]
     # The packed policy's shares hold for the model that is served, refitted or not.
@@ -429,7 +429,7 @@ def train(
     else:
         sample = rng.choice(n_periodic, size=size, replace=False, p=w_periodic / w_periodic.sum())
     all_probabilities = weighted_resample(
-        model.predict_proba(X, periodic_rows, model.n_jobs)[:, 1], w_periodic, config.seed
+        model.predict_proba(X, periodic_rows)[:, 1], w_periodic, config.seed
     )
     X_sample = X.iloc[periodic_rows[np.sort(sample)]]
     contrib = model.contributions(X_sample).to_numpy()[:, :-1]
