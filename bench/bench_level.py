@@ -6,8 +6,8 @@ Per world: `training.pipeline.train` (default TrainConfig) with `set_level` wrap
 level's inputs (the window's snapshots, exposure and out-of-fold scores, the calibration rows).
 Then the mean predicted p over the truth leads at the cut-off / mean `p_true`, with the level
 set by each rule on the same scores: none (the calibration's own level, that of the newest
-labelled cohorts: `training.calibration_set`), the window alone (the default), followed
-(`level_followed=True`), and the window's uncensored outcomes (known in the simulation only).
+labelled cohorts: `training.calibration_set`), the window alone (`level_followed=False`),
+followed (the default), and the window's uncensored outcomes (known in the simulation only).
 Also the window's exposure read and realised, and its exact truth (`p_true` at each snapshot's
 day). Prints one JSON object per world.
 """

@@ -9,7 +9,8 @@ within the horizon that close within its observed window, read from the delays o
 fully labelled wins. Expected wins = sum(exposure x p) is then unbiased against observed wins.
 
 The window's wins are few and clustered by lead, so its own ratio of observed to expected wins
-is noisy. Opt-in (`TrainConfig.level_followed`), the level is followed instead over 30-day
+is noisy (a standard error of 0.08-0.16 log-odds on 10,000-lead worlds: `level_standard_error`).
+By default (`TrainConfig.level_followed`) the level is therefore followed over 30-day
 periods of the calibration's labelled snapshots and the window's (`followed_wins`): a
 local-level model whose step between periods is fitted by maximum likelihood pools the periods
 where the base rate holds and follows the newest ones where it moves (with a lag).

@@ -100,10 +100,11 @@ class TrainConfig:
     # the cut-off and weighed by the share of the horizon its window can show. None: no level.
     level_days: int | None = 60
     level_observed_days: int = 30
-    # Opt-in: the level followed over 30-day periods of the calibration rows and the window by a
-    # local-level model (`training.level.followed_wins`) instead of read from the window alone.
-    # Less noise where the base rate holds, more lag where it trends (docs/modeling.md).
-    level_followed: bool = False
+    # The level followed over 30-day periods of the calibration rows and the window by a
+    # local-level model (`training.level.followed_wins`); False: read from the window alone.
+    # Less noise where the base rate holds, more lag where it trends; over two seeds of the
+    # family its worst world is the better one (docs/benchmarks.md, docs/modeling.md).
+    level_followed: bool = True
     # Sampling of big exports (`training.sampling`): above `max_evaluation_rows` validation and
     # holdout periodic snapshots, a share of those leads; then, above `max_fit_rows` rows in
     # the largest fit, a share of the negative train and activity snapshots (`negative_share`
