@@ -228,6 +228,10 @@ def train(
     snapshots, then the activity snapshots, which only ever add fitting rows.
     """
     config = config or TrainConfig()
+    if config.as_of is not None and config.as_of < export.cutoff:
+        # Point in time, rows included: which activities get a snapshot hangs on counts per
+        # activity type, which later activities would change; later outcomes likewise.
+        export = export.known_at(config.as_of)
     timings: dict[str, float] = {}
     clock = time.perf_counter()
     examples = build_training_examples(

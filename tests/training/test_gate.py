@@ -21,7 +21,7 @@ from tests.training.conftest import local_tracking
 from tests.training.worse_challenger import worse_recipe
 from training.gate import DataWindow, GateRule
 from training.labels import SnapshotScheme
-from training.pipeline import TrainingResult, train
+from training.pipeline import SERVED, TrainingResult, train
 from training.run import fitted_window, log_run, recipe_as_of
 
 # The earlier export: the same CRM as it stood 60 days before the later one's cut-off. Refitted
@@ -192,6 +192,19 @@ def test_the_refit_as_of_the_cutoff_sees_nothing_after_it(
     ours = refit.scorer.score(history, explain=False)["probability"].to_numpy()
     theirs = earlier_champion.scorer.score(history, explain=False)["probability"].to_numpy()
     np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+
+
+def test_train_as_of_a_date_reads_the_export_as_it_stood_then(
+    small_world: DemoWorld, earlier_cutoff: pd.Timestamp, earlier_champion: TrainingResult
+) -> None:
+    # `train --as-of` on the whole later file, everything after the date changed: the model of
+    # the export as it stood at that date (the champion), not one that counted later activities.
+    changed = after_cutoff_changed(small_world.export, earlier_cutoff)
+    result = train(changed, replace(RECIPE, as_of=earlier_cutoff))
+    pd.testing.assert_frame_equal(result.examples.snapshots, earlier_champion.examples.snapshots)
+    np.testing.assert_array_equal(
+        result.holdout[SERVED].to_numpy(), earlier_champion.holdout[SERVED].to_numpy()
+    )
 
 
 def test_too_few_unseen_leads_keeps_the_champion_unless_forced(
