@@ -20,9 +20,9 @@ from pathlib import Path
 
 from features.build import LeadFeaturizer
 from features.tabular import TabularFeaturizer
-from models.conversion import ConversionModel
 from models.digests import ArtifactError
 from models.linear import floats_from_json, floats_to_json
+from models.model_files import read_model_files, write_model_files
 from models.scorer import LeadScorer, ReferenceScores
 from models.table_scorer import TableScorer
 from models.tiers import TierPolicy
@@ -47,7 +47,7 @@ def save_scorer_files(scorer: LeadScorer | TableScorer, folder: Path) -> None:
         _save_table_scorer(scorer, folder)
         return
     folder.mkdir(parents=True, exist_ok=True)
-    files = scorer.model.to_files(folder)
+    files = write_model_files(scorer.model, folder)
     (folder / FEATURIZER_FILE).write_text(
         json.dumps(scorer.featurizer.fitted_state(), allow_nan=False)
     )
@@ -68,7 +68,7 @@ def save_scorer_files(scorer: LeadScorer | TableScorer, folder: Path) -> None:
 
 def _save_table_scorer(scorer: TableScorer, folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    files = scorer.model.to_files(folder)
+    files = write_model_files(scorer.model, folder)
     (folder / FEATURIZER_FILE).write_text(
         json.dumps(scorer.featurizer.fitted_state(), allow_nan=False)
     )
@@ -106,7 +106,7 @@ def _load_table_scorer(folder: Path, policy: TierPolicy) -> TableScorer:
     numbers = json.loads((folder / REFERENCE_FILE).read_text())
     return TableScorer(
         featurizer,
-        ConversionModel.from_files(folder),
+        read_model_files(folder),
         policy,
         floats_from_json(numbers["probability"]),
         id_column=numbers["id_column"],
@@ -134,7 +134,7 @@ def load_scorer_files(folder: Path, policy: TierPolicy) -> LeadScorer | TableSco
     featurizer = LeadFeaturizer.from_fitted_state(
         json.loads((folder / FEATURIZER_FILE).read_text())
     )
-    model = ConversionModel.from_files(folder)
+    model = read_model_files(folder)
     numbers = json.loads((folder / REFERENCE_FILE).read_text())
     reference = ReferenceScores(
         probability=floats_from_json(numbers["probability"]),

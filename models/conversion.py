@@ -8,11 +8,9 @@ service builds, so every path scores with the same arithmetic.
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from functools import partial
-from pathlib import Path
 from typing import Any, Literal
 
 import lightgbm as lgb
@@ -23,12 +21,8 @@ from sklearn.metrics import log_loss
 from sklearn.utils.validation import check_is_fitted
 
 from models.calibration import Method, ProbabilityCalibrator
-from models.linear import (
-    LinearLogOdds,
-    feature_matrix,
-    floats_from_json,
-    floats_to_json,
-)
+from models.linear import LinearLogOdds, feature_matrix
+from models.linear_rows import fit_linear_part
 from models.side_by_side import side_by_side, threads_each
 from models.tree_data import lgb_dataset
 from models.treeshap import TreeShapTable
@@ -37,23 +31,8 @@ log = logging.getLogger(__name__)
 
 
 LINEAR_WEIGHTS = (0.0, 0.5)
-# The linear part has a few hundred coefficients: this many rows pin them down far below its
-# regularisation, while its dense design (float64, one-hot, several working copies) on every
-# row of a million-lead export would need more memory than the trees' whole dataset.
-LINEAR_FIT_ROWS = 250_000
 # Rows predicted at a time: the float64 matrix and the linear terms of a chunk stay small.
 PREDICT_CHUNK_ROWS = 100_000
-
-
-def linear_fit_rows(n_rows: int, seed: int, limit: int = LINEAR_FIT_ROWS) -> np.ndarray:
-    """Rows a linear fit reads: all of them up to `limit`, else a seeded sample, in order."""
-    if n_rows <= limit:
-        return np.arange(n_rows)
-    return np.sort(np.random.default_rng(seed).choice(n_rows, size=limit, replace=False))
-
-
-TREES_FILE = "trees.txt"
-NUMBERS_FILE = "model.json"
 
 
 def _validation_log_loss(
@@ -63,33 +42,6 @@ def _validation_log_loss(
     if calibrator.cv_log_loss_:
         return float(calibrator.cv_log_loss_[calibrator.method_])
     return float(log_loss(y_val, calibrator.predict(raw), labels=[0, 1]))
-
-
-class FrameColumns:
-    """Columns of `model.matrix(X, rows)` taken a few at a time (`FeatureColumns`): the linear
-    part reads its terms from the frame without that float64 matrix of its fitting rows."""
-
-    def __init__(
-        self,
-        model: ConversionModel,
-        X: pd.DataFrame,
-        rows: np.ndarray,
-        bounds: tuple[np.ndarray, np.ndarray] | None = None,
-    ) -> None:
-        self.model, self.X, self.rows = model, X, rows
-        # numbers clipped to `bounds` (low, high per column), by default the model's range
-        self.bounds = bounds or (model.feature_low_, model.feature_high_)
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        return (len(self.rows), self.X.shape[1])
-
-    def take(self, positions: np.ndarray) -> np.ndarray:
-        model = self.model
-        part = feature_matrix(self.X.iloc[:, positions], model.category_dtypes_, self.rows)
-        low, high = self.bounds
-        np.clip(part, low[positions], high[positions], out=part)
-        return np.asfortranarray(part)  # as a column selection of the whole matrix would be
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -184,7 +136,7 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
         rows = np.arange(len(X)) if rows is None else np.asarray(rows)
         y = np.asarray(y)[rows]
         sample_weight = None if sample_weight is None else np.asarray(sample_weight)[rows]
-        self._learn_range(X, rows)
+        self.learn_range(X, rows)
         self.sample_weighted_ = sample_weight is not None
         n_parts = 2 if max(weights) > 0 else 1
         threads = threads_each(self.n_jobs, n_parts)
@@ -210,7 +162,7 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
         # the linear design live only LightGBM's binned datasets (a byte or two per value).
         parts: list[Callable[[], Any]] = [grow_trees]
         if n_parts == 2:
-            parts.append(lambda: self._fit_linear(X, y, sample_weight, rows))
+            parts.append(lambda: fit_linear_part(self, X, y, sample_weight, rows))
         fitted_parts = side_by_side(parts, self.n_jobs)
         datasets.clear()  # the binned datasets go before predicting
         self.booster_ = fitted_parts[0]
@@ -220,8 +172,10 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
         self.classes_ = np.array([0, 1])
         self.linear_ = linear
         # Each model predicts validation once; the candidates only weigh the two.
-        trees_val = self._by_chunk(X_val, lambda A: self._trees(A, None, raw_score=True))
-        linear_val = self._by_chunk(X_val, linear.decision_function) if linear is not None else 0.0
+        trees_val = self.predict_by_chunk(X_val, lambda A: self._trees(A, None, raw_score=True))
+        linear_val = (
+            self.predict_by_chunk(X_val, linear.decision_function) if linear is not None else 0.0
+        )
         raw = {w: _sigmoid((1 - w) * trees_val + w * linear_val) for w in weights}
         fitted = {
             w: ProbabilityCalibrator(self.calibration, self.random_state).fit(
@@ -242,84 +196,6 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
         )
         return self
 
-    def refit_all(
-        self,
-        X: pd.DataFrame,
-        y: np.ndarray,
-        sample_weight: np.ndarray | None = None,
-        fold: np.ndarray | None = None,
-        targets: Sequence[tuple[pd.DataFrame, np.ndarray | None, np.ndarray]] = (),
-    ) -> list[np.ndarray]:
-        """Regrow the trees (and linear model) on all of (X, y) with the early-stopped round
-        count. The calibrator is kept: `recalibrate` it for the regrown model's own scores.
-
-        With `fold` (one per row of X), also return each target's uncalibrated probabilities
-        out of fold. A target is a frame, its rows by position (None: all; no copy of them) and
-        a fold per target row: each row scored by trees and
-        linear model grown the same way on the rows of (X, y) in the other folds, what the
-        regrown model would say of a lead it had not seen. The folds' linear models read
-        numbers clipped to the range the early-stopped fit learnt; the regrown one, to the
-        range of all of X. The growths run side by side (`side_by_side`): each set of trees a
-        task, the linear models one after another in one more (one design alive at a time).
-        """
-        check_is_fitted(self, "calibrator_")
-        y = np.asarray(y)
-        fold_bounds = (self.feature_low_, self.feature_high_)
-        self._learn_range(X)  # before the linear model, which reads the clipped matrix
-        ks = (
-            np.unique(np.concatenate([f for _, _, f in targets]))
-            if fold is not None and targets
-            else np.empty(0, dtype=np.int64)
-        )
-        # (rows by position, None: all; the range their linear model clips numbers to)
-        growths: list[tuple[np.ndarray | None, tuple[np.ndarray, np.ndarray]]] = [
-            (None, (self.feature_low_, self.feature_high_))
-        ]
-        if fold is not None:
-            growths += [(np.flatnonzero(fold != k), fold_bounds) for k in ks]
-        with_linear = self._weight() > 0
-        threads = threads_each(self.n_jobs, len(growths) + int(with_linear))
-
-        def per_row(values: np.ndarray | None, rows: np.ndarray | None) -> Any:
-            return values if values is None or rows is None else values[rows]
-
-        def grow_trees(rows: np.ndarray | None) -> lgb.Booster:
-            dataset = lgb_dataset(X, per_row(y, rows), per_row(sample_weight, rows), rows=rows)
-            return lgb.train(self.lgb_params(threads), dataset, self.best_iteration_)
-
-        def fit_linears() -> list[LinearLogOdds]:
-            every = np.arange(len(X))
-            return [
-                self._fit_linear(
-                    X,
-                    per_row(y, rows),
-                    per_row(sample_weight, rows),
-                    every if rows is None else rows,
-                    bounds,
-                )
-                for rows, bounds in growths
-            ]
-
-        tasks: list[Callable[[], Any]] = [fit_linears] if with_linear else []
-        tasks += [partial(grow_trees, rows) for rows, _ in growths]
-        grown = side_by_side(tasks, self.n_jobs)
-        linears = grown.pop(0) if with_linear else [None] * len(growths)
-        self.booster_, self.linear_ = grown[0], linears[0]
-        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
-        raws = [np.full(len(folds), np.nan) for _, _, folds in targets]
-        for k, booster, linear in zip(ks, grown[1:], linears[1:], strict=True):
-
-            def predict(A: np.ndarray, booster: lgb.Booster = booster, linear: Any = linear) -> Any:
-                trees = booster.predict(A, raw_score=True, num_threads=self.n_jobs)
-                return self._combine(np.asarray(trees), linear, A)
-
-            for raw, (frame, rows, folds) in zip(raws, targets, strict=True):
-                mine = folds == k
-                if mine.any():
-                    positions = np.flatnonzero(mine) if rows is None else rows[mine]
-                    raw[mine] = self._by_chunk(frame, predict, positions, bounds=fold_bounds)
-        return raws
-
     def recalibrate(
         self, raw: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None
     ) -> ConversionModel:
@@ -329,7 +205,7 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
         )
         return self
 
-    def _learn_range(self, X: pd.DataFrame, rows: np.ndarray | None = None) -> None:
+    def learn_range(self, X: pd.DataFrame, rows: np.ndarray | None = None) -> None:
         """The range of each number in the `rows` of X (None: all); category codes are left
         unbounded.
 
@@ -360,30 +236,6 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
         """`clip_to_training` (or to `bounds`) of a matrix this model built: no second one."""
         low, high = bounds or (self.feature_low_, self.feature_high_)
         return np.clip(A, low, high, out=A)
-
-    def _fit_linear(
-        self,
-        X: pd.DataFrame,
-        y: np.ndarray,
-        sample_weight: np.ndarray | None,
-        rows: np.ndarray,
-        bounds: tuple[np.ndarray, np.ndarray] | None = None,
-    ) -> LinearLogOdds:
-        """The linear part on (a bounded sample of) the `rows` of X; y and `sample_weight`
-        per fitting row; numbers clipped to `bounds` (None: the training range). Its terms
-        are read from the frame's columns a few at a time (`FrameColumns`)."""
-        dtypes = self.category_dtypes_
-        positions = tuple(i for i, name in enumerate(X.columns) if name in dtypes)
-        levels = tuple(len(dtypes[str(X.columns[i])].categories) for i in positions)
-        linear = LinearLogOdds(positions, levels, C=self.linear_C)
-        sample = linear_fit_rows(len(rows), self.random_state)
-        weight = None if sample_weight is None else np.asarray(sample_weight)[sample]
-        design = linear.design(FrameColumns(self, X, rows[sample], bounds))
-        return linear.fit_design(design, np.asarray(y)[sample], weight)
-
-    def _weight(self) -> float:
-        """The linear model's share in use."""
-        return float(self.linear_weight_)
 
     def bind_categories(self, dtypes: Mapping[str, pd.CategoricalDtype]) -> None:
         """Check the featurizer's category levels are the trained ones, and adopt its dtypes.
@@ -441,61 +293,16 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
         state.pop("_tree_shap", None)
         return state
 
-    def to_files(self, folder: Path) -> dict[str, str]:
-        """Write the fitted model as data: LightGBM's text model and JSON numbers; returns
-        {role: file name}. `from_files` reads it back; nothing in it is code."""
-        check_is_fitted(self, "calibrator_")
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / TREES_FILE).write_text(self.booster_.model_to_string())
-        numbers = {
-            "params": self.get_params(),
-            "best_iteration": self.best_iteration_,
-            "feature_names": [str(n) for n in self.feature_names_in_],
-            "linear_weight": self.linear_weight_,
-            "category_levels": {
-                name: [str(level) for level in dtype.categories]
-                for name, dtype in self.category_dtypes_.items()
-            },
-            "feature_low": floats_to_json(self.feature_low_),
-            "feature_high": floats_to_json(self.feature_high_),
-            "calibrator": self.calibrator_.to_dict(),
-            "linear": self.linear_.to_dict() if self.linear_ is not None else None,
-        }
-        (folder / NUMBERS_FILE).write_text(json.dumps(numbers, allow_nan=False))
-        return {"trees": TREES_FILE, "numbers": NUMBERS_FILE}
-
-    @classmethod
-    def from_files(cls, folder: Path) -> ConversionModel:
-        numbers = json.loads((folder / NUMBERS_FILE).read_text())
-        model = cls(**numbers["params"])
-        model.booster_ = lgb.Booster(model_str=(folder / TREES_FILE).read_text())
-        model.best_iteration_ = int(numbers["best_iteration"])
-        model.feature_names_in_ = np.asarray(numbers["feature_names"], dtype=object)
-        model.classes_ = np.array([0, 1])
-        model.linear_weight_ = float(numbers["linear_weight"])
-        model.category_dtypes_ = {
-            name: pd.CategoricalDtype(levels, ordered=False)
-            for name, levels in numbers["category_levels"].items()
-        }
-        model.feature_low_ = floats_from_json(numbers["feature_low"])
-        model.feature_high_ = floats_from_json(numbers["feature_high"])
-        model.calibrator_ = ProbabilityCalibrator.from_dict(numbers["calibrator"])
-        linear = numbers["linear"]
-        model.linear_ = LinearLogOdds.from_dict(linear) if linear is not None else None
-        return model
-
     def raw_from_matrix(self, A: np.ndarray, num_threads: int | None = None) -> np.ndarray:
         """Uncalibrated probabilities: the models' log-odds averaged, before calibration."""
         trees = self._trees(A, num_threads, raw_score=True)
-        return self._combine(trees, self.linear_, A)
+        return self.combine(trees, self.linear_, A)
 
-    def _combine(
-        self, trees: np.ndarray, linear: LinearLogOdds | None, A: np.ndarray
-    ) -> np.ndarray:
+    def combine(self, trees: np.ndarray, linear: LinearLogOdds | None, A: np.ndarray) -> np.ndarray:
         """The trees' and the linear model's log-odds averaged, as a probability."""
         if linear is None:
             return _sigmoid(trees)
-        w = self._weight()
+        w = self.linear_weight_
         return _sigmoid((1 - w) * trees + w * linear.decision_function(A))
 
     def proba_from_matrix(self, A: np.ndarray, num_threads: int | None = None) -> np.ndarray:
@@ -528,7 +335,7 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
         linear = self.linear_
         if linear is None:
             return trees
-        w = self._weight()
+        w = self.linear_weight_
         both = (1 - w) * trees
         both[:, :-1] += w * linear.contributions(A)
         both[:, -1] += w * linear.bias_
@@ -536,7 +343,7 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
 
     def predict_raw(self, X: pd.DataFrame) -> np.ndarray:
         """Uncalibrated probabilities (see `raw_from_matrix`)."""
-        return self._by_chunk(X, self.raw_from_matrix)
+        return self.predict_by_chunk(X, self.raw_from_matrix)
 
     def predict_proba(
         self, X: pd.DataFrame, rows: np.ndarray | None = None, num_threads: int | None = None
@@ -544,10 +351,10 @@ class ConversionModel(ClassifierMixin, BaseEstimator):
         """sklearn's adapter of `proba_from_matrix`: [1 - p, p] per row of a feature frame
         (built in chunks of rows), or per row of its `rows` (positions) when given, on
         `num_threads` threads (None: `n_jobs`)."""
-        p = self._by_chunk(X, partial(self.proba_from_matrix, num_threads=num_threads), rows)
+        p = self.predict_by_chunk(X, partial(self.proba_from_matrix, num_threads=num_threads), rows)
         return np.column_stack([1 - p, p])
 
-    def _by_chunk(
+    def predict_by_chunk(
         self,
         X: pd.DataFrame,
         predict: Any,

@@ -19,9 +19,11 @@ from models.baselines import (
     logistic_baseline,
     to_object_categoricals,
 )
-from models.conversion import ConversionModel, linear_fit_rows
+from models.conversion import ConversionModel
+from models.linear_rows import linear_fit_rows
 from models.memory import give_back
 from models.reason_index import typical_reasons
+from models.refit import refit_all
 from models.scorer import LeadScorer, ReferenceScores, group_contributions, plan_reasons
 from models.tiers import TierPolicy
 from training.calibration_set import calibration_set, fold_count, level_on_newest
@@ -399,7 +401,7 @@ def train(
             folds, targets = None, []
         # The served model and, with folds, the models that score each fold out of fold.
         log.info("refit on every cohort: the served model and the calibration folds")
-        raws = model.refit_all(X, y, w_all, folds, targets)
+        raws = refit_all(model, X, y, w_all, folds, targets)
         give_back()
         labelled = None
         if n_folds > 1:

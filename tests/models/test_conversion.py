@@ -9,6 +9,7 @@ import pytest
 from features.build import LeadFeaturizer
 from models.conversion import ConversionModel
 from models.linear import LinearLogOdds, feature_matrix
+from models.refit import refit_all
 from tests.features.histories import random_history
 
 LEVELS = ["paid", "organic", "event", "__other__", "__missing__"]
@@ -121,7 +122,7 @@ def test_refit_all_regrows_both_models_on_all_rows() -> None:
     model = ConversionModel(linear_weight=0.5, max_rounds=50).fit(X, y, X_val, y_val)
     before = model.linear_.intercept_
     calibrator = model.calibrator_
-    model.refit_all(pd.concat([X, X_val], ignore_index=True), np.concatenate([y, y_val]))
+    refit_all(model, pd.concat([X, X_val], ignore_index=True), np.concatenate([y, y_val]))
     assert model.linear_.intercept_ != before
     assert model.calibrator_ is calibrator  # calibrated on rows the trees had not seen
 

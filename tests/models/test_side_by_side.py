@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from models.conversion import ConversionModel
+from models.refit import refit_all
 from models.side_by_side import side_by_side, threads_each
 from models.tree_data import lgb_dataset
 from tests.models.test_conversion import lead_frame
@@ -90,7 +91,7 @@ def test_side_by_side_refit_is_the_refit_one_piece_at_a_time() -> None:
     for cores in (1, 2):
         model = ConversionModel(linear_weight=0.5, learning_rate=0.1, max_rounds=80, n_jobs=cores)
         model.fit(X[fit], y[fit], X[val], y[val], sample_weight=weight[fit])
-        raws[cores] = model.refit_all(X, y, weight, folds, targets)
+        raws[cores] = refit_all(model, X, y, weight, folds, targets)
         models[cores] = model
     one, two = models[1], models[2]
     assert tree_text(one.booster_) == tree_text(two.booster_)
@@ -115,8 +116,8 @@ def test_refit_grows_on_every_row_and_scores_each_fold_by_trees_of_the_others() 
     model = ConversionModel(linear_weight=0.0, learning_rate=0.1, max_rounds=40)
     model.fit(X.iloc[:4_500], y[:4_500], X.iloc[4_500:], y[4_500:])
     target = X.iloc[:1_500]
-    (raw,) = model.refit_all(X, y, weight, folds, [(target, None, folds[:1_500])])
-    (by_position,) = model.refit_all(X, y, weight, folds, [(X, np.arange(1_500), folds[:1_500])])
+    (raw,) = refit_all(model, X, y, weight, folds, [(target, None, folds[:1_500])])
+    (by_position,) = refit_all(model, X, y, weight, folds, [(X, np.arange(1_500), folds[:1_500])])
     assert np.array_equal(raw, by_position)
     params = model.lgb_params(threads=1)
     served = lgb.train(params, lgb_dataset(X, y, weight), model.best_iteration_)
