@@ -1,77 +1,63 @@
-"""The HTTP endpoints that the BentoML service mounts: POST /score, GET /model, /openapi.json.
+"""What a worker answers: POST /score (behind BentoML's `@bentoml.api`, `serving.service`),
+and GET /model, GET /openapi.json and POST /reload (a small Starlette app the service mounts).
 
-Kept lean on purpose: the body is read once with a size limit and validated by pydantic's
-Rust JSON parser, responses are serialised once with `json.dumps`, and BentoML's per-request
-tracing and access logging are off for these routes (see `serving.service`). The service logs
-counts, latencies and errors, never bodies or lead fields.
+/score receives the request BentoML parsed with the endpoint's input type
+(`serving.score_input`): the token, content type and body limit were checked before parsing
+(`serving.gate`). It answers the documented JSON itself (a Starlette Response, which BentoML
+passes through): scores serialised once by pydantic-core, errors as
+`{"error", "message", "problems"}` with their status. The service logs counts, latencies and
+the kind of an error, never bodies or lead fields.
 """
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import json
 import logging
-import time
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
 
 import anyio
 import anyio.to_thread
-from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from models.memory import give_back
 from models.tiers import TierPolicy, assign_tier
 from ops.policy_store import PolicyCheckFailed, PolicyWatcher
 from ops.prediction_log import PredictionLog, describe_failure
 from serving.config import ServingConfig
 from serving.engine import EngineScores
-from serving.errors import (
-    Problem,
-    RequestError,
-    invalid_request,
-    problems_from_validation,
-)
-from serving.gate import token_matches
-from serving.json_keys import duplicate_key
+from serving.errors import RequestError
 from serving.lead_checks import check_leads, render_scores
 from serving.log_breaker import LogBreaker
-from serving.memory import LARGE_BODY_BYTES
 from serving.policy_refresh import PolicyRefresher
 from serving.redaction import redact
-from serving.schemas import Lead, ScoreRequest
+from serving.schemas import Lead
+from serving.score_input import ParsedBody
 from serving.state import ServingState
 from serving.stats import RequestStats
-from serving.table import (
-    TableEngine,
-    check_table_leads,
-)
+from serving.table import TableEngine, check_table_leads
 
 log = logging.getLogger("leadscore.serving")
 
 JSON = "application/json"
 # Threads for prediction-log writes (their own pool: registry calls use another).
 LOG_THREADS = 8
-RELOAD_BODY_BYTES = 64 * 1024
 
 
 class ScoringAPI:
     """The endpoints; a worker attaches its loaded model with `attach`."""
 
-    def __init__(self) -> None:
+    def __init__(self, stats: RequestStats | None = None) -> None:
         self.state: ServingState | None = None
         self.config: ServingConfig | None = None
-        self._token: bytes | None = None
-        self.stats = RequestStats()
+        # Shared with the request gate, which records each request's status and latency.
+        self.stats = stats if stats is not None else RequestStats()
         self.prediction_log: PredictionLog | None = None
         self.breaker: LogBreaker | None = None
         self.policy: PolicyRefresher | None = None
         self._log_limiter: anyio.CapacityLimiter | None = None
-        self._in_flight = 0
 
     @property
     def ready(self) -> bool:
@@ -90,7 +76,6 @@ class ScoringAPI:
         policy_watcher: PolicyWatcher | None = None,
     ) -> None:
         self.config = config
-        self._token = config.api_token.encode() if config.api_token else None
         self.state = state
         self.stats.every_seconds = config.stats_seconds
         self.stats.batcher = state.batcher
@@ -173,65 +158,6 @@ class ScoringAPI:
             await self.state.batcher.close()
 
     # ----------------------------------------------------------------- helpers
-    def _authorize(self, request: Request) -> None:
-        if self._token is not None and not token_matches(
-            request.headers.get("authorization", ""), self._token
-        ):
-            raise RequestError(
-                401, "unauthorized", "send the API token as 'Authorization: Bearer <token>'"
-            )
-
-    @staticmethod
-    def _require_json(request: Request) -> None:
-        # A browser posts text/plain or a form to any address without asking first (no CORS
-        # preflight); JSON it may only send where the server allows it, which this one never
-        # does. So a web page cannot make a visitor's browser score or reload here.
-        content_type = request.headers.get("content-type")
-        if content_type is None or content_type.split(";")[0].strip().lower() != JSON:
-            raise RequestError(415, "unsupported_media_type", "send Content-Type: application/json")
-
-    async def _read_body(self, request: Request, limit: int) -> bytes:
-        self._require_json(request)
-        declared = request.headers.get("content-length")
-        too_large = RequestError(
-            413, "body_too_large", f"request body larger than {limit:,} bytes; split the leads"
-        )
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            raise too_large
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise too_large
-            chunks.append(chunk)
-        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-
-    @staticmethod
-    def _parse(body: bytes, request_model: type[BaseModel] = ScoreRequest) -> Any:
-        if not body.strip():
-            raise RequestError(400, "invalid_json", "empty body: send a JSON object with leads")
-        try:
-            parsed: Any = request_model.model_validate_json(body)
-        except ValidationError as exc:
-            problems = problems_from_validation(exc)
-            kinds = {e["type"] for e in exc.errors(include_input=False, include_url=False)}
-            if "json_invalid" in kinds:
-                raise RequestError(
-                    400, "invalid_json", "body is not valid JSON", problems
-                ) from None
-            raise invalid_request(problems) from None
-        twice = duplicate_key(body, parsed)
-        if twice is not None:
-            # The parser keeps the last value of a repeated key: the first would be dropped.
-            raise RequestError(
-                400,
-                "invalid_json",
-                f"key {twice[:60]!r} appears twice in one JSON object; send each key once",
-                [Problem("body", None, twice[:60], "duplicate key")],
-            )
-        return parsed
-
     @staticmethod
     def _empty_object(body: bytes) -> None:
         if not body.strip():
@@ -248,35 +174,21 @@ class ScoringAPI:
         return Response(RequestError(status, error, message).body(), status, media_type=JSON)
 
     # --------------------------------------------------------------- endpoints
-    async def score(self, request: Request) -> Response:
-        started = time.perf_counter()
-        state, config = self.state, self.config
+    async def score(self, request: ParsedBody) -> Response:
+        """POST /score: `request` as parsed (or refused) for the endpoint."""
+        state = self.state
         n_leads = 0
-        status = 200
-        counted = False
-        size = 0
         try:
-            if state is None or config is None:
-                status = 503
-                return self._error(503, "not_ready", "the model is not loaded yet")
-            self._authorize(request)
-            if self._in_flight >= config.max_in_flight:
-                raise RequestError(
-                    503,
-                    "overloaded",
-                    f"this worker holds {config.max_in_flight} requests already; retry",
-                    headers={"Retry-After": "1"},
-                )
-            self._in_flight += 1
-            counted = True
+            if state is None:
+                raise RequestError(503, "not_ready", "the model is not loaded yet")
             if self.breaker is not None and self.breaker.open:
                 raise self._log_unavailable(self.breaker)
-            body = await self._read_body(request, config.max_body_bytes)
-            size = len(body)
-            parsed = self._parse(body, state.request_model)
-            leads = parsed.leads
+            if request.refusal is not None:
+                raise request.refusal
+            leads = request.leads
             n_leads = len(leads)
-            request_as_of = parsed.as_of or datetime.now(UTC).replace(tzinfo=None)
+            self.stats.leads += n_leads
+            request_as_of = request.as_of or datetime.now(UTC).replace(tzinfo=None)
             check = check_table_leads if isinstance(state.engine, TableEngine) else check_leads
             as_of, warnings, activities = check(leads, request_as_of)
             if self.policy is not None:
@@ -284,51 +196,35 @@ class ScoringAPI:
             # One snapshot per request: the policy, its version and the model answered and
             # logged are those of the state read here, whatever changes meanwhile.
             state = self.state or state
-            scores = await state.batcher.score(leads, as_of, parsed.explain, activities)
+            scores = await state.batcher.score(leads, as_of, request.explain, activities)
             if scores.policy is not state.policy:
                 scores = replace(scores, tier=assign_tier(scores.probability, state.policy))
             await self._write_log(state, leads, as_of, scores)
             answer = render_scores(
-                leads, as_of, request_as_of, scores, parsed.explain, state.model_ref, warnings
+                leads, as_of, request_as_of, scores, request.explain, state.model_ref, warnings
             )
             return Response(answer, media_type=JSON)
         except RequestError as exc:
-            status = exc.status
-            if status >= 500 and exc.error != "log_unavailable":
+            if exc.status >= 500 and exc.error != "log_unavailable":
                 log.error("score: %s", exc.error)
-            return Response(exc.body(), status, headers=exc.headers, media_type=JSON)
+            return self._error_response(exc)
         except Exception as exc:
             # The message may quote lead fields, so only the kind of failure is logged.
-            status = 500
             log.error("score failed on %d leads: %s", n_leads, type(exc).__name__)
             return self._error(500, "internal_error", "scoring failed; see the service log")
-        finally:
-            if counted:
-                self._in_flight -= 1
-                if size >= LARGE_BODY_BYTES:
-                    self._large_done()
-            self.stats.record(status, n_leads, time.perf_counter() - started)
 
-    def _large_done(self) -> None:
-        """After a large request: give memory back once no other request is in flight."""
-        if self._in_flight == 0:
-            # Later, when this request's objects are gone (the response is still referenced).
-            asyncio.get_running_loop().call_soon(give_back)
+    @staticmethod
+    def _error_response(exc: RequestError) -> Response:
+        return Response(exc.body(), exc.status, headers=exc.headers, media_type=JSON)
 
-    def _admit(self, request: Request, posted: bool = False) -> ServingState | Response:
-        """The loaded state for an authorised admin request, else the error response."""
+    def _admit(self) -> ServingState | Response:
+        """The loaded state for an admin request (the gate checked the token), else 503."""
         if self.state is None:
             return self._error(503, "not_ready", "the model is not loaded yet")
-        try:
-            self._authorize(request)
-            if posted:
-                self._require_json(request)
-        except RequestError as exc:
-            return Response(exc.body(), exc.status, media_type=JSON)
         return self.state
 
     async def model(self, request: Request) -> Response:
-        state = self._admit(request)
+        state = self._admit()
         if isinstance(state, Response):
             return state
         return Response(state.model_info, media_type=JSON)
@@ -339,14 +235,15 @@ class ScoringAPI:
         503 when the registry cannot be read, 409 when the applied policy has no valid
         record; either way the policy served stays, and the answer says which it is.
         """
-        admitted = self._admit(request, posted=True)
+        admitted = self._admit()
         if isinstance(admitted, Response):
             return admitted
         try:
-            # The body is ignored, but must be what the contract says: nothing or an object.
-            self._empty_object(await self._read_body(request, RELOAD_BODY_BYTES))
+            # The body is ignored, but must be what the contract says: nothing or an object
+            # (the gate checked its content type and size).
+            self._empty_object(await request.body())
         except RequestError as exc:
-            return Response(exc.body(), exc.status, media_type=JSON)
+            return self._error_response(exc)
         changed = False
         if self.policy is not None:
             try:
@@ -368,7 +265,7 @@ class ScoringAPI:
         return Response(json.dumps(body).encode(), media_type=JSON)
 
     async def openapi(self, request: Request) -> Response:
-        state = self._admit(request)
+        state = self._admit()
         if isinstance(state, Response):
             return state
         return Response(state.openapi, media_type=JSON)

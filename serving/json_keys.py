@@ -16,7 +16,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from serving.schemas import ScoreRequest
+from pydantic import BaseModel
 
 _BLANKS = b" \t\r\n"
 
@@ -43,7 +43,7 @@ def find_duplicate_key(body: bytes) -> str | None:
     return None
 
 
-def _may_repeat(body: bytes, request: ScoreRequest) -> bool:
+def _may_repeat(body: bytes, request: BaseModel) -> bool:
     """False when no key of `body` can occur twice in one object (see the module docstring)."""
     if b"\\" in body:
         return True
@@ -51,14 +51,14 @@ def _may_repeat(body: bytes, request: ScoreRequest) -> bool:
     # key (blanks may stand between a key and its colon).
     written = body.translate(None, _BLANKS).count(b'":')
     held = len(request.model_fields_set)
-    for lead in request.leads:
+    for lead in getattr(request, "leads", ()):
         # A lead's fields set include its custom fields.
         # (a single-table model's leads have no activities)
         held += len(lead.model_fields_set) + sum(map(len, getattr(lead, "activities", ())))
     return written > held
 
 
-def duplicate_key(body: bytes, request: ScoreRequest) -> str | None:
+def duplicate_key(body: bytes, request: BaseModel) -> str | None:
     """A key held twice by one object of the parsed `request`'s `body`, or None."""
     if not _may_repeat(body, request):
         return None

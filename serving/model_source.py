@@ -41,8 +41,11 @@ if TYPE_CHECKING:  # the model's modules load in workers (and the check's child)
     from models.scorer import LeadScorer
     from models.table_scorer import TableScorer
 
-# models.artifacts' name of a single-table scorer's format (a test keeps them equal).
+# models.artifacts' name of a single-table scorer's format and of two of its files (a test
+# keeps them equal; models.artifacts loads pandas).
 TABLE_FORMAT = "leadscore-table-scorer"
+FEATURIZER_FILE = "featurizer.json"
+REFERENCE_FILE = "reference.json"
 
 log = logging.getLogger(__name__)
 
@@ -167,20 +170,50 @@ def _load_scorer(model_path: Path) -> LeadScorer | TableScorer:
     )
 
 
-def table_example(folder: Path) -> dict[str, Any] | None:
-    """A prepared single-table model's logged input example (invented values of its columns),
-    or None for an export model; read as data, without loading the model."""
+def _table_scorer_files(folder: Path) -> Path | None:
+    """The scorer files of a prepared single-table model's folder, None for an export model;
+    found by reading data (MLmodel, format.json), without loading the model."""
     import yaml
 
     model_path = folder / MLFLOW_MODEL_DIR
     spec = yaml.safe_load((model_path / "MLmodel").read_text())
-    scorer = spec["flavors"]["python_function"]["artifacts"][SCORER_ARTIFACT]["path"]
-    described = json.loads((model_path / scorer / "format.json").read_text())
-    example = model_path / "input_example.json"
-    if described.get("format") != TABLE_FORMAT or not example.is_file():
+    scorer = model_path / spec["flavors"]["python_function"]["artifacts"][SCORER_ARTIFACT]["path"]
+    described = json.loads((scorer / "format.json").read_text())
+    return scorer if described.get("format") == TABLE_FORMAT else None
+
+
+def table_example(folder: Path) -> dict[str, Any] | None:
+    """A prepared single-table model's logged input example (invented values of its columns),
+    or None for an export model; read as data, without loading the model."""
+    example = folder / MLFLOW_MODEL_DIR / "input_example.json"
+    if _table_scorer_files(folder) is None or not example.is_file():
         return None
     rows = json.loads(example.read_text())
     return dict(zip(rows["columns"], rows["data"][0], strict=True))
+
+
+@dataclass(frozen=True)
+class TableColumns:
+    """What a single-table model reads: its input columns, their kinds, the id column."""
+
+    names: list[str]
+    kinds: dict[str, str]
+    id_column: str | None
+
+
+def table_columns(folder: Path) -> TableColumns | None:
+    """A prepared single-table model's input columns (None for an export model), read from
+    its files as data: no pandas, no model loaded (BentoML's supervisor calls this)."""
+    scorer = _table_scorer_files(folder)
+    if scorer is None:
+        return None
+    columns = json.loads((scorer / FEATURIZER_FILE).read_text())["columns"]
+    reference = json.loads((scorer / REFERENCE_FILE).read_text())
+    return TableColumns(
+        names=[str(c["name"]) for c in columns],
+        kinds={str(c["name"]): str(c["kind"]) for c in columns},
+        id_column=reference["id_column"],
+    )
 
 
 def load_model_dir(folder: Path) -> ServedModel:

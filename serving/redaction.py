@@ -48,3 +48,33 @@ def redact_logs(logger: logging.Logger | None = None) -> None:
     for handler in logger.handlers:
         if not any(isinstance(f, RedactingFilter) for f in handler.filters):
             handler.addFilter(RedactingFilter())
+
+
+class QuietValidation(logging.Filter):
+    """Keeps the traceback of a pydantic ValidationError out of a record: its message quotes
+    the offending input values (lead data). BentoML logs any exception an endpoint's input
+    raises with its traceback; the endpoint's own input type refuses without raising
+    (`serving.score_input`), and this filter is the second line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from pydantic import ValidationError
+
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, ValidationError):
+            record.msg = f"{record.getMessage()}: {error.error_count()} validation errors"
+            record.args = None
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+# BentoML's loggers that log request failures with their tracebacks.
+BENTOML_REQUEST_LOGGERS = ("bentoml._internal.server.http_app", "bentoml.serve")
+
+
+def quiet_validation_tracebacks() -> None:
+    """Put a `QuietValidation` filter on BentoML's request loggers."""
+    for name in BENTOML_REQUEST_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, QuietValidation) for f in logger.filters):
+            logger.addFilter(QuietValidation())

@@ -1,5 +1,13 @@
 """The BentoML service: `bentoml serve serving.service:LeadScoring` (or `leadscore serve`).
 
+POST /score is a typed `@bentoml.api` endpoint: BentoML reads the body and validates it with
+pydantic (the request model of `serving.schemas`, or a single-table model's built from its
+columns), and the endpoint scores it with the worker's engine and micro-batcher. What must
+happen before parsing (token, content type, body limit, requests in flight) is the ASGI
+middleware `serving.gate.RequestGate`; GET /model, GET /openapi.json (also at /docs.json) and
+POST /reload are a small Starlette app mounted beside the endpoint (`@bentoml.api` routes are
+POST only, and /reload's contract is its own).
+
 Each worker loads the model before it takes requests (BentoML's /readyz answers 200 only
 then) and refuses to start, with a message naming the model, when it cannot. Where the model
 comes from, in order: LEADSCORE_MODEL_DIR (a folder prepared by `leadscore serve`), the
@@ -24,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import bentoml
+from pydantic import BaseModel
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -31,8 +40,13 @@ from starlette.routing import Route
 
 from models.settings import load_settings
 from serving.config import ConfigError, ServingConfig
-from serving.gate import TokenGate
-from serving.redaction import redact_logs
+from serving.gate import RequestGate
+from serving.model_source import table_columns
+from serving.redaction import quiet_validation_tracebacks, redact_logs
+from serving.schemas import ScoreRequest, ScoreResponse
+from serving.score_input import ParsedBody, score_input
+from serving.stats import RequestStats
+from serving.table_schema import table_lead_model, table_request_model
 
 if TYPE_CHECKING:
     from serving.app import ScoringAPI
@@ -57,11 +71,6 @@ async def _not_ready(request: Request) -> Response:
     )
 
 
-async def _score(request: Request) -> Response:
-    api = _api()
-    return await (api.score(request) if api is not None else _not_ready(request))
-
-
 async def _model(request: Request) -> Response:
     api = _api()
     return await (api.model(request) if api is not None else _not_ready(request))
@@ -79,18 +88,45 @@ async def _reload(request: Request) -> Response:
 
 endpoints = Starlette(
     routes=[
-        Route("/score", _score, methods=["POST"]),
         Route("/model", _model, methods=["GET"]),
         Route("/openapi.json", _openapi, methods=["GET"]),
+        # BentoML's docs page reads /docs.json: the same document (mounted routes come first).
+        Route("/docs.json", _openapi, methods=["GET"]),
         Route("/reload", _reload, methods=["POST"]),
     ]
 )
-# Starlette would answer `POST /score/` with a redirect to the Host header's address: a
+# Starlette would answer `POST /model/` with a redirect to the Host header's address: a
 # forged Host made the service point clients anywhere. A wrong path is a 404 instead.
 endpoints.router.redirect_slashes = False
 # BentoML reads a service's settings when its class is defined, so these few come from the
 # environment at import (the model itself is loaded per worker, in __init__).
 _settings = ServingConfig.from_env()
+# One per worker: the gate records each /score request, the endpoint the leads it scored.
+_stats = RequestStats(every_seconds=_settings.stats_seconds)
+
+
+def request_model(config: ServingConfig) -> type[BaseModel]:
+    """The /score body of the model to serve. BentoML fixes an endpoint's input type when the
+    class is defined, before any worker loads a model: a single-table model's, built from its
+    columns, is read from the prepared folder (LEADSCORE_MODEL_DIR, set by `leadscore serve`).
+    Without one it is the export model's; a worker that then loads a table model refuses to
+    start, saying so."""
+    if config.model_dir is None:
+        return ScoreRequest
+    try:
+        columns = table_columns(config.model_dir)
+    except (OSError, ValueError, KeyError, TypeError):
+        return ScoreRequest  # a folder that does not load: the worker says why
+    if columns is None:
+        return ScoreRequest
+    return table_request_model(table_lead_model(columns.names, columns.kinds, columns.id_column))
+
+
+_request_model = request_model(_settings)
+if TYPE_CHECKING:
+    ScoreInput = ParsedBody
+else:
+    ScoreInput = score_input(_request_model)
 
 
 def load_served_model(config: ServingConfig) -> ServedModel:
@@ -119,12 +155,14 @@ def load_served_model(config: ServingConfig) -> ServedModel:
     logging={"access": {"enabled": False}},
     tracing={
         "sample_rate": 0.0,
-        "excluded_urls": ["/score", "/model", "/openapi.json", "/reload"],
+        "excluded_urls": ["/score", "/model", "/openapi.json", "/docs.json", "/reload"],
     },
 )
 @bentoml.asgi_app(endpoints, path="/")
 class LeadScoring:
     """Lead conversion scores for CRM integrations: POST /score, GET /model."""
+
+    api: ScoringAPI
 
     def __init__(self) -> None:
         from serving.app import ScoringAPI
@@ -142,18 +180,25 @@ class LeadScoring:
         # BentoML's logging config keeps other loggers at WARNING; the service reports at INFO.
         logging.getLogger("leadscore").setLevel(load_settings().log_level)
         redact_logs()
+        quiet_validation_tracebacks()
         try:
             served = load_served_model(config)
+            state = build_state(served, config)
+            if state.request_model.model_json_schema() != _request_model.model_json_schema():
+                raise ModelLoadError(
+                    "the request schema of /score was built before the workers started, from "
+                    "LEADSCORE_MODEL_DIR, and does not fit this model: serve a single-table "
+                    "model with `leadscore serve` (or set LEADSCORE_MODEL_DIR to a folder it "
+                    "prepared)"
+                )
             prediction_log = open_prediction_log(config)
         except (ModelLoadError, ConfigError) as exc:
             log.error("leadscore cannot start: %s", exc)
             failed_to_start()
             raise SystemExit(3) from None
-        api = ScoringAPI()
-        api.attach(
-            build_state(served, config), config, prediction_log, first_policy_check(served, config)
-        )
-        _workers["api"] = api
+        api = ScoringAPI(_stats)
+        api.attach(state, config, prediction_log, first_policy_check(served, config))
+        self.api = _workers["api"] = api
         mark_started()
         # Start-up objects (modules, the model) never die: keep the collector off them, so
         # collections only walk per-request garbage and stay short.
@@ -171,6 +216,11 @@ class LeadScoring:
             f" (@{card.alias})" if card.alias else "",
             time.perf_counter() - started,
         )
+
+    @bentoml.api(route="/score", output_spec=ScoreResponse)
+    async def score(self, request: ScoreInput, /) -> Response:
+        """Score leads: probability, percentile, tier, sub-scores and reasons."""
+        return await self.api.score(request)
 
     async def __is_ready__(self) -> bool:
         # Async: BentoML would otherwise run it in a thread on every probe.
@@ -197,5 +247,12 @@ def _fail_if_workers_gave_up(server_pid: int) -> None:
 # BentoML imports this module in the server process too, before it starts the workers.
 atexit.register(_fail_if_workers_gave_up, os.getpid())
 
-# The token also guards what BentoML serves itself (/docs.json, /schema.json, /metrics...).
-LeadScoring.add_asgi_middleware(TokenGate, token=_settings.api_token)  # type: ignore[attr-defined]
+# Before BentoML reads a request: the token (on every route but health, BentoML's own too), the
+# content type, the body limit and the requests in flight (serving/gate.py).
+LeadScoring.add_asgi_middleware(  # type: ignore[attr-defined]
+    RequestGate,
+    token=_settings.api_token,
+    max_body_bytes=_settings.max_body_bytes,
+    max_in_flight=_settings.max_in_flight,
+    stats=_stats,
+)

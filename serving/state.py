@@ -18,7 +18,8 @@ from serving.engine import ScoringEngine
 from serving.model_source import ServedModel
 from serving.openapi import build_openapi
 from serving.schemas import ScoreRequest
-from serving.table import TableEngine, table_lead_model, table_request_model
+from serving.table import TableEngine
+from serving.table_schema import table_lead_model, table_request_model
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,9 @@ def build_table_state(
         {"name": column, "group": "fit", "description": f"Table column ({kind})."}
         for column, kind in scorer.column_kinds().items()
     ]
-    request = table_request_model(table_lead_model(scorer))
+    request = table_request_model(
+        table_lead_model(scorer.input_columns, scorer.column_kinds(), scorer.id_column)
+    )
     return _state(served, config, engine, features, request)
 
 

@@ -1,4 +1,8 @@
-"""Counts and latencies of /score requests, logged as a summary now and then (never bodies)."""
+"""Counts and latencies of /score requests, logged as a summary now and then (never bodies).
+
+The request gate (`serving.gate`) records every /score request's status and latency; the
+endpoint adds the leads it scored.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,12 @@ import logging
 import time
 from collections import deque
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from serving.batching import MicroBatcher
+if TYPE_CHECKING:
+    from serving.batching import MicroBatcher
 
 log = logging.getLogger("leadscore.serving")
 
@@ -32,9 +38,8 @@ class RequestStats:
         self.since = time.monotonic()
         self.batcher: MicroBatcher | None = None
 
-    def record(self, status: int, leads: int, seconds: float) -> None:
+    def record(self, status: int, seconds: float) -> None:
         self.requests += 1
-        self.leads += leads
         if 400 <= status < 500:
             self.client_errors += 1
         elif status >= 500:

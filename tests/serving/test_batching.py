@@ -116,3 +116,12 @@ def test_table_models_are_told_apart_by_the_artifacts_format_name() -> None:
     from serving import model_source
 
     assert model_source.TABLE_FORMAT == models.artifacts.TABLE_FORMAT
+    assert model_source.FEATURIZER_FILE == models.artifacts.FEATURIZER_FILE
+    assert model_source.REFERENCE_FILE == models.artifacts.REFERENCE_FILE
+
+
+def test_table_column_kinds_are_named_as_the_featurizer_names_them() -> None:
+    import features.tabular
+    from serving import table_schema
+
+    assert table_schema.CATEGORY == features.tabular.CATEGORY

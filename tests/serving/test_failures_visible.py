@@ -19,13 +19,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from starlette.requests import Request
 
 from models.tiers import TierPolicy, assign_tier
 from ops.prediction_log import PredictionLog, sqlite_url
 from serving.app import ScoringAPI
 from serving.config import ServingConfig
 from serving.model_source import load_model_dir
+from serving.schemas import ScoreRequest
+from serving.score_input import ParsedBody, score_input
 from serving.state import build_state
 from tests.serving.conftest import Server, TrainedModel, free_port, start_server, stop_server
 from tests.serving.test_bad_requests import body, good_lead, post
@@ -116,23 +117,9 @@ def test_reload_says_when_the_registry_cannot_be_read(
         stop_server(server)
 
 
-def _request(payload: dict[str, Any]) -> Request:
-    content = json.dumps(payload).encode()
-    scope = {
-        "type": "http",
-        "method": "POST",
-        "path": "/score",
-        "query_string": b"",
-        "headers": [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(content)).encode()),
-        ],
-    }
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": content, "more_body": False}
-
-    return Request(scope, receive)
+def _request(payload: dict[str, Any]) -> ParsedBody:
+    """The body as BentoML hands it to the endpoint."""
+    return score_input(ScoreRequest).model_validate_json(json.dumps(payload).encode())
 
 
 def test_one_policy_per_request_even_when_it_switches_midway(
