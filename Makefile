@@ -75,7 +75,7 @@ bench-worlds: setup ## Train and score every named demo world against its exact 
 bench-scale: setup ## Train and score 50k, 200k and 1M-lead worlds, 1 process and local:2 (SCALE_LEADS)
 	$(RUN) python bench/bench_scale.py --leads $(SCALE_LEADS) --workdir .bench-scale --json .bench-scale/results.json
 
-bench-serve: setup ## Load-test the scoring service beside a typed @bentoml.api endpoint and `mlflow models serve`
+bench-serve: setup ## Load-test the scoring service (and `mlflow models serve`); BASELINE=<rev> serves that revision beside it
 	$(RUN) python bench/bench_serve.py --workdir .bench-serve --json .bench-serve/results.json
 
 mlflow-ui: setup ## Open the local MLflow store on http://$(HOST):5000

@@ -4,9 +4,10 @@ One run on 127.0.0.1: trains a demo model when the work folder has none, starts
 `leadscore serve` and `mlflow models serve` on the same registered model, and drives each with
 a bounded closed-loop load (C concurrent keep-alive clients for D seconds): one lead with 30
 activities (with and without reasons), 100 leads per request, and a long run that samples the
-service's memory. Beside `leadscore serve` (the Starlette app mounted in BentoML) it runs the
-same engine behind a typed `@bentoml.api` endpoint (bench/bento_api_service.py) and loads the
-two in turns (A B B A ...), so both see the same machine load; the ratios compare them. Load
+service's memory. With `--baseline REV` it also serves the same model with the code of git
+revision REV (unpacked from the repository into the work folder, run with this venv) and loads
+the two in turns (A B B A ...), so both see the same machine load: the ratios say whether a
+change moved a figure, on a machine too busy for the absolute figures to mean much. Load
 comes from wrk when it is installed (it costs the 2 cores least), otherwise from the asyncio
 client below. Figures go to stdout as a markdown table and, with --json, to a file (for
 docs/benchmarks.md).
@@ -116,7 +117,7 @@ def soak(
     return asyncio.run(both()), samples
 
 
-TYPED = "@bentoml.api"
+BASELINE = "baseline"
 # name, request body, leads per request (0: the 100-lead body's count)
 SCENARIOS = (
     ("one lead, reasons", "one", 1),
@@ -125,32 +126,34 @@ SCENARIOS = (
 )
 
 
-def start_typed_api(
-    env: dict[str, str], workers: int, tracking: str, scratch: Path
-) -> tuple[Any, int, float]:
-    """The typed @bentoml.api service on the same registered model (prepared as
-    `leadscore serve` prepares it), on a free port; (process, port, seconds to ready)."""
-    sys.path.insert(0, str(ROOT))
-    from serving.launch import ServeOptions, prepare
-
+def start_baseline(
+    revision: str, env: dict[str, str], workers: int, scratch: Path
+) -> tuple[Any, int, float, str]:
+    """`leadscore serve` of git revision `revision` on the same registered model, on a free
+    port; (process, port, seconds to ready, the commit)."""
+    commit = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--short", revision],
+        check=True, capture_output=True, text=True,
+    ).stdout.strip()  # fmt: skip
+    code = scratch / f"baseline-{commit}"
+    code.mkdir()
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", commit], check=True, capture_output=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(code)], input=archive, check=True)
     port = free_port()
-    options = ServeOptions(MODEL_URI, tracking, "127.0.0.1", port, workers)
-    model_dir = scratch / "typed-model"
-    prepare(options, model_dir)
     command = [
-        sys.executable, "-m", "bentoml", "serve", "bench.bento_api_service:LeadScoringTyped",
-        "--host", "127.0.0.1", "--port", str(port), "--working-dir", str(ROOT),
+        sys.executable, "-m", "cli.main", "serve", "--port", str(port),
+        "--workers", str(workers), "--model", MODEL_URI,
     ]  # fmt: skip
-    typed_env = {
-        **env,
-        "LEADSCORE_MODEL_DIR": str(model_dir),
-        "LEADSCORE_WORKERS": str(workers),
-        "BENTOML_DO_NOT_TRACK": "True",
-    }
     process, startup = start(
-        command, typed_env, f"http://127.0.0.1:{port}/readyz", scratch / "typed.log"
+        command,
+        {**env, "PYTHONPATH": str(code)},
+        f"http://127.0.0.1:{port}/readyz",
+        scratch / "baseline.log",
+        cwd=code,
     )
-    return process, port, startup
+    return process, port, startup, commit
 
 
 def markdown(results: list[LoadResult], extra: dict[str, Any]) -> str:
@@ -182,11 +185,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None, help="Write the figures here.")
     parser.add_argument("--skip-mlflow", action="store_true")
     parser.add_argument(
-        "--typed-repeats",
+        "--baseline",
+        default=None,
+        help="A git revision to serve beside this code, loaded in turns with it.",
+    )
+    parser.add_argument(
+        "--baseline-repeats",
         type=int,
         default=2,
-        help="Turns per server in the mounted app / @bentoml.api comparison (0: skip it); "
-        "--seconds is split between them.",
+        help="Turns per server when comparing with --baseline; --seconds is split between them.",
     )
     args = parser.parse_args(argv)
     tool = args.tool if args.tool != "auto" else ("wrk" if shutil.which("wrk") else "python")
@@ -224,16 +231,19 @@ def main(argv: list[str] | None = None) -> int:
     ]  # fmt: skip
     process, startup = start(command, env, f"http://127.0.0.1:{port}/readyz", scratch / "ls.log")
     extra["leadscore start-up to ready (s)"] = round(startup, 2)
-    typed = None
-    if args.typed_repeats > 0:
-        typed, typed_port, typed_startup = start_typed_api(env, args.workers, tracking, scratch)
-        extra["@bentoml.api start-up to ready (s)"] = round(typed_startup, 2)
+    baseline = None
+    if args.baseline:
+        baseline, baseline_port, baseline_startup, commit = start_baseline(
+            args.baseline, env, args.workers, scratch
+        )
+        extra["baseline commit"] = commit
+        extra["baseline start-up to ready (s)"] = round(baseline_startup, 2)
     try:
         for name, key, leads in SCENARIOS:
             body, n = bodies[key], (leads or bodies["n_leads"])
             # A short warm-up, so both workers have built their first batch.
             run_load(name, "leadscore", port, "/score", body, n, args.clients, 2, tool, scratch)
-            if typed is None:
+            if baseline is None:
                 result = run_load(
                     name, "leadscore", port, "/score", body, n, args.clients,
                     args.seconds, tool, scratch,
@@ -241,28 +251,30 @@ def main(argv: list[str] | None = None) -> int:
                 results.append(result)
                 print(asdict(result), flush=True)
                 continue
-            run_load(name, TYPED, typed_port, "/score", body, n, args.clients, 2, tool, scratch)
-            runs: dict[str, list[LoadResult]] = {"leadscore": [], TYPED: []}
-            for repeat in range(args.typed_repeats):
-                order = [("leadscore", port), (TYPED, typed_port)]
+            run_load(
+                name, BASELINE, baseline_port, "/score", body, n, args.clients, 2, tool, scratch
+            )
+            runs: dict[str, list[LoadResult]] = {"leadscore": [], BASELINE: []}
+            for repeat in range(args.baseline_repeats):
+                order = [("leadscore", port), (BASELINE, baseline_port)]
                 for server, server_port in order if repeat % 2 == 0 else order[::-1]:
                     result = run_load(
                         name, server, server_port, "/score", body, n, args.clients,
-                        args.seconds / args.typed_repeats, tool, scratch,
+                        args.seconds / args.baseline_repeats, tool, scratch,
                     )  # fmt: skip
                     runs[server].append(result)
                     print(asdict(result), flush=True)
-            mounted, api = combine(runs["leadscore"]), combine(runs[TYPED])
-            results += [mounted, api]
+            now, before = combine(runs["leadscore"]), combine(runs[BASELINE])
+            results += [now, before]
             comparison[name] = {
-                "mounted / @bentoml.api throughput": round(
-                    mounted.requests_per_s / max(api.requests_per_s, 1e-9), 2
+                "this / baseline throughput": round(
+                    now.requests_per_s / max(before.requests_per_s, 1e-9), 2
                 ),
-                "@bentoml.api / mounted p99": round(api.p99_ms / max(mounted.p99_ms, 1e-9), 2),
+                "this / baseline p99": round(now.p99_ms / max(before.p99_ms, 1e-9), 2),
             }
-        if typed is not None:
-            stop(typed)
-            typed = None
+        if baseline is not None:
+            stop(baseline)
+            baseline = None
         if args.soak_seconds > 0:
             before = tree_rss_mib(process.pid)
             result, samples = soak(
@@ -276,8 +288,8 @@ def main(argv: list[str] | None = None) -> int:
             extra["memory, max during soak (MiB)"] = round(float(np.max(samples)), 1)
     finally:
         stop(process)
-        if typed is not None:
-            stop(typed)
+        if baseline is not None:
+            stop(baseline)
 
     if not args.skip_mlflow:
         port = free_port()

@@ -181,11 +181,18 @@ def combine(runs: list[LoadResult]) -> LoadResult:
     )  # fmt: skip
 
 
-def start(command: list[str], env: dict[str, str], ready_url: str, log: Path) -> tuple[Any, float]:
+def start(
+    command: list[str], env: dict[str, str], ready_url: str, log: Path, cwd: Path | None = None
+) -> tuple[Any, float]:
     started = time.perf_counter()
     with log.open("wb") as out:
         process = subprocess.Popen(
-            command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            command,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=cwd,
         )
     deadline = started + 180
     while time.perf_counter() < deadline:
