@@ -7,7 +7,8 @@ activities (with and without reasons), 100 leads per request, and a long run tha
 service's memory. With `--baseline REV` it also serves the same model with the code of git
 revision REV (unpacked from the repository into the work folder, run with this venv) and loads
 the two in turns (A B B A ...), so both see the same machine load: the ratios say whether a
-change moved a figure, on a machine too busy for the absolute figures to mean much. Load
+change moved a figure, on a machine too busy for the absolute figures to mean much. It also
+measures each server's CPU time per request (one request at a time), which load hardly moves. Load
 comes from wrk when it is installed (it costs the 2 cores least), otherwise from the asyncio
 client below. Figures go to stdout as a markdown table and, with --json, to a file (for
 docs/benchmarks.md).
@@ -29,7 +30,16 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from http_load import LoadResult, combine, free_port, run_load, start, stop, tree_rss_mib
+from http_load import (
+    LoadResult,
+    combine,
+    cpu_ms_per_request,
+    free_port,
+    run_load,
+    start,
+    stop,
+    tree_rss_mib,
+)
 
 from models.registry import CHAMPION, DEFAULT_MODEL_NAME, alias_uri
 
@@ -266,11 +276,25 @@ def main(argv: list[str] | None = None) -> int:
                     print(asdict(result), flush=True)
             now, before = combine(runs["leadscore"]), combine(runs[BASELINE])
             results += [now, before]
+            cpu: dict[str, list[float]] = {"leadscore": [], BASELINE: []}
+            requests = max(200, 1_500 // n)
+            for repeat in range(args.baseline_repeats):
+                order = [("leadscore", process, port), (BASELINE, baseline, baseline_port)]
+                for server, server_process, server_port in (
+                    order if repeat % 2 == 0 else order[::-1]
+                ):
+                    cpu[server].append(
+                        cpu_ms_per_request(
+                            server_process.pid, server_port, "/score", body, requests
+                        )
+                    )
             comparison[name] = {
                 "this / baseline throughput": round(
                     now.requests_per_s / max(before.requests_per_s, 1e-9), 2
                 ),
                 "this / baseline p99": round(now.p99_ms / max(before.p99_ms, 1e-9), 2),
+                "CPU ms per request, this": round(float(np.mean(cpu["leadscore"])), 3),
+                "CPU ms per request, baseline": round(float(np.mean(cpu[BASELINE])), 3),
             }
         if baseline is not None:
             stop(baseline)

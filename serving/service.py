@@ -54,8 +54,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("leadscore.serving")
 
-# BentoML imports this module in its supervisor too; pandas, LightGBM and the endpoints' code
-# load in the workers only (see LeadScoring.__init__), which keeps start-up short.
+# BentoML imports this module in its supervisor too; the model, LightGBM and the endpoints' code
+# load in the workers only (see LeadScoring.__init__), which keeps start-up short. The request
+# schemas load here: BentoML needs the endpoint's input type when the class is defined.
 _workers: dict[str, ScoringAPI] = {}
 
 
@@ -115,8 +116,8 @@ def request_model(config: ServingConfig) -> type[BaseModel]:
         return ScoreRequest
     try:
         columns = table_columns(config.model_dir)
-    except (OSError, ValueError, KeyError, TypeError):
-        return ScoreRequest  # a folder that does not load: the worker says why
+    except Exception:  # a folder that does not load: the worker says why, naming the model
+        return ScoreRequest
     if columns is None:
         return ScoreRequest
     return table_request_model(table_lead_model(columns.names, columns.kinds, columns.id_column))
