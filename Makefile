@@ -76,7 +76,7 @@ bench-scale: setup ## Train and score 50k, 200k and 1M-lead worlds, 1 process an
 	$(RUN) python bench/bench_scale.py --leads $(SCALE_LEADS) --workdir .bench-scale --json .bench-scale/results.json
 
 bench-serve: setup ## Load-test the scoring service (and `mlflow models serve`); BASELINE=<rev> serves that revision beside it
-	$(RUN) python bench/bench_serve.py --workdir .bench-serve --json .bench-serve/results.json
+	$(RUN) python bench/bench_serve.py --workdir .bench-serve --json .bench-serve/results.json $(if $(BASELINE),--baseline $(BASELINE))
 
 mlflow-ui: setup ## Open the local MLflow store on http://$(HOST):5000
 	$(RUN) mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --host $(HOST) --port 5000

@@ -138,15 +138,16 @@ SCENARIOS = (
 
 def start_baseline(
     revision: str, env: dict[str, str], workers: int, scratch: Path
-) -> tuple[Any, int, float, str]:
+) -> tuple[Any, int, float, str, Path]:
     """`leadscore serve` of git revision `revision` on the same registered model, on a free
-    port; (process, port, seconds to ready, the commit)."""
+    port; (process, port, seconds to ready, the commit, the code's folder). The code is
+    unpacked into a temporary folder outside the checkout (linters and tests must not find
+    it); the caller removes it once the server has stopped."""
     commit = subprocess.run(
         ["git", "-C", str(ROOT), "rev-parse", "--short", revision],
         check=True, capture_output=True, text=True,
     ).stdout.strip()  # fmt: skip
-    code = scratch / f"baseline-{commit}"
-    code.mkdir()
+    code = Path(tempfile.mkdtemp(prefix=f"leadscore-baseline-{commit}-"))
     archive = subprocess.run(
         ["git", "-C", str(ROOT), "archive", commit], check=True, capture_output=True
     ).stdout
@@ -156,14 +157,18 @@ def start_baseline(
         sys.executable, "-m", "cli.main", "serve", "--port", str(port),
         "--workers", str(workers), "--model", MODEL_URI,
     ]  # fmt: skip
-    process, startup = start(
-        command,
-        {**env, "PYTHONPATH": str(code)},
-        f"http://127.0.0.1:{port}/readyz",
-        scratch / "baseline.log",
-        cwd=code,
-    )
-    return process, port, startup, commit
+    try:
+        process, startup = start(
+            command,
+            {**env, "PYTHONPATH": str(code)},
+            f"http://127.0.0.1:{port}/readyz",
+            scratch / "baseline.log",
+            cwd=code,
+        )
+    except Exception:
+        shutil.rmtree(code, ignore_errors=True)
+        raise
+    return process, port, startup, commit, code
 
 
 def markdown(results: list[LoadResult], extra: dict[str, Any]) -> str:
@@ -242,8 +247,9 @@ def main(argv: list[str] | None = None) -> int:
     process, startup = start(command, env, f"http://127.0.0.1:{port}/readyz", scratch / "ls.log")
     extra["leadscore start-up to ready (s)"] = round(startup, 2)
     baseline = None
+    baseline_code: Path | None = None
     if args.baseline:
-        baseline, baseline_port, baseline_startup, commit = start_baseline(
+        baseline, baseline_port, baseline_startup, commit, baseline_code = start_baseline(
             args.baseline, env, args.workers, scratch
         )
         extra["baseline commit"] = commit
@@ -274,8 +280,8 @@ def main(argv: list[str] | None = None) -> int:
                     )  # fmt: skip
                     runs[server].append(result)
                     print(asdict(result), flush=True)
-            now, before = combine(runs["leadscore"]), combine(runs[BASELINE])
-            results += [now, before]
+            ours, theirs = combine(runs["leadscore"]), combine(runs[BASELINE])
+            results += [ours, theirs]
             cpu: dict[str, list[float]] = {"leadscore": [], BASELINE: []}
             requests = max(200, 1_500 // n)
             for repeat in range(args.baseline_repeats):
@@ -290,9 +296,9 @@ def main(argv: list[str] | None = None) -> int:
                     )
             comparison[name] = {
                 "this / baseline throughput": round(
-                    now.requests_per_s / max(before.requests_per_s, 1e-9), 2
+                    ours.requests_per_s / max(theirs.requests_per_s, 1e-9), 2
                 ),
-                "this / baseline p99": round(now.p99_ms / max(before.p99_ms, 1e-9), 2),
+                "this / baseline p99": round(ours.p99_ms / max(theirs.p99_ms, 1e-9), 2),
                 "CPU ms per request, this": round(float(np.mean(cpu["leadscore"])), 3),
                 "CPU ms per request, baseline": round(float(np.mean(cpu[BASELINE])), 3),
             }
@@ -314,6 +320,8 @@ def main(argv: list[str] | None = None) -> int:
         stop(process)
         if baseline is not None:
             stop(baseline)
+        if baseline_code is not None:
+            shutil.rmtree(baseline_code, ignore_errors=True)
 
     if not args.skip_mlflow:
         port = free_port()

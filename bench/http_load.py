@@ -217,21 +217,8 @@ def stop(process: Any) -> None:
             process.wait(timeout=10)
 
 
-def tree_rss_mib(pid: int) -> float:
-    try:
-        root = psutil.Process(pid)
-        processes = [root, *root.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return float("nan")
-    total = 0
-    for p in processes:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            total += p.memory_info().rss
-    return total / 2**20
-
-
-def tree_cpu_seconds(pid: int) -> float:
-    """User and system CPU time of a process and its children so far."""
+def _tree_sum(pid: int, measure: Any) -> float:
+    """`measure(process)` summed over a process and its children (NaN when it is gone)."""
     try:
         root = psutil.Process(pid)
         processes = [root, *root.children(recursive=True)]
@@ -240,9 +227,17 @@ def tree_cpu_seconds(pid: int) -> float:
     total = 0.0
     for p in processes:
         with contextlib.suppress(psutil.NoSuchProcess):
-            times = p.cpu_times()
-            total += times.user + times.system
+            total += measure(p)
     return total
+
+
+def tree_rss_mib(pid: int) -> float:
+    return _tree_sum(pid, lambda p: p.memory_info().rss) / 2**20
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process and its children so far."""
+    return _tree_sum(pid, lambda p: sum(p.cpu_times()[:2]))
 
 
 def cpu_ms_per_request(pid: int, port: int, path: str, body: bytes, requests: int) -> float:

@@ -277,3 +277,20 @@ def test_serve_scores_a_posted_row(table_model: TableModel, tmp_path: Path) -> N
         unknown = client.post("/score", json={"leads": [{**record, "Tagz": "x"}]})
         assert unknown.status_code == 422
         assert "Tagz" in json.dumps(unknown.json())
+
+
+def test_plain_bentoml_serve_of_a_table_model_without_its_folder_says_why(
+    table_model: TableModel,
+) -> None:
+    """BentoML fixes the /score request type when the service class is defined: a table
+    model's comes from the folder `leadscore serve` prepares. Without it, no worker serves the
+    model under the export model's schema; each says why, and the server stops with 1."""
+    env = {**os.environ, **table_model.env, "LEADSCORE_MODEL_URI": CHAMPION_URI}
+    for name in ("LEADSCORE_API_TOKEN", "LEADSCORE_MODEL_DIR"):
+        env.pop(name, None)
+    command = [sys.executable, "-m", "bentoml", "serve", "serving.service:LeadScoring"]
+    command += ["--host", "127.0.0.1", "--port", str(free_port()), "--working-dir", str(ROOT)]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240, cwd=ROOT)
+    output = done.stdout + done.stderr
+    assert done.returncode == 1, output[-2000:]
+    assert "serve a single-table model with `leadscore serve`" in output
