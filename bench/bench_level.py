@@ -50,7 +50,7 @@ def measure(name: str, n_leads: int | None, seed: int | None = None) -> dict[str
     config = world_config(name, n_leads=n_leads, seed=seed)
     world = generate_demo_world(config)
     # The same draws again, for the journeys' outcomes past the cut-off (uncensored).
-    rng = np.random.default_rng(config.seed)
+    rng = config.random_stream()
     sampled = sample_leads(config, rng)
     covariates = lead_covariates(sampled.frame, config.params)
     journeys = simulate_journeys(

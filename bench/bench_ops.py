@@ -25,7 +25,6 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from common import Check, Context, Section, at_most
 
@@ -184,7 +183,7 @@ def capacity(ctx: Context, section: Section) -> None:
 def outcome_export(ctx: Context) -> tuple[Export, pd.Timestamp]:
     """The demo world exported a horizon (plus a day) after its cut-off: every outcome known."""
     config = ctx.config
-    rng = np.random.default_rng(config.seed)
+    rng = config.random_stream()
     sampled = sample_leads(config, rng)
     covariates = lead_covariates(sampled.frame, config.params)
     journeys = simulate_journeys(

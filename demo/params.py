@@ -183,6 +183,19 @@ class DemoConfig:
         """This config with another cut-off (tz-aware times are converted to naive UTC)."""
         return replace(self, as_of=utc_naive(as_of))
 
+    def random_stream(self) -> np.random.Generator:
+        """The generator every draw of this world comes from.
+
+        At the default cut-off it is seeded by `seed` alone. Another cut-off gets draws of its
+        own: the demo simulates a CRM as a whole, not lead by lead, so the same draws at a later
+        cut-off would be the same leads (attributes, journeys, outcomes) moved later in time, a
+        twin in a later export of every lead a model trained on the earlier one has seen. A
+        later export is therefore a new draw of the same buyer process: no lead in common.
+        """
+        if self.as_of == DEFAULT_AS_OF:
+            return np.random.default_rng(self.seed)
+        return np.random.default_rng([self.seed, self.as_of_seconds])
+
     @property
     def as_of_seconds(self) -> int:
         """The cut-off in seconds since the epoch."""

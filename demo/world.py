@@ -206,7 +206,7 @@ def bayes_won_probability(export: Export, lead_ids: pd.Series, config: DemoConfi
 
 def generate_demo_world(config: DemoConfig) -> DemoWorld:
     """Simulate `config.n_leads` buyer journeys; return the export at as_of and its exact truth."""
-    rng = np.random.default_rng(config.seed)
+    rng = config.random_stream()
     sampled = sample_leads(config, rng)
     covariates = lead_covariates(sampled.frame, config.params)
     as_of = config.as_of_seconds

@@ -56,6 +56,19 @@ def test_different_seed_gives_different_tables(small_world: DemoWorld) -> None:
     assert not small_world.export.leads["created_at"].equals(other.export.leads["created_at"])
 
 
+def test_a_later_cut_off_is_a_new_draw_not_the_same_leads_moved(small_world: DemoWorld) -> None:
+    # A model trained on the earlier export must not meet a twin of its training leads (same
+    # fields and journey, created 60 days later) among the later export's new leads.
+    later_by = pd.Timedelta(days=60)
+    later = generate_demo_world(SMALL.with_as_of(SMALL.as_of + later_by))
+    assert later.export.leads["created_at"].max() > SMALL.as_of
+    moved_back = set(later.export.leads["created_at"] - later_by)
+    twins = small_world.export.leads["created_at"].isin(moved_back)
+    assert twins.sum() <= 3  # chance coincidences of a second in 540 days, not a copy
+    same_as_of = generate_demo_world(SMALL.with_as_of(SMALL.as_of + later_by))
+    _assert_worlds_equal(later, same_as_of)  # still reproducible
+
+
 def test_with_as_of_converts_to_naive_utc() -> None:
     aware = pd.Timestamp("2026-03-01 02:00", tz="Europe/Berlin")
     config = SMALL.with_as_of(aware)

@@ -2,11 +2,11 @@
 
 The model is the session's small trained demo model (tests/conftest.py `trained`), registered
 under its own name in its own MLflow store (marketing_ops_support), so applying policies here
-never changes another test's. Its @challenger is a model of the same CRM exported 60 days later,
-registered and gated as training does (web_challenger); the gate keeps the champion. The
-prediction log holds the scores the champion gives the export's open leads 120 and 20 days
-before its cut-off (ops.replay): the export is the "later export" of those scores (the older
-ones have outcomes, the recent ones are censored).
+never changes another test's. Its @challenger is a worse recipe trained on the demo world
+exported 60 days later, registered and gated as training does (web_challenger); the gate keeps
+the champion. The prediction log holds the scores the champion gives the export's open leads
+120 and 20 days before its cut-off (ops.replay): the export is the "later export" of those
+scores (the older ones have outcomes, the recent ones are censored).
 """
 
 from __future__ import annotations
