@@ -247,9 +247,12 @@ def _parquet_pieces(
 
     for path in source.files:
         with source.fs.open(path, "rb") as handle:
-            names = set(pq.ParquetFile(handle).schema_arrow.names)
-            encoded = [n for n in dictionary if n in names]
-            parquet = pq.ParquetFile(handle, read_dictionary=encoded or None)
+            footer = pq.ParquetFile(handle)
+            encoded = [n for n in dictionary if n in set(footer.schema_arrow.names)]
+            # The footer read once: which columns to read as dictionaries needs its names.
+            parquet = pq.ParquetFile(
+                handle, metadata=footer.metadata, read_dictionary=encoded or None
+            )
             yield from parquet.iter_batches(batch_size=rows, columns=columns)
 
 
