@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -28,6 +27,7 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from models.registry import WINDOW_KIND_TAG
+from tests.processes import stop_process_group
 from tests.serving.conftest import free_port
 from training.gate import TABLE_ROWS
 from training.public_tables import X_EDUCATION
@@ -208,13 +208,7 @@ def _serving(table_model: TableModel, port: int, log_path: Path) -> Iterator[sub
     try:
         yield process
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
+        stop_process_group(process)
 
 
 def test_serve_scores_a_posted_row(table_model: TableModel, tmp_path: Path) -> None:

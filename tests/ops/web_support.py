@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ import httpx
 from demo.world import DemoWorld
 from ops.prediction_log import PredictionLog, sqlite_url
 from ops.replay import replay_scores
+from tests.processes import stop_process_group
 from training.pipeline import TrainingResult
 
 from .marketing_ops_support import RegisteredModel, registered_model
@@ -136,13 +136,7 @@ def start_ui(world: UiWorld, folder: Path, token: str | None = TOKEN) -> UiServe
 
 
 def stop_ui(server: UiServer) -> None:
-    if server.process.poll() is None:
-        os.killpg(server.process.pid, signal.SIGTERM)
-        try:
-            server.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.process.pid, signal.SIGKILL)
-            server.process.wait(timeout=10)
+    stop_process_group(server.process, grace_s=20)
 
 
 CLI_THRESHOLDS = re.compile(r"SQL threshold ([0-9.]+), MQL threshold ([0-9.]+)")
