@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+# Re-exported: the service imports it from features.instants, without pandas.
+from features.instants import utc_naive_datetime as utc_naive_datetime
 
 LEADS = "leads"
 ACTIVITIES = "activities"
@@ -61,9 +63,9 @@ def utc_naive(stamp: Any) -> pd.Timestamp:
     This is the implementation of the project's one time rule: a timestamp with an offset is
     converted to UTC and the offset dropped; one without an offset is UTC already.
     `utc_naive_column` and `utc_naive_ns` (a column) and `utc_naive_datetime` (one stdlib
-    datetime, for the service's request validation) are thin adapters applying the same rule
-    where pandas per value would be too slow; tests/features/test_contract.py checks that they
-    agree.
+    datetime, for the service's request validation; in `features.instants`) are thin adapters
+    applying the same rule where pandas per value would be too slow;
+    tests/features/test_contract.py checks that they agree.
     """
     ts = pd.Timestamp(stamp)
     if ts.tzinfo is not None:
@@ -99,18 +101,6 @@ def utc_naive_ns(values: pd.Series | np.ndarray) -> np.ndarray:
             return values.astype("datetime64[ns]").view(np.int64)
         values = pd.Series(values, dtype=object)
     return utc_naive_column(values).to_numpy(dtype="datetime64[ns]").view(np.int64)
-
-
-def utc_naive_datetime(value: datetime) -> datetime:
-    """`utc_naive` on one stdlib datetime, kept a datetime and without pandas.
-
-    Adapter for the service, which validates every request's timestamps with it (a tenth of
-    the time of building a pandas Timestamp).
-    """
-    offset = value.utcoffset()
-    if offset is None:
-        return value
-    return (value - offset).replace(tzinfo=None) if offset else value.replace(tzinfo=None)
 
 
 @dataclass(frozen=True)

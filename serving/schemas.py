@@ -25,7 +25,7 @@ from pydantic import (
 )
 from typing_extensions import TypedDict
 
-from features.contract import utc_naive_datetime
+from features.instants import utc_naive_datetime
 from models.registry import CHAMPION, DEFAULT_MODEL_NAME
 from serving.config import MAX_ACTIVITIES_PER_LEAD, MAX_LEADS_PER_REQUEST
 
