@@ -33,6 +33,7 @@ from features.catalogue import (
     CATEGORICAL_LEAD_COLUMNS,
     EXTRA_CATEGORY,
     VELOCITY_DAYS,
+    day_label,
     describe_features,
     extra_kind,
 )
@@ -50,7 +51,8 @@ from features.history import (
     prepare,
     prepare_rows,
 )
-from features.info import OTHER_ACTIVITY
+from features.info import INTENT_MIX, INTENT_PEAK, OTHER_ACTIVITY
+from features.intent import intent_infos, intent_values, learn_lifts
 from features.values import normalised_levels, numeric_values
 
 MISSING_LEVEL = "__missing__"
@@ -94,8 +96,70 @@ class LeadFeaturizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
             *(c for c, k in self.extra_columns_.items() if k == EXTRA_CATEGORY),
         ]
         levels = {c: self._learn_levels(frame_column(leads, c)) for c in categorical}
+        self.intent_lifts_: dict[str, float] | None = None
         self._describe(levels)
         return self
+
+    def fit_intent(
+        self,
+        X: pd.DataFrame,
+        y: np.ndarray,
+        sample_weight: np.ndarray | None,
+        rows: np.ndarray,
+    ) -> LeadFeaturizer:
+        """Learn each activity type's lift (`features.intent`) from the labelled `rows` of X,
+        this featurizer's own features; `transform` then adds the two intent features.
+
+        Labels come from the caller's fitting cohort only (point in time: X's features are).
+        """
+        check_is_fitted(self, "feature_names_out_")
+        if not self.share_half_lives_days:
+            raise ValueError("intent features need a share half-life (share_half_lives_days)")
+        recency = np.column_stack([X[r].to_numpy()[rows] for r, _ in self.intent_inputs()])
+        weight = None if sample_weight is None else sample_weight[rows]
+        lifts = learn_lifts(recency, y[rows], weight, self.intent_half_life())
+        types = [*self.activity_types_, OTHER_ACTIVITY]
+        self.intent_lifts_ = dict(zip(types, lifts.tolist(), strict=True))
+        self._describe(self._levels())
+        return self
+
+    def intent_frame(self, X: pd.DataFrame) -> pd.DataFrame:
+        """The intent features of X's rows, computed from X's own activity features: the same
+        function `transform` applies to its statistics."""
+        check_is_fitted(self, "intent_columns_")
+        inputs = self.intent_inputs()
+        peak, mix = intent_values(
+            np.column_stack([X[r].to_numpy() for r, _ in inputs]),
+            np.column_stack([X[s].to_numpy() for _, s in inputs]),
+            self.intent_columns_[2],
+            self.intent_half_life(),
+        )
+        names = self.numeric_features_[-2:]
+        return pd.DataFrame({names[0]: peak, names[1]: mix}, index=X.index)
+
+    def intent_half_life(self) -> float:
+        return float(self.share_half_lives_days[0])
+
+    def intent_inputs(self) -> list[tuple[str, str]]:
+        """Per type column (vocabulary, then other): its days-since-last and share features."""
+        half_life = self.intent_half_life()
+        by_type: dict[str | None, dict[str, str]] = {}
+        for name, info in self.feature_info_.items():
+            if info.kind == fi.DAYS_SINCE_LAST or (
+                info.kind == fi.SHARE and info.half_life_days == half_life
+            ):
+                by_type.setdefault(info.activity_type, {})[info.kind] = name
+        return [
+            (by_type[t][fi.DAYS_SINCE_LAST], by_type[t][fi.SHARE])
+            for t in (*self.activity_types_, OTHER_ACTIVITY)
+        ]
+
+    def _levels(self) -> dict[str, list[str]]:
+        return {
+            str(info.source_column): list(self.categories_[name])
+            for name, info in self.feature_info_.items()
+            if info.kind == fi.CATEGORY
+        }
 
     def _check_params(self) -> None:
         for name in ("windows_days", "half_lives_days"):
@@ -158,6 +222,9 @@ class LeadFeaturizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
             self.half_lives_days,
             self.share_half_lives_days,
         )
+        if self.intent_lifts_ is not None:
+            half_life = self.intent_half_life()
+            infos += intent_infos(half_life, day_label(half_life))
         self.feature_info_ = {i.name: i for i in infos}
         self.feature_names_out_ = [i.name for i in infos]
         self.categorical_features_ = [i.name for i in infos if i.categorical]
@@ -175,11 +242,7 @@ class LeadFeaturizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
         names (see docs/security.md).
         """
         check_is_fitted(self, "feature_names_out_")
-        levels = {
-            str(info.source_column): list(self.categories_[name])
-            for name, info in self.feature_info_.items()
-            if info.kind == fi.CATEGORY
-        }
+        levels = self._levels()
         return {
             "params": {
                 key: list(value) if isinstance(value, tuple | list) else value
@@ -188,6 +251,7 @@ class LeadFeaturizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
             "activity_types": list(self.activity_types_),
             "extra_columns": dict(self.extra_columns_),
             "levels": levels,
+            "intent_lifts": None if self.intent_lifts_ is None else dict(self.intent_lifts_),
         }
 
     @classmethod
@@ -199,6 +263,11 @@ class LeadFeaturizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
         featurizer.activity_types_ = [str(t) for t in state["activity_types"]]
         featurizer.extra_columns_ = {str(k): str(v) for k, v in state["extra_columns"].items()}
         levels = {str(k): [str(v) for v in values] for k, values in state["levels"].items()}
+        # Models stored before the intent features existed have none.
+        lifts = state.get("intent_lifts")
+        featurizer.intent_lifts_ = (
+            None if lifts is None else {str(k): float(v) for k, v in lifts.items()}
+        )
         featurizer._describe(levels)
         return featurizer
 
@@ -223,6 +292,8 @@ class LeadFeaturizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
         index = []
         for name in self.numeric_features_:
             info = self.feature_info_[name]
+            if info.kind in (INTENT_PEAK, INTENT_MIX):
+                continue
             if info.group == "engagement" and info.kind != fi.LEAD_AGE:
                 column = n_types if info.activity_type is None else type_column[info.activity_type]
                 by_half_life = info.kind in (fi.DECAYED_COUNT, fi.SHARE)
@@ -230,6 +301,17 @@ class LeadFeaturizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
                 index.append(layout[(info.kind, column, param)])
         # Activity features close the feature list: one gather fills them from the stats matrix.
         self.activity_columns_ = np.asarray(index, dtype=np.intp)
+        if self.intent_lifts_ is not None:
+            # The intent features come last, from each type column's recency and share.
+            columns = range(n_types)
+            share_half_life = self.intent_half_life()
+            self.intent_columns_ = (
+                np.array([layout[(fi.DAYS_SINCE_LAST, c, None)] for c in columns]),
+                np.array([layout[(fi.SHARE, c, share_half_life)] for c in columns]),
+                np.array([self.intent_lifts_[t] for t in (*self.activity_types_, OTHER_ACTIVITY)]),
+            )
+        elif hasattr(self, "intent_columns_"):
+            del self.intent_columns_
 
     # ----------------------------------------------------------- transform
     def set_output(self, *, transform: str | None = None) -> LeadFeaturizer:
@@ -315,10 +397,19 @@ class LeadFeaturizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
         # Categoricals come first in feature_names_out_ and activity features last, so the
         # numeric block is the lead's numbers and then one gather from the activity stats.
         block = np.empty((n_snaps, len(self.numeric_features_)), order="F")
-        n_lead_numeric = len(self.numeric_features_) - len(self.activity_columns_)
+        n_intent = 2 if self.intent_lifts_ is not None else 0
+        n_lead_numeric = len(self.numeric_features_) - len(self.activity_columns_) - n_intent
         for j, name in enumerate(self.numeric_features_[:n_lead_numeric]):
             block[:, j] = per_lead[name][data.snap_lead] if name in per_lead else dated[name]
-        block[:, n_lead_numeric:] = self._activity_stats(data).matrix[:, self.activity_columns_]
+        stats = self._activity_stats(data).matrix
+        n_activity = n_lead_numeric + len(self.activity_columns_)
+        block[:, n_lead_numeric:n_activity] = stats[:, self.activity_columns_]
+        if n_intent:
+            recency, share, lifts = self.intent_columns_
+            peak, mix = intent_values(
+                stats[:, recency], stats[:, share], lifts, self.intent_half_life()
+            )
+            block[:, n_activity], block[:, n_activity + 1] = peak, mix
         return codes, block
 
     def _category_codes(self, name: str, values: pd.Series | np.ndarray) -> np.ndarray:

@@ -23,6 +23,8 @@ DECAYED_COUNT = "decayed_count"  # sum of 0.5 ** (age_days / half_life_days)
 SHARE = "share"  # a type's decayed count over all activities' (half_life_days); 0 without any
 ACTIVE_DAYS = "active_days"  # distinct UTC calendar days with activity (window_days or all time)
 VELOCITY = "velocity"  # (r - q) / (r + q) of daily rates, last window vs the rest of reference
+INTENT_PEAK = "intent_peak"  # strongest learned lift of fresh activity (features.intent)
+INTENT_MIX = "intent_mix"  # learned lift of the recent activity mix (features.intent)
 
 # `activity_type` of the bucket that holds types outside the fitted vocabulary.
 OTHER_ACTIVITY = "__other__"

@@ -24,14 +24,19 @@ from features.info import (
     COUNT,
     DAYS_SINCE_LAST,
     DECAYED_COUNT,
+    INTENT_MIX,
+    INTENT_PEAK,
     OTHER_ACTIVITY,
     VELOCITY,
 )
+from features.intent import freshness
 
 ENGAGEMENT = "engagement"
 # Engagement over all activity types whose zero (or "never") is an absence: never a reason for
 # a higher score.
-ABSENCE_KINDS = frozenset({COUNT, ACTIVE_DAYS, DAYS_SINCE_LAST, DECAYED_COUNT})
+ABSENCE_KINDS = frozenset(
+    {COUNT, ACTIVE_DAYS, DAYS_SINCE_LAST, DECAYED_COUNT, INTENT_PEAK, INTENT_MIX}
+)
 # All-activity kinds handed on to the types, and the per-type kind whose values share it out.
 _PART_KIND = {
     COUNT: COUNT,
@@ -50,6 +55,11 @@ class Handover:
     type_keys: np.ndarray  # reason keys of the types
     type_columns: tuple[str, ...]  # per type, the feature with the same kind and window
     to_latest: bool  # the most recent type takes it all (days since the last activity)
+    # The pooled intent features (`features.intent`): each type's learned lift. With a
+    # half-life the strongest fresh type takes it all (the peak), else each type by the size
+    # of its lift x share (the mix).
+    lifts: np.ndarray | None = None
+    half_life_days: float | None = None
 
 
 @dataclass(frozen=True)
@@ -103,13 +113,19 @@ class ReasonIndex:
         for h in self.handovers:
             part = contrib[:, h.feature]
             values = np.column_stack([np.asarray(columns[c], dtype=float) for c in h.type_columns])
-            if h.to_latest:
-                recency = np.where(np.isnan(values), np.inf, values)
-                has = np.isfinite(recency).any(axis=1)
+            if h.to_latest or h.half_life_days is not None:
+                if h.half_life_days is not None:
+                    assert h.lifts is not None
+                    strength = freshness(values, h.half_life_days) * np.maximum(h.lifts, 0.0)
+                else:
+                    strength = -np.where(np.isnan(values), np.inf, values)
+                has = (strength > (0.0 if h.half_life_days is not None else -np.inf)).any(axis=1)
                 share = np.zeros_like(values)
-                share[np.flatnonzero(has), recency[has].argmin(axis=1)] = 1.0
+                share[np.flatnonzero(has), strength[has].argmax(axis=1)] = 1.0
             else:
                 values = np.where(np.isnan(values), 0.0, np.maximum(values, 0.0))
+                if h.lifts is not None:
+                    values = np.abs(values * h.lifts)
                 total = values.sum(axis=1)
                 has = total > 0
                 share = np.divide(
@@ -130,6 +146,9 @@ def _handovers(featurizer: LeadFeaturizer, position: Mapping[str, int]) -> tuple
     out = []
     for i, info in enumerate(infos):
         if info.group != ENGAGEMENT or info.activity_type is not None:
+            continue
+        if info.kind in (INTENT_PEAK, INTENT_MIX):
+            out.append(_intent_handover(featurizer, position, i, info.name, info.kind))
             continue
         part_kind = _PART_KIND.get(info.kind)
         if part_kind is None:
@@ -155,6 +174,25 @@ def _handovers(featurizer: LeadFeaturizer, position: Mapping[str, int]) -> tuple
             )
         )
     return tuple(out)
+
+
+def _intent_handover(
+    featurizer: LeadFeaturizer, position: Mapping[str, int], feature: int, name: str, kind: str
+) -> Handover:
+    """The intent feature's contribution goes to the types behind it (`Handover.lifts`)."""
+    lifts = featurizer.intent_lifts_ or {}
+    types = [*featurizer.activity_types_, OTHER_ACTIVITY]
+    recency_share = featurizer.intent_inputs()
+    column = 0 if kind == INTENT_PEAK else 1
+    return Handover(
+        feature=feature,
+        key=position[f"feature:{name}"],
+        type_keys=np.array([position[f"activity:{t}"] for t in types], dtype=np.int64),
+        type_columns=tuple(pair[column] for pair in recency_share),
+        to_latest=False,
+        lifts=np.array([lifts[t] for t in types]),
+        half_life_days=featurizer.intent_half_life() if kind == INTENT_PEAK else None,
+    )
 
 
 def typical_reasons(

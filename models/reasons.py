@@ -13,6 +13,8 @@ from features.info import (
     COUNT,
     DAYS_SINCE_LAST,
     DECAYED_COUNT,
+    INTENT_MIX,
+    INTENT_PEAK,
     OTHER_ACTIVITY,
     VELOCITY,
 )
@@ -124,6 +126,10 @@ def describe_engagement(kind: str, window_days: float | None, value: float) -> s
         if math.isnan(value) or abs(value) < 0.05:
             return "Steady activity"
         return "Activity picking up lately" if value > 0 else "Activity slowing down lately"
+    if kind in (INTENT_PEAK, INTENT_MIX):
+        # Only leads without a fresh activity of a buying kind keep this reason (a lead's
+        # activity is handed on to its types, models/reason_index.py).
+        return "No buying signal lately"
     n = 0 if math.isnan(value) else value
     if kind == ACTIVE_DAYS:
         return f"Active on {int(n)} day{'s' if int(n) != 1 else ''}{within}"

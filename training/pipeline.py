@@ -28,6 +28,7 @@ from models.scorer import LeadScorer, ReferenceScores, group_contributions, plan
 from models.tiers import TierPolicy
 from training.calibration_set import calibration_set, fold_count, level_on_newest
 from training.evaluate import ModelEvaluation, evaluate_predictions, evaluate_segments
+from training.intent import add_intent_features
 from training.labels import (
     SnapshotScheme,
     SplitConfig,
@@ -270,6 +271,10 @@ def train(
     )
     log.info("building features of %s snapshots", f"{len(table):,}")
     X = transform_partitioned(featurizer, history, map_partitions=map_partitions)
+    every_row = np.ones(len(X), dtype=bool)
+    w_all = rows.weights(every_row)
+    train_rows = np.flatnonzero(train_mask)
+    X = add_intent_features(featurizer, X, y, w_all, train_rows)
     give_back()  # each stage's freed blocks go back before the next stage allocates
     _done(timings, "features_s", clock)
 
@@ -277,9 +282,6 @@ def train(
     # Fits read their rows of X by position: no copy of the fitting rows' features. The
     # baselines first: the logistic one's design (sklearn stacks its parts into one more
     # copy) is this stage's largest allocation, best made before LightGBM's state exists.
-    every_row = np.ones(len(X), dtype=bool)
-    w_all = rows.weights(every_row)
-    train_rows = np.flatnonzero(train_mask)
     categorical = list(featurizer.categorical_features_)
     numeric = [c for c in X.columns if c not in categorical]
     # The baselines learn from the same rows as the model they are compared with (the
@@ -356,6 +358,7 @@ def train(
         del X
         log.info("refit on every cohort: building features again with its vocabulary")
         X = transform_partitioned(featurizer, history, map_partitions=map_partitions)
+        X = add_intent_features(featurizer, X, y, w_all, np.flatnonzero(fit_mask))
         give_back()
         log.info("refit on every cohort: fitting the conversion model")
         model = ConversionModel(random_state=config.seed, **config.model).fit(

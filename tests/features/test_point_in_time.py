@@ -26,6 +26,7 @@ SETTINGS = settings(max_examples=60, deadline=None)
 class World:
     history: LeadHistory
     featurizer: LeadFeaturizer
+    labels: np.ndarray  # of the snapshots, that the intent lifts were learned from
 
 
 def _frames(
@@ -96,7 +97,11 @@ def worlds(draw: st.DrawFn) -> Drawn:
     snaps = [(i, created[i] + draw(minute)) for i in snap_leads]
     base = _frames(created, attrs, acts, snaps)
     featurizer = LeadFeaturizer(min_activity_count=2, min_category_count=1).fit(base)
-    return World(base, featurizer), acts, snaps
+    # With learned lifts (labels drawn), so the pooled intent features are checked too.
+    labels = draw(st.lists(st.integers(0, 1), min_size=len(snaps), max_size=len(snaps)))
+    rows = np.arange(len(snaps))
+    featurizer.fit_intent(featurizer.transform(base), np.array(labels), None, rows)
+    return World(base, featurizer, np.array(labels)), acts, snaps
 
 
 def _rebuild(world: World, acts: list[tuple[int, int, str]]) -> LeadHistory:
@@ -168,9 +173,15 @@ def test_shuffling_input_rows_changes_nothing(data: Drawn, seed: int) -> None:
         h.snapshots.iloc[order],
     )
     refit = LeadFeaturizer(min_activity_count=2, min_category_count=1).fit(shuffled)
+    rows = np.arange(len(order))
+    refit.fit_intent(refit.transform(shuffled), world.labels[order], None, rows)
     assert refit.feature_names_out_ == world.featurizer.feature_names_out_
     expected = world.featurizer.transform(h).iloc[order].reset_index(drop=True)
-    pd.testing.assert_frame_equal(refit.transform(shuffled), expected, check_exact=True)
+    got = refit.transform(shuffled)
+    # The lifts are sums over the rows: their order moves only the last bits.
+    pooled = [n for n in got.columns if "__intent_" in n]
+    pd.testing.assert_frame_equal(got.drop(columns=pooled), expected.drop(columns=pooled))
+    np.testing.assert_allclose(got[pooled], expected[pooled], rtol=1e-12, atol=1e-15)
 
 
 @SETTINGS
@@ -189,8 +200,22 @@ def test_lead_alone_equals_lead_in_batch(data: Drawn, pick: st.DataObject) -> No
     _assert_rows_equal(world.featurizer.transform(alone), batch.iloc[[k]], [0])
 
 
-def _reference(info: FeatureInfo, before: list[tuple[float, str, int]], vocab: list[str]) -> float:
+def _reference(
+    info: FeatureInfo,
+    before: list[tuple[float, str, int]],
+    vocab: list[str],
+    lifts: dict[str, float],
+) -> float:
     """A feature by brute force from (age in days, type, calendar day) of earlier activities."""
+    if info.kind in (fi.INTENT_PEAK, fi.INTENT_MIX):
+        assert info.half_life_days is not None
+        h = info.half_life_days
+        lift = [lifts[a[1] if a[1] in vocab else fi.OTHER_ACTIVITY] for a in before]
+        fresh = [0.5 ** (a[0] / h) for a in before]
+        if info.kind == fi.INTENT_PEAK:
+            return max((max(v, 0.0) * f for v, f in zip(lift, fresh, strict=True)), default=0.0)
+        total = sum(fresh)
+        return sum(v * f for v, f in zip(lift, fresh, strict=True)) / total if total else 0.0
     if info.activity_type is None:
         chosen = before
     elif info.activity_type == fi.OTHER_ACTIVITY:
@@ -235,7 +260,9 @@ def test_activity_features_match_brute_force(data: Drawn) -> None:
         for name, info in featurizer.feature_info_.items():
             if info.group != "engagement" or info.kind == fi.LEAD_AGE:
                 continue
-            expected = _reference(info, before, featurizer.activity_types_)
+            lifts = featurizer.intent_lifts_
+            assert lifts is not None
+            expected = _reference(info, before, featurizer.activity_types_, lifts)
             got = out[name].iloc[k]
             if np.isnan(expected):
                 assert np.isnan(got), name
