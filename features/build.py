@@ -68,6 +68,7 @@ class LeadFeaturizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
         windows_days: Sequence[float] = (7, 30, 90),
         half_lives_days: Sequence[float] = (3, 14, 60),
         share_half_lives_days: Sequence[float] = (3,),
+        intent_half_life_days: float | None = 3.0,
         min_activity_count: int = 20,
         min_category_count: int = 20,
         max_category_levels: int = 50,
@@ -76,6 +77,7 @@ class LeadFeaturizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
         self.windows_days = windows_days
         self.half_lives_days = half_lives_days
         self.share_half_lives_days = share_half_lives_days
+        self.intent_half_life_days = intent_half_life_days
         self.min_activity_count = min_activity_count
         self.min_category_count = min_category_count
         self.max_category_levels = max_category_levels
@@ -113,9 +115,9 @@ class LeadFeaturizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
         Labels come from the caller's fitting cohort only (point in time: X's features are).
         """
         check_is_fitted(self, "feature_names_out_")
-        if not self.share_half_lives_days:
-            raise ValueError("intent features need a share half-life (share_half_lives_days)")
-        recency = np.column_stack([X[r].to_numpy()[rows] for r, _ in self.intent_inputs()])
+        if self.intent_half_life_days is None:
+            raise ValueError("intent features need intent_half_life_days")
+        recency = np.column_stack([X[r].to_numpy()[rows] for r, _ in self.intent_inputs()[0]])
         weight = None if sample_weight is None else sample_weight[rows]
         lifts = learn_lifts(recency, y[rows], weight, self.intent_half_life())
         types = [*self.activity_types_, OTHER_ACTIVITY]
@@ -127,32 +129,34 @@ class LeadFeaturizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
         """The intent features of X's rows, computed from X's own activity features: the same
         function `transform` applies to its statistics."""
         check_is_fitted(self, "intent_columns_")
-        inputs = self.intent_inputs()
+        inputs, decayed_all = self.intent_inputs()
         peak, mix = intent_values(
             np.column_stack([X[r].to_numpy() for r, _ in inputs]),
-            np.column_stack([X[s].to_numpy() for _, s in inputs]),
-            self.intent_columns_[2],
+            np.column_stack([X[d].to_numpy() for _, d in inputs]),
+            X[decayed_all].to_numpy(),
+            self.intent_columns_[3],
             self.intent_half_life(),
         )
         names = self.numeric_features_[-2:]
         return pd.DataFrame({names[0]: peak, names[1]: mix}, index=X.index)
 
     def intent_half_life(self) -> float:
-        return float(self.share_half_lives_days[0])
+        assert self.intent_half_life_days is not None
+        return float(self.intent_half_life_days)
 
-    def intent_inputs(self) -> list[tuple[str, str]]:
-        """Per type column (vocabulary, then other): its days-since-last and share features."""
+    def intent_inputs(self) -> tuple[list[tuple[str, str]], str]:
+        """Per type column (vocabulary, then other): its days-since-last and decayed-count
+        features at the intent half-life; and all activities' decayed count."""
         half_life = self.intent_half_life()
         by_type: dict[str | None, dict[str, str]] = {}
         for name, info in self.feature_info_.items():
             if info.kind == fi.DAYS_SINCE_LAST or (
-                info.kind == fi.SHARE and info.half_life_days == half_life
+                info.kind == fi.DECAYED_COUNT and info.half_life_days == half_life
             ):
                 by_type.setdefault(info.activity_type, {})[info.kind] = name
-        return [
-            (by_type[t][fi.DAYS_SINCE_LAST], by_type[t][fi.SHARE])
-            for t in (*self.activity_types_, OTHER_ACTIVITY)
-        ]
+        types = (*self.activity_types_, OTHER_ACTIVITY)
+        pairs = [(by_type[t][fi.DAYS_SINCE_LAST], by_type[t][fi.DECAYED_COUNT]) for t in types]
+        return pairs, by_type[None][fi.DECAYED_COUNT]
 
     def _levels(self) -> dict[str, list[str]]:
         return {
@@ -166,12 +170,14 @@ class LeadFeaturizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
             values = getattr(self, name)
             if not len(values) or any(not np.isfinite(v) or v <= 0 for v in values):
                 raise ValueError(f"{name} must be positive numbers, got {values!r}")
-        unknown = set(map(float, self.share_half_lives_days)) - set(
+        intent = () if self.intent_half_life_days is None else (self.intent_half_life_days,)
+        unknown = set(map(float, [*self.share_half_lives_days, *intent])) - set(
             map(float, self.half_lives_days)
         )
         if unknown:
             raise ValueError(
-                f"share_half_lives_days must be among half_lives_days, not {sorted(unknown)}"
+                "share_half_lives_days and intent_half_life_days must be among "
+                f"half_lives_days, not {sorted(unknown)}"
             )
         for name in (
             "min_activity_count",
@@ -304,10 +310,11 @@ class LeadFeaturizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
         if self.intent_lifts_ is not None:
             # The intent features come last, from each type column's recency and share.
             columns = range(n_types)
-            share_half_life = self.intent_half_life()
+            half_life = self.intent_half_life()
             self.intent_columns_ = (
                 np.array([layout[(fi.DAYS_SINCE_LAST, c, None)] for c in columns]),
-                np.array([layout[(fi.SHARE, c, share_half_life)] for c in columns]),
+                np.array([layout[(fi.DECAYED_COUNT, c, half_life)] for c in columns]),
+                layout[(fi.DECAYED_COUNT, n_types, half_life)],
                 np.array([self.intent_lifts_[t] for t in (*self.activity_types_, OTHER_ACTIVITY)]),
             )
         elif hasattr(self, "intent_columns_"):
@@ -405,10 +412,11 @@ class LeadFeaturizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
         n_activity = n_lead_numeric + len(self.activity_columns_)
         block[:, n_lead_numeric:n_activity] = stats[:, self.activity_columns_]
         if n_intent:
-            recency, share, lifts = self.intent_columns_
+            recency, decayed, decayed_all, lifts = self.intent_columns_
             peak, mix = intent_values(
-                stats[:, recency], stats[:, share], lifts, self.intent_half_life()
-            )
+                stats[:, recency], stats[:, decayed], stats[:, decayed_all], lifts,
+                self.intent_half_life(),
+            )  # fmt: skip
             block[:, n_activity], block[:, n_activity + 1] = peak, mix
         return codes, block
 

@@ -9,9 +9,9 @@ here pool the types, so every type's fresh activity supports one reading:
 - ``act__any__intent_peak_hl<h>d``: the strongest fresh activity, max over types of
   ``lift(type) x 0.5 ** (days since its last one / h)`` (types with a positive lift only);
 - ``act__any__intent_mix_hl<h>d``: the lift of the lead's recent activity mix, the sum over
-  types of ``lift(type) x share(type)`` (`features.activity`: its part of the recent activity,
-  the same half-life). A lone fresh demo request has the demo request's lift; the same request
-  amid twenty visits about the visits'.
+  types of ``lift(type) x share(type)``, a type's share being its part of the lead's activity
+  decayed with the same half-life. A lone fresh demo request has the demo request's lift; the
+  same request amid twenty visits about the visits'.
 
 `lift(type)` is learned point in time from labelled training rows and never from an activity's
 name (worlds rename their types): the log of the won rate of rows that did that type lately
@@ -66,12 +66,20 @@ def learn_lifts(
 
 
 def intent_values(
-    days_since_last: np.ndarray, share: np.ndarray, lifts: np.ndarray, half_life_days: float
+    days_since_last: np.ndarray,
+    decayed: np.ndarray,
+    decayed_all: np.ndarray,
+    lifts: np.ndarray,
+    half_life_days: float,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The peak and the mix (module docstring) of each row; both 0 without activity."""
+    """The peak and the mix (module docstring) of each row, from each type's days since its
+    last one and decayed count (and all activities' decayed count) at the half-life; both 0
+    without activity."""
     positive = np.maximum(lifts, 0.0)
     peak = (freshness(days_since_last, half_life_days) * positive).max(axis=1, initial=0.0)
-    mix = np.asarray(share, dtype=np.float64) @ lifts
+    total = np.asarray(decayed_all, dtype=np.float64)
+    weighted = np.asarray(decayed, dtype=np.float64) @ lifts
+    mix = np.divide(weighted, total, out=np.zeros_like(total), where=total > 0)
     return peak, mix
 
 

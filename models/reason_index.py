@@ -182,13 +182,13 @@ def _intent_handover(
     """The intent feature's contribution goes to the types behind it (`Handover.lifts`)."""
     lifts = featurizer.intent_lifts_ or {}
     types = [*featurizer.activity_types_, OTHER_ACTIVITY]
-    recency_share = featurizer.intent_inputs()
+    recency_decayed, _ = featurizer.intent_inputs()
     column = 0 if kind == INTENT_PEAK else 1
     return Handover(
         feature=feature,
         key=position[f"feature:{name}"],
         type_keys=np.array([position[f"activity:{t}"] for t in types], dtype=np.int64),
-        type_columns=tuple(pair[column] for pair in recency_share),
+        type_columns=tuple(pair[column] for pair in recency_decayed),
         to_latest=False,
         lifts=np.array([lifts[t] for t in types]),
         half_life_days=featurizer.intent_half_life() if kind == INTENT_PEAK else None,
