@@ -10,9 +10,11 @@ import pytest
 from demo.injection import injected_truth, injection_sample
 from demo.params import DemoConfig
 from demo.world import DemoWorld
+from features.build import LeadFeaturizer
 from features.history import LeadHistory
 from models.reasons import activity_phrase
 from models.scorer import LeadScorer
+from training.labels import TrainingExamples
 from training.pipeline import TrainingResult
 
 # The conftest world (6,000 leads, seed 1): its config, to recompute the truth.
@@ -63,3 +65,44 @@ def test_no_absence_is_a_positive_reason(injected: pd.DataFrame) -> None:
     for reasons in injected["positives"]:
         for text in reasons:
             assert not text.startswith(("0 activities", "Active on 0 days", "No activity"))
+
+
+def _lifts(world: DemoWorld, examples: TrainingExamples, names: dict[str, str]) -> dict[str, float]:
+    """Lifts learned as a training run learns them (periodic and activity snapshots of the
+    train cohort), on the world's export with its activity types renamed by `names`."""
+    rows = pd.concat([examples.cohort("train"), examples.activity_snapshots], ignore_index=True)
+    rows = rows[rows["cohort"] == "train"].reset_index(drop=True)
+    activities = world.export.activities.assign(
+        activity_type=world.export.activities["activity_type"].map(names)
+    )
+    history = LeadHistory(world.export.leads, activities, rows[["lead_id", "as_of"]])
+    featurizer = LeadFeaturizer().fit(history)
+    X = featurizer.transform(history)
+    featurizer.fit_intent(X, rows["label"].to_numpy(), None, np.arange(len(rows)))
+    assert featurizer.intent_lifts_ is not None
+    back = {new: old for old, new in names.items()}
+    return {back.get(t, t): v for t, v in featurizer.intent_lifts_.items()}
+
+
+def test_intent_lifts_find_the_hand_raises_by_their_outcomes_not_their_names(
+    small_world: DemoWorld, trained: TrainingResult
+) -> None:
+    types = sorted(small_world.export.activities["activity_type"].unique())
+    lifts = _lifts(small_world, trained.examples, {t: t for t in types})
+    # The pooled intent features rank a lead's fresh activity by these lifts: the hand-raises
+    # must lead, a job seeker's careers page must read against buying.
+    ranked = sorted(lifts, key=lambda t: -lifts[t])
+    assert set(ranked[:2]) == {"demo_request", "contact_sales"}, lifts
+    assert lifts["careers_page_view"] < 0, lifts
+    # Worlds rename their types (custom_crm): opaque names learn the same lifts.
+    opaque = {t: f"Activity {i:02d}" for i, t in enumerate(reversed(types))}
+    renamed = _lifts(small_world, trained.examples, opaque)
+    assert renamed == pytest.approx(lifts, rel=1e-9, abs=1e-12)
+    # The served model learned its lifts the same way, and reads the pooled features.
+    served = trained.scorer.featurizer
+    assert served.intent_lifts_ is not None
+    assert max(served.intent_lifts_, key=served.intent_lifts_.__getitem__) in {
+        "demo_request",
+        "contact_sales",
+    }
+    assert any("__intent_" in name for name in served.feature_names_out_)
