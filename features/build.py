@@ -52,7 +52,8 @@ from features.history import (
     prepare_rows,
 )
 from features.info import INTENT_MIX, INTENT_PEAK, OTHER_ACTIVITY
-from features.intent import intent_infos, intent_values, learn_lifts
+from features.intent import intent_infos
+from features.intent_features import IntentFeatures
 from features.values import normalised_levels, numeric_values
 
 MISSING_LEVEL = "__missing__"
@@ -60,7 +61,7 @@ OTHER_LEVEL = "__other__"
 
 
 # Output is already a DataFrame: opting out of set_output wrapping saves ~0.1 ms per call.
-class LeadFeaturizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):  # type: ignore[call-arg]
+class LeadFeaturizer(IntentFeatures, TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):  # type: ignore[call-arg]
     """Point-in-time features of leads at their snapshot times (see the module docstring)."""
 
     def __init__(
@@ -101,62 +102,6 @@ class LeadFeaturizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
         self.intent_lifts_: dict[str, float] | None = None
         self._describe(levels)
         return self
-
-    def fit_intent(
-        self,
-        X: pd.DataFrame,
-        y: np.ndarray,
-        sample_weight: np.ndarray | None,
-        rows: np.ndarray,
-    ) -> LeadFeaturizer:
-        """Learn each activity type's lift (`features.intent`) from the labelled `rows` of X,
-        this featurizer's own features; `transform` then adds the two intent features.
-
-        Labels come from the caller's fitting cohort only (point in time: X's features are).
-        """
-        check_is_fitted(self, "feature_names_out_")
-        if self.intent_half_life_days is None:
-            raise ValueError("intent features need intent_half_life_days")
-        recency = np.column_stack([X[r].to_numpy()[rows] for r, _ in self.intent_inputs()[0]])
-        weight = None if sample_weight is None else sample_weight[rows]
-        lifts = learn_lifts(recency, y[rows], weight, self.intent_half_life())
-        types = [*self.activity_types_, OTHER_ACTIVITY]
-        self.intent_lifts_ = dict(zip(types, lifts.tolist(), strict=True))
-        self._describe(self._levels())
-        return self
-
-    def intent_frame(self, X: pd.DataFrame) -> pd.DataFrame:
-        """The intent features of X's rows, computed from X's own activity features: the same
-        function `transform` applies to its statistics."""
-        check_is_fitted(self, "intent_columns_")
-        inputs, decayed_all = self.intent_inputs()
-        peak, mix = intent_values(
-            np.column_stack([X[r].to_numpy() for r, _ in inputs]),
-            np.column_stack([X[d].to_numpy() for _, d in inputs]),
-            X[decayed_all].to_numpy(),
-            self.intent_columns_[3],
-            self.intent_half_life(),
-        )
-        names = self.numeric_features_[-2:]
-        return pd.DataFrame({names[0]: peak, names[1]: mix}, index=X.index)
-
-    def intent_half_life(self) -> float:
-        assert self.intent_half_life_days is not None
-        return float(self.intent_half_life_days)
-
-    def intent_inputs(self) -> tuple[list[tuple[str, str]], str]:
-        """Per type column (vocabulary, then other): its days-since-last and decayed-count
-        features at the intent half-life; and all activities' decayed count."""
-        half_life = self.intent_half_life()
-        by_type: dict[str | None, dict[str, str]] = {}
-        for name, info in self.feature_info_.items():
-            if info.kind == fi.DAYS_SINCE_LAST or (
-                info.kind == fi.DECAYED_COUNT and info.half_life_days == half_life
-            ):
-                by_type.setdefault(info.activity_type, {})[info.kind] = name
-        types = (*self.activity_types_, OTHER_ACTIVITY)
-        pairs = [(by_type[t][fi.DAYS_SINCE_LAST], by_type[t][fi.DECAYED_COUNT]) for t in types]
-        return pairs, by_type[None][fi.DECAYED_COUNT]
 
     def _levels(self) -> dict[str, list[str]]:
         return {
@@ -307,18 +252,7 @@ class LeadFeaturizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
                 index.append(layout[(info.kind, column, param)])
         # Activity features close the feature list: one gather fills them from the stats matrix.
         self.activity_columns_ = np.asarray(index, dtype=np.intp)
-        if self.intent_lifts_ is not None:
-            # The intent features come last, from each type column's recency and share.
-            columns = range(n_types)
-            half_life = self.intent_half_life()
-            self.intent_columns_ = (
-                np.array([layout[(fi.DAYS_SINCE_LAST, c, None)] for c in columns]),
-                np.array([layout[(fi.DECAYED_COUNT, c, half_life)] for c in columns]),
-                layout[(fi.DECAYED_COUNT, n_types, half_life)],
-                np.array([self.intent_lifts_[t] for t in (*self.activity_types_, OTHER_ACTIVITY)]),
-            )
-        elif hasattr(self, "intent_columns_"):
-            del self.intent_columns_
+        self._plan_intent(layout, n_types)
 
     # ----------------------------------------------------------- transform
     def set_output(self, *, transform: str | None = None) -> LeadFeaturizer:
@@ -412,12 +346,7 @@ class LeadFeaturizer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
         n_activity = n_lead_numeric + len(self.activity_columns_)
         block[:, n_lead_numeric:n_activity] = stats[:, self.activity_columns_]
         if n_intent:
-            recency, decayed, decayed_all, lifts = self.intent_columns_
-            peak, mix = intent_values(
-                stats[:, recency], stats[:, decayed], stats[:, decayed_all], lifts,
-                self.intent_half_life(),
-            )  # fmt: skip
-            block[:, n_activity], block[:, n_activity + 1] = peak, mix
+            block[:, n_activity], block[:, n_activity + 1] = self._intent_from_stats(stats)
         return codes, block
 
     def _category_codes(self, name: str, values: pd.Series | np.ndarray) -> np.ndarray:
