@@ -328,7 +328,9 @@ def test_fitted_state_as_json_rebuilds_an_identical_featurizer() -> None:
 
 def test_a_state_stored_before_share_features_reads_without_them() -> None:
     batch = random_history(n_leads=40, n_activities=600, snapshots_per_lead=2, seed=3)
-    featurizer = LeadFeaturizer(min_activity_count=10, min_category_count=3).fit(batch)
+    featurizer = LeadFeaturizer(
+        min_activity_count=10, min_category_count=3, share_half_lives_days=(3,)
+    ).fit(batch)
     state = featurizer.fitted_state()
     assert any(name.endswith("__share_hl3d") for name in featurizer.feature_names_out_)
     del state["params"]["share_half_lives_days"]
@@ -337,6 +339,31 @@ def test_a_state_stored_before_share_features_reads_without_them() -> None:
     assert old.feature_names_out_ == kept
     pd.testing.assert_frame_equal(
         old.transform(batch), featurizer.transform(batch)[kept], check_exact=True
+    )
+
+
+def test_intent_lifts_are_stored_and_a_state_stored_before_them_reads_without_them() -> None:
+    import json
+
+    batch = random_history(n_leads=40, n_activities=600, snapshots_per_lead=2, seed=3)
+    featurizer = LeadFeaturizer(min_activity_count=10, min_category_count=3).fit(batch)
+    before = featurizer.transform(batch)
+    old_state = json.loads(json.dumps(featurizer.fitted_state()))
+    labels = np.arange(len(before)) % 3 == 0
+    featurizer.fit_intent(before, labels.astype(float), None, np.arange(len(before)))
+    after = featurizer.transform(batch)
+    pooled = ["act__any__intent_peak_hl3d", "act__any__intent_mix_hl3d"]
+    assert list(after.columns) == [*before.columns, *pooled]
+    # The training path appends them from the features already built: the same values.
+    np.testing.assert_allclose(
+        featurizer.intent_frame(before).to_numpy(), after[pooled].to_numpy(), rtol=1e-12
+    )
+    restored = LeadFeaturizer.from_fitted_state(json.loads(json.dumps(featurizer.fitted_state())))
+    pd.testing.assert_frame_equal(restored.transform(batch), after, check_exact=True)
+    # A model stored before the intent features (no lifts, no intent half-life) reads as it did.
+    del old_state["intent_lifts"], old_state["params"]["intent_half_life_days"]
+    pd.testing.assert_frame_equal(
+        LeadFeaturizer.from_fitted_state(old_state).transform(batch), before, check_exact=True
     )
 
 
@@ -350,7 +377,12 @@ def test_fit_transform_equals_fit_then_transform() -> None:
 
 @pytest.mark.parametrize(
     "params",
-    [{"windows_days": ()}, {"half_lives_days": (0,)}, {"share_half_lives_days": (5,)}],
+    [
+        {"windows_days": ()},
+        {"half_lives_days": (0,)},
+        {"share_half_lives_days": (5,)},
+        {"intent_half_life_days": 5.0},
+    ],
 )
 def test_invalid_params_raise(params: dict) -> None:
     with pytest.raises(ValueError):

@@ -20,6 +20,8 @@ MINUTE = pd.Timedelta(minutes=1)
 DAY_MINUTES = 24 * 60
 TYPES = ("page_view", "email_open", "demo_request", "Odd Type!")
 SETTINGS = settings(max_examples=60, deadline=None)
+# Share features are off by default (the pooled intent mix replaced them); checked all the same.
+PARAMS = {"min_activity_count": 2, "min_category_count": 1, "share_half_lives_days": (3,)}
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,7 @@ def worlds(draw: st.DrawFn) -> Drawn:
     snap_leads = draw(st.lists(st.integers(0, n_leads - 1), min_size=1, max_size=6))
     snaps = [(i, created[i] + draw(minute)) for i in snap_leads]
     base = _frames(created, attrs, acts, snaps)
-    featurizer = LeadFeaturizer(min_activity_count=2, min_category_count=1).fit(base)
+    featurizer = LeadFeaturizer(**PARAMS).fit(base)
     # With learned lifts (labels drawn), so the pooled intent features are checked too.
     labels = draw(st.lists(st.integers(0, 1), min_size=len(snaps), max_size=len(snaps)))
     rows = np.arange(len(snaps))
@@ -172,7 +174,7 @@ def test_shuffling_input_rows_changes_nothing(data: Drawn, seed: int) -> None:
         h.activities.iloc[rng.permutation(len(h.activities))],
         h.snapshots.iloc[order],
     )
-    refit = LeadFeaturizer(min_activity_count=2, min_category_count=1).fit(shuffled)
+    refit = LeadFeaturizer(**PARAMS).fit(shuffled)
     rows = np.arange(len(order))
     refit.fit_intent(refit.transform(shuffled), world.labels[order], None, rows)
     assert refit.feature_names_out_ == world.featurizer.feature_names_out_

@@ -64,7 +64,9 @@ def test_first_positive_reason_names_the_fresh_hand_raise(injected: pd.DataFrame
 def test_no_absence_is_a_positive_reason(injected: pd.DataFrame) -> None:
     for reasons in injected["positives"]:
         for text in reasons:
-            assert not text.startswith(("0 activities", "Active on 0 days", "No activity"))
+            assert not text.startswith(
+                ("0 activities", "Active on 0 days", "No activity", "No buying signal")
+            )
 
 
 def _lifts(world: DemoWorld, examples: TrainingExamples, names: dict[str, str]) -> dict[str, float]:

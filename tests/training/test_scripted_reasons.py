@@ -74,7 +74,13 @@ SCRIPTS: list[tuple[str, dict, list[tuple[str, float]], str | None, str | None]]
 # a 2,932-employee company who viewed pricing 10 days and requested a demo 4 days before the
 # cut-off.
 EXAMPLE_AS_OF = "2026-06-30T00:00:00Z"
-ABSENCES = ("0 activities", "Active on 0 days", "No activity", "Steady activity")
+ABSENCES = (
+    "0 activities",
+    "Active on 0 days",
+    "No activity",
+    "Steady activity",
+    "No buying signal",
+)
 
 
 def _history() -> LeadHistory:
