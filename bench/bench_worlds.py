@@ -92,10 +92,12 @@ def _with_interval(
     }
 
 
-def measure_world(name: str, config_overrides: TrainConfig, n_leads: int | None) -> WorldFigures:
+def measure_world(
+    name: str, config_overrides: TrainConfig, n_leads: int | None, seed: int | None = None
+) -> WorldFigures:
     """Generate world `name`, train on it, score its truth leads, inject hand-raises."""
     start = time.perf_counter()
-    config = world_config(name, n_leads=n_leads)
+    config = world_config(name, n_leads=n_leads, seed=seed)
     world: DemoWorld = generate_demo_world(config)
     export, truth = world.export, world.truth
     result = train(export, config_overrides)
@@ -220,6 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("worlds", nargs="*", metavar="WORLD", help=f"of {', '.join(WORLDS)}")
     parser.add_argument("--leads", type=int, help="override every world's size")
+    parser.add_argument("--seed", type=int, help="override every world's seed")
     parser.add_argument("--model", default="{}", help="ConversionModel settings (JSON)")
     parser.add_argument("--scheme", default="{}", help="SnapshotScheme settings (JSON)")
     parser.add_argument(
@@ -245,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     figures = []
     for name in names:
         before = loadavg()
-        f = measure_world(name, config, args.leads)
+        f = measure_world(name, config, args.leads, args.seed)
         figures.append(f)
         print(
             f"{name:12s} "
@@ -273,7 +276,8 @@ def main(argv: list[str] | None = None) -> int:
                 indent=2,
             )
         )
-    full = names == list(WORLDS) and args.leads is None and not (model or scheme or others)
+    full = names == list(WORLDS) and args.leads is None and args.seed is None
+    full = full and not (model or scheme or others)
     if full and not args.no_docs:
         text, found = replace_block(DOCS.read_text(), "worlds", body)
         if found:

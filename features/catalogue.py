@@ -23,16 +23,22 @@ Feature names (``<slug>`` is a lower-case ``[a-z0-9_]`` form of a raw name, made
   activities): ``act__<type>__count_<w>d`` (``as_of - w days <= occurred_at < as_of``),
   ``act__<type>__count_all``, ``act__<type>__days_since_last`` (NaN: never), and
   ``act__<type>__decayed_hl<h>d`` (sum of ``0.5 ** (age_days / h)``); per vocabulary type and
-  ``other``, ``act__<type>__share_hl<h>d`` for each of `share_half_lives_days`: the type's
-  decayed count over all activities' (0 without activity). A fresh demo request of a lead that
-  did nothing else lately is all of its recent activity (share near 1); the same request amid
-  a burst of visits is a small part of it. The truth of a demo world says the first moves the
-  odds far more (the burst already showed a hot lead), and the counts alone let an additive
-  model only learn the average of the two, which under-reads the lone hand-raise;
+  ``other``, ``act__<type>__share_hl<h>d`` for each of `share_half_lives_days` (none by
+  default): the type's decayed count over all activities' (0 without activity). A fresh demo
+  request of a lead that did nothing else lately is all of its recent activity (share near 1);
+  the same request amid a burst of visits is a small part of it. The truth of a demo world says
+  the first moves the odds far more (the burst already showed a hot lead), and the counts alone
+  let an additive model only learn the average of the two, which under-reads the lone
+  hand-raise. Per type, a rare type's share was learned from a few dozen leads; the pooled
+  ``act__any__intent_mix_hl3d`` below reads the same thing from every type's rows;
 - ``act__any__active_days_all`` and ``act__any__active_days_30d`` (distinct UTC calendar days
   with activity) and ``act__any__velocity_7d_vs_30d``: with r the daily rate over the last 7
   days and q the daily rate over the 23 days before, ``(r - q) / (r + q)`` in [-1, 1], 0 without
   activity in the last 30 days.
+- once the featurizer has learned each type's lift from labelled rows (`fit_intent`, in
+  training: `features/intent.py`), ``act__any__intent_peak_hl<h>d`` and
+  ``act__any__intent_mix_hl<h>d`` (h = `intent_half_life_days`, 3): the strongest fresh
+  activity and the lift of the recent activity mix, over all types.
 Days are float days (``timedelta / 1 day``). All non-categorical features are float64;
 categoricals come first, in the order of `feature_names_out_`.
 """
