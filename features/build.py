@@ -68,7 +68,7 @@ class LeadFeaturizer(IntentFeatures, TransformerMixin, BaseEstimator, auto_wrap_
         self,
         windows_days: Sequence[float] = (7, 30, 90),
         half_lives_days: Sequence[float] = (3, 14, 60),
-        share_half_lives_days: Sequence[float] = (),
+        share_half_lives_days: Sequence[float] = (3,),
         intent_half_life_days: float | None = 3.0,
         min_activity_count: int = 20,
         min_category_count: int = 20,

@@ -23,7 +23,7 @@ Feature names (``<slug>`` is a lower-case ``[a-z0-9_]`` form of a raw name, made
   activities): ``act__<type>__count_<w>d`` (``as_of - w days <= occurred_at < as_of``),
   ``act__<type>__count_all``, ``act__<type>__days_since_last`` (NaN: never), and
   ``act__<type>__decayed_hl<h>d`` (sum of ``0.5 ** (age_days / h)``); per vocabulary type and
-  ``other``, ``act__<type>__share_hl<h>d`` for each of `share_half_lives_days` (none by
+  ``other``, ``act__<type>__share_hl<h>d`` for each of `share_half_lives_days` (3 by
   default): the type's decayed count over all activities' (0 without activity). A fresh demo
   request of a lead that did nothing else lately is all of its recent activity (share near 1);
   the same request amid a burst of visits is a small part of it. The truth of a demo world says

@@ -78,7 +78,9 @@ def intent_values(
     positive = np.maximum(lifts, 0.0)
     peak = (freshness(days_since_last, half_life_days) * positive).max(axis=1, initial=0.0)
     total = np.asarray(decayed_all, dtype=np.float64)
-    weighted = np.asarray(decayed, dtype=np.float64) @ lifts
+    # Row by row (not a matrix product, whose summation order may hang on the row count), so
+    # one lead alone reads bit for bit as in a batch.
+    weighted = (np.asarray(decayed, dtype=np.float64) * lifts).sum(axis=1)
     mix = np.divide(weighted, total, out=np.zeros_like(total), where=total > 0)
     return peak, mix
 

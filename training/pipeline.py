@@ -108,6 +108,9 @@ class TrainConfig:
     # Less noise where the base rate holds, more lag where it trends; over two seeds of the
     # family its worst world is the better one (docs/benchmarks.md, docs/modeling.md).
     level_followed: bool = True
+    # The pooled buying-intent features in place of the per-type shares (features/intent.py;
+    # opt-in: docs/benchmarks.md, "Pooled buying intent").
+    intent_features: bool = False
     # Sampling of big exports (`training.sampling`): above `max_evaluation_rows` validation and
     # holdout periodic snapshots, a share of those leads; then, above `max_fit_rows` rows in
     # the largest fit, a share of the negative train and activity snapshots (`negative_share`
@@ -220,6 +223,10 @@ def set_level(
     return standard_error
 
 
+def _featurizer(config: TrainConfig) -> LeadFeaturizer:
+    return LeadFeaturizer(share_half_lives_days=()) if config.intent_features else LeadFeaturizer()
+
+
 def train(
     export: Export, config: TrainConfig | None = None, map_partitions: PartitionMap = map
 ) -> TrainingResult:
@@ -264,7 +271,7 @@ def train(
     val_mask = periodic & (cohort == "validation")
     hold_mask = periodic & (cohort == "holdout")
     history = LeadHistory(export.leads, export.activities, table[["lead_id", "as_of"]])
-    featurizer = LeadFeaturizer().fit(
+    featurizer = _featurizer(config).fit(
         LeadHistory(
             export.leads, export.activities, table.loc[periodic & train_mask, ["lead_id", "as_of"]]
         )
@@ -274,7 +281,8 @@ def train(
     every_row = np.ones(len(X), dtype=bool)
     w_all = rows.weights(every_row)
     train_rows = np.flatnonzero(train_mask)
-    X = add_intent_features(featurizer, X, y, w_all, train_rows)
+    if config.intent_features:
+        X = add_intent_features(featurizer, X, y, w_all, train_rows)
     give_back()  # each stage's freed blocks go back before the next stage allocates
     _done(timings, "features_s", clock)
 
@@ -351,14 +359,15 @@ def train(
     n_folds = 0
     if config.refit:
         fit_mask = cohort != "validation"
-        featurizer = LeadFeaturizer().fit(
+        featurizer = _featurizer(config).fit(
             LeadHistory(export.leads, export.activities, table.loc[periodic, ["lead_id", "as_of"]])
         )
         # The evaluation features are dropped before the refit's are built: one set at a time.
         del X
         log.info("refit on every cohort: building features again with its vocabulary")
         X = transform_partitioned(featurizer, history, map_partitions=map_partitions)
-        X = add_intent_features(featurizer, X, y, w_all, np.flatnonzero(fit_mask))
+        if config.intent_features:
+            X = add_intent_features(featurizer, X, y, w_all, np.flatnonzero(fit_mask))
         give_back()
         log.info("refit on every cohort: fitting the conversion model")
         model = ConversionModel(random_state=config.seed, **config.model).fit(

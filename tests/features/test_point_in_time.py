@@ -20,7 +20,7 @@ MINUTE = pd.Timedelta(minutes=1)
 DAY_MINUTES = 24 * 60
 TYPES = ("page_view", "email_open", "demo_request", "Odd Type!")
 SETTINGS = settings(max_examples=60, deadline=None)
-# Share features are off by default (the pooled intent mix replaced them); checked all the same.
+# Share features, explicitly (they are off where the pooled intent mix replaces them).
 PARAMS = {"min_activity_count": 2, "min_category_count": 1, "share_half_lives_days": (3,)}
 
 
