@@ -2,14 +2,14 @@
 
     nice -n 10 uv run --frozen python bench/bench_level.py sparse seasonal --leads 10000
 
-Per world: `training.pipeline.train` (default TrainConfig) with `set_level` wrapped to keep the
-level's inputs (the window's snapshots, exposure and out-of-fold scores, the calibration rows).
-Then the mean predicted p over the truth leads at the cut-off / mean `p_true`, with the level
-set by each rule on the same scores: none (the calibration's own level, that of the newest
-labelled cohorts: `training.calibration_set`), the window alone (`level_followed=False`),
-followed (the default), and the window's uncensored outcomes (known in the simulation only).
-Also the window's exposure read and realised, and its exact truth (`p_true` at each snapshot's
-day). Prints one JSON object per world.
+Per world: `training.pipeline.train` (default TrainConfig) with `training.refit_served.set_level`
+wrapped to keep the level's inputs (the window's snapshots, exposure and out-of-fold scores,
+the calibration rows). Then the mean predicted p over the truth leads at the cut-off / mean
+`p_true`, with the level set by each rule on the same scores: none (the calibration's own
+level, that of the newest labelled cohorts: `training.calibration_set`), the window alone
+(`level_followed=False`), followed (the default), and the window's uncensored outcomes (known
+in the simulation only). Also the window's exposure read and realised, and its exact truth
+(`p_true` at each snapshot's day). Prints one JSON object per world.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from scipy.optimize import brentq
 from scipy.special import expit, logit
 
 import training.pipeline as pipeline
+import training.refit_served as refit
 from demo.covariates import lead_covariates
 from demo.journeys import simulate_journeys
 from demo.leads import sample_leads
@@ -59,7 +60,7 @@ def measure(name: str, n_leads: int | None, seed: int | None = None) -> dict[str
     row = pd.Index(sampled.frame["lead_id"])
 
     kept: dict[str, object] = {}
-    original = pipeline.set_level
+    original = refit.set_level
 
     def keep(model, level, raw, labelled=None, followed=False):  # type: ignore[no-untyped-def]
         # the calibrator's level before the window's: that of the newest labelled cohorts
@@ -71,11 +72,11 @@ def measure(name: str, n_leads: int | None, seed: int | None = None) -> dict[str
         )
         return original(model, level, raw, labelled, followed)
 
-    pipeline.set_level = keep  # type: ignore[assignment]
+    refit.set_level = keep  # type: ignore[assignment]
     try:
         result = pipeline.train(world.export, pipeline.TrainConfig(n_bootstrap=10))
     finally:
-        pipeline.set_level = original  # type: ignore[assignment]
+        refit.set_level = original  # type: ignore[assignment]
     model, truth = result.scorer.model, world.truth
     snapshots = pd.DataFrame({"lead_id": truth["lead_id"], "as_of": config.as_of})
     history = LeadHistory(world.export.leads, world.export.activities, snapshots)

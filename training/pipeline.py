@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -23,10 +23,8 @@ from models.conversion import ConversionModel
 from models.linear_rows import linear_fit_rows
 from models.memory import give_back
 from models.reason_index import typical_reasons
-from models.refit import refit_all
 from models.scorer import LeadScorer, ReferenceScores, group_contributions, plan_reasons
 from models.tiers import TierPolicy
-from training.calibration_set import calibration_set, fold_count, level_on_newest
 from training.evaluate import ModelEvaluation, evaluate_predictions, evaluate_segments
 from training.intent import add_intent_features
 from training.labels import (
@@ -34,30 +32,19 @@ from training.labels import (
     SplitConfig,
     TrainingExamples,
     build_training_examples,
-    lead_phases,
 )
-from training.level import LevelSnapshots, followed_wins, level_snapshots, level_standard_error
 from training.metrics import decile_table
+from training.refit_served import refit_served
 from training.sampling import (
     MAX_EVALUATION_ROWS,
     MAX_FIT_ROWS,
     evaluation_share,
-    leads_kept,
     negative_share,
     training_rows,
     weighted_resample,
 )
 
 log = logging.getLogger(__name__)
-
-# The calibration folds of a sampled run (millions of leads): two instead of three. Each fold
-# model then learns from half the fitting rows instead of two thirds, at a 1M-lead world still
-# more than the whole of a 200k-lead world's, and the refit grows 2 instead of 3 models' worth of
-# trees besides the served one: the trees are most of a big run's time (docs/benchmarks.md).
-SAMPLED_CALIBRATION_FOLDS = 2
-# Fewer observed wins than this in the level window leave the calibrator's level as fitted:
-# a level read from a handful of wins would be noise.
-MIN_LEVEL_WINS = 20
 
 LIGHTGBM = "lightgbm"
 POINTS = "points_score"
@@ -159,68 +146,6 @@ def _done(timings: dict[str, float], stage: str, clock: float) -> None:
     """Record a stage's seconds (logged at DEBUG: INFO messages name the stage a run is in)."""
     timings[stage] = time.perf_counter() - clock
     log.debug("%s: %.1f s", stage, timings[stage])
-
-
-def lead_folds(lead_ids: np.ndarray, k: int, seed: int) -> np.ndarray:
-    """A stable fold 0..k-1 per row, the same for every row of a lead."""
-    uniques, inverse = np.unique(lead_ids, return_inverse=True)
-    phase = lead_phases(pd.Series(uniques), seed + 1)
-    return np.minimum((phase * k).astype(np.int64), k - 1)[inverse]
-
-
-def newest_level(
-    export: Export, examples: TrainingExamples, config: TrainConfig, kept: float = 1.0
-) -> LevelSnapshots | None:
-    """The snapshots the served model's level is set on, or None when it is not set; of the
-    `kept` share of leads the evaluation cohorts keep (`training.sampling.leads_kept`): the
-    wins observed and the exposure the level compares shrink alike."""
-    if config.level_days is None:
-        return None
-    level = level_snapshots(
-        export, examples, config.scheme, config.level_days, config.level_observed_days
-    )
-    if kept >= 1.0:
-        return level
-    chosen = leads_kept(level.snapshots["lead_id"], kept, config.seed)
-    return replace(
-        level,
-        snapshots=level.snapshots[chosen].reset_index(drop=True),
-        observed=level.observed[chosen],
-        exposure=level.exposure[chosen],
-    )
-
-
-def set_level(
-    model: ConversionModel,
-    level: LevelSnapshots,
-    raw: np.ndarray,
-    labelled: pd.DataFrame | None = None,
-    followed: bool = False,
-) -> float | None:
-    """Shift the served model's calibrated level to the wins observed in the level window, or
-    with `followed` to the level followed to the newest snapshots over the calibration rows
-    (`labelled`, with their outcomes) and the window (`training.level.followed_wins`).
-
-    Returns the standard error of the window's own level (log-odds), None when none was set."""
-    wins = int(level.observed.sum())
-    if wins < MIN_LEVEL_WINS:
-        log.warning(
-            "calibration level kept: %d wins observed in the level window (at least %d needed)",
-            wins,
-            MIN_LEVEL_WINS,
-        )
-        return None
-    p = model.calibrator_.predict(raw)
-    target = followed_wins(level, p, labelled) if followed else wins
-    try:
-        model.calibrator_.set_level(raw, target, level.exposure)
-    except ValueError as error:
-        log.warning("calibration level kept: %s", error)
-        return None
-    leads = level.snapshots["lead_id"].to_numpy()
-    standard_error = level_standard_error(leads, level.observed, level.exposure * p)
-    log.info("level window: standard error of its level %.3f log-odds", standard_error)
-    return standard_error
 
 
 def _featurizer(config: TrainConfig) -> LeadFeaturizer:
@@ -358,75 +283,20 @@ def train(
     level_error: float | None = None
     n_folds = 0
     if config.refit:
-        fit_mask = cohort != "validation"
-        featurizer = _featurizer(config).fit(
-            LeadHistory(export.leads, export.activities, table.loc[periodic, ["lead_id", "as_of"]])
-        )
         # The evaluation features are dropped before the refit's are built: one set at a time.
         del X
-        log.info("refit on every cohort: building features again with its vocabulary")
-        X = transform_partitioned(featurizer, history, map_partitions=map_partitions)
-        if config.intent_features:
-            X = add_intent_features(featurizer, X, y, w_all, np.flatnonzero(fit_mask))
-        give_back()
-        log.info("refit on every cohort: fitting the conversion model")
-        model = ConversionModel(random_state=config.seed, **config.model).fit(
-            X,
-            y,
-            X[val_mask],
-            y[val_mask],
-            groups_val=lead_ids[val_mask],
-            sample_weight=w_all,
-            rows=np.flatnonzero(fit_mask),
+        refitted = refit_served(
+            export,
+            examples,
+            config,
+            rows,
+            history,
+            _featurizer(config),
+            map_partitions,
+            kept_evaluation,
         )
-        give_back()
-        level = newest_level(export, examples, config, kept_evaluation)
-        X_level = (
-            transform_partitioned(
-                featurizer,
-                LeadHistory(export.leads, export.activities, level.snapshots),
-                map_partitions=map_partitions,
-            )
-            if level is not None
-            else None
-        )
-        n_folds = fold_count(config.calibration_folds, rows)
-        if rows.sampled:
-            n_folds = min(n_folds, SAMPLED_CALIBRATION_FOLDS)
-        if n_folds > 1:
-            chosen = calibration_set(
-                rows,
-                examples.boundaries["last_as_of"],
-                config.calibration_days,
-                config.calibration_won_leads,
-            )
-            calibrate = chosen.rows
-            folds = lead_folds(lead_ids, n_folds, config.seed)
-            # The calibration rows by position: no copy of their features.
-            targets: list[tuple[pd.DataFrame, np.ndarray | None, np.ndarray]] = [
-                (X, np.flatnonzero(calibrate), folds[calibrate])
-            ]
-            if level is not None and X_level is not None:
-                level_leads = level.snapshots["lead_id"].to_numpy()
-                targets.append((X_level, None, lead_folds(level_leads, n_folds, config.seed)))
-        else:
-            folds, targets = None, []
-        # The served model and, with folds, the models that score each fold out of fold.
-        log.info("refit on every cohort: the served model and the calibration folds")
-        raws = refit_all(model, X, y, w_all, folds, targets)
-        give_back()
-        labelled = None
-        if n_folds > 1:
-            model.recalibrate(raws[0], y[calibrate], lead_ids[calibrate])
-            level_on_newest(model.calibrator_, raws[0], y[calibrate], chosen.newest)
-            labelled = table.loc[calibrate, ["lead_id", "as_of"]].assign(
-                label=y[calibrate], p=model.calibrator_.predict(raws[0])
-            )
-        if level is not None and X_level is not None:
-            # Out-of-fold scores where there are folds, else the served model's own.
-            raw_level = raws[1] if n_folds > 1 else model.predict_raw(X_level)
-            level_error = set_level(model, level, raw_level, labelled, config.level_followed)
-        del X_level
+        featurizer, X, model = refitted.featurizer, refitted.X, refitted.model
+        n_folds, level_error = refitted.n_folds, refitted.level_error
         holdout[SERVED] = model.predict_proba(X, np.flatnonzero(hold_mask))[:, 1]
     else:
         holdout[SERVED] = holdout[LIGHTGBM]

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression, _linear_loss
 
-from models import linear, tree_data
+from models import linear_solver, tree_data
 from models.conversion import ConversionModel
 from models.linear import TERM_BLOCK, LinearLogOdds, training_range
 from models.tree_data import lgb_dataset, tree_rows
@@ -46,7 +46,7 @@ def whole_matrix_fit(
 def test_linear_terms_by_blocks_give_the_whole_matrix_coefficients(
     weighted: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(linear, "HESSIAN_BLOCK_ROWS", 1_500)  # the Hessian in 3 blocks
+    monkeypatch.setattr(linear_solver, "HESSIAN_BLOCK_ROWS", 1_500)  # the Hessian in 3 blocks
     sandwich = _linear_loss.sandwich_dot
     rng = np.random.default_rng(7)
     n, n_numbers = 4_000, 3 * TERM_BLOCK + 5  # several blocks, the last one partial
