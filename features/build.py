@@ -292,7 +292,7 @@ class LeadFeaturizer(IntentFeatures, TransformerMixin, BaseEstimator, auto_wrap_
         The featurizer's implementation: every entry computes its rows with `_parts` on the
         prepared arrays (`Prepared`); `transform` and `transform_matrix_rows` are adapters
         of it (output as a DataFrame; input as `LeadRows`). The same values as
-        `models.linear.feature_matrix(transform(X))` (tested), without building a frame.
+        `models.float_matrix.feature_matrix(transform(X))` (tested), without building a frame.
         """
         return self._matrix(*self._transform_parts(X))
 

@@ -21,7 +21,8 @@ from sklearn.metrics import log_loss
 from sklearn.utils.validation import check_is_fitted
 
 from models.calibration import Method, ProbabilityCalibrator
-from models.linear import LinearLogOdds, feature_matrix
+from models.float_matrix import feature_matrix
+from models.linear import LinearLogOdds
 from models.linear_rows import fit_linear_part
 from models.side_by_side import side_by_side, threads_each
 from models.tree_data import lgb_dataset

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from models.linear import LinearLogOdds, feature_matrix
+from models.float_matrix import feature_matrix
+from models.linear import LinearLogOdds
 
 if TYPE_CHECKING:
     from models.conversion import ConversionModel

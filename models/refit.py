@@ -4,6 +4,7 @@ calibrator (`training.calibration_set`)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
@@ -39,7 +40,8 @@ def refit_all(
     regrown model would say of a lead it had not seen. The folds' linear models read
     numbers clipped to the range the early-stopped fit learnt; the regrown one, to the
     range of all of X. The growths run side by side (`side_by_side`): each set of trees a
-    task, the linear models one after another in one more (one design alive at a time).
+    task, the linear models one after another in one more (one design alive at a time, never
+    while a growth builds its dataset).
     """
     check_is_fitted(model, "calibrator_")
     y = np.asarray(y)
@@ -62,23 +64,29 @@ def refit_all(
     def per_row(values: np.ndarray | None, rows: np.ndarray | None) -> Any:
         return values if values is None or rows is None else values[rows]
 
+    # Building a growth's dataset (its bins' sample, its batches of rows) holds more memory
+    # for a while than the binned dataset it leaves; a linear fit holds its design. The two
+    # take turns, so those passing peaks never add up (the 100,000-lead run's peak was both).
+    passing_peak = threading.Lock()
+
     def grow_trees(rows: np.ndarray | None) -> lgb.Booster:
-        dataset = lgb_dataset(X, per_row(y, rows), per_row(sample_weight, rows), rows=rows)
+        with passing_peak:
+            dataset = lgb_dataset(X, per_row(y, rows), per_row(sample_weight, rows), rows=rows)
         return lgb.train(model.lgb_params(threads), dataset, model.best_iteration_)
 
-    def fit_linears() -> list[LinearLogOdds]:
-        every = np.arange(len(X))
-        return [
-            fit_linear_part(
+    def fit_linear(rows: np.ndarray | None, bounds: tuple[np.ndarray, np.ndarray]) -> LinearLogOdds:
+        with passing_peak:
+            return fit_linear_part(
                 model,
                 X,
                 per_row(y, rows),
                 per_row(sample_weight, rows),
-                every if rows is None else rows,
+                np.arange(len(X)) if rows is None else rows,
                 bounds,
             )
-            for rows, bounds in growths
-        ]
+
+    def fit_linears() -> list[LinearLogOdds]:
+        return [fit_linear(rows, bounds) for rows, bounds in growths]
 
     tasks: list[Callable[[], Any]] = [fit_linears] if with_linear else []
     tasks += [partial(grow_trees, rows) for rows, _ in growths]

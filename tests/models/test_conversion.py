@@ -8,7 +8,8 @@ import pytest
 
 from features.build import LeadFeaturizer
 from models.conversion import ConversionModel
-from models.linear import LinearLogOdds, feature_matrix
+from models.float_matrix import feature_matrix
+from models.linear import LinearLogOdds
 from models.refit import refit_all
 from tests.features.histories import random_history
 
